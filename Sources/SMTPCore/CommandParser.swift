@@ -1,0 +1,230 @@
+import NIOCore
+
+/// A command line that could not be parsed, with the reply it deserves.
+public struct CommandParseError: Error, Hashable, Sendable {
+    /// The verb, when the line began with a known one; `nil` for an unrecognised command.
+    public var verb: Command.Verb?
+    /// The reply to send (500/501/504/555 with the RFC 3463 code that fits).
+    public var error: SMTPError
+
+    /// Creates a parse error.
+    public init(verb: Command.Verb?, error: SMTPError) {
+        self.verb = verb
+        self.error = error
+    }
+}
+
+/// Parses command lines (without their CRLF) into ``Command`` values.
+///
+/// Verbs are case-insensitive (RFC 5321 §2.4). CR, LF and NUL are never accepted inside a line
+/// (RFC 5321 §2.3.8; a bare LF inside a command is how command smuggling starts).
+public struct CommandParser: Sendable {
+    /// Whether `MAIL FROM:` and `RCPT TO:` must use angle brackets (the reference's `Strict`).
+    /// When `false`, `MAIL FROM: user@example.org` is accepted as Postfix does by default.
+    public var strict: Bool
+
+    /// Creates a parser.
+    public init(strict: Bool = false) {
+        self.strict = strict
+    }
+
+    private static func error(_ verb: Command.Verb?, _ code: Int, _ enhanced: EnhancedCode, _ text: String) -> CommandParseError {
+        CommandParseError(verb: verb, error: SMTPError(code: code, enhancedCode: enhanced, message: text))
+    }
+
+    private static func syntax(_ verb: Command.Verb, _ usage: String) -> CommandParseError {
+        error(verb, 501, EnhancedCode(5, 5, 4), "Syntax: " + usage)
+    }
+
+    /// The reply to an unrecognised verb (RFC 5321 §4.2.4: 500; RFC 3463 X.5.2).
+    public static let unrecognized = SMTPError(code: 500, enhancedCode: EnhancedCode(5, 5, 2),
+                                               message: "Error: command not recognized")
+
+    /// Parses one line held in a buffer.
+    public func parse(_ line: ByteBuffer) throws(CommandParseError) -> Command {
+        try parse(Array(line.readableBytesView))
+    }
+
+    /// Parses one line given as text.
+    public func parse(_ line: String) throws(CommandParseError) -> Command {
+        try parse(Array(line.utf8))
+    }
+
+    /// Parses one line given as bytes.
+    public func parse(_ bytes: [UInt8]) throws(CommandParseError) -> Command {
+        // The verb: letters up to the first space.
+        var verbEnd = 0
+        while verbEnd < bytes.count, bytes[verbEnd] != UInt8(ascii: " ") { verbEnd += 1 }
+        let verbText = String(decoding: bytes[0..<verbEnd], as: UTF8.self).uppercased()
+        guard verbEnd <= 8, let verb = Command.Verb(rawValue: verbText) else {
+            throw CommandParseError(verb: nil, error: Self.unrecognized)
+        }
+        if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+            throw Self.error(verb, 501, EnhancedCode(5, 5, 2), "Syntax error: CR, LF or NUL in command")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw Self.error(verb, 501, EnhancedCode(5, 5, 2), "Syntax error: command is not valid UTF-8")
+        }
+        // The argument, with the single separating space (and stray trailing blanks) removed.
+        var argument = text.utf8.count > verbEnd ? Substring(text).dropFirst(verbEnd + 1) : ""
+        while argument.last == " " || argument.last == "\t" { argument = argument.dropLast() }
+        let hasArgument = !argument.isEmpty
+
+        switch verb {
+        case .helo, .ehlo, .lhlo:
+            let domain = argument.drop(while: { $0 == " " })
+            guard !domain.isEmpty else { throw Self.syntax(verb, "\(verb.rawValue) hostname") }
+            switch verb {
+            case .helo: return .helo(domain: String(domain))
+            case .ehlo: return .ehlo(domain: String(domain))
+            default: return .lhlo(domain: String(domain))
+            }
+        case .mail:
+            return try parseMail(argument)
+        case .rcpt:
+            return try parseRcpt(argument)
+        case .data:
+            guard !hasArgument else { throw Self.syntax(verb, "DATA") }
+            return .data
+        case .bdat:
+            return try parseBDAT(argument)
+        case .rset:
+            guard !hasArgument else { throw Self.syntax(verb, "RSET") }
+            return .rset
+        case .quit:
+            guard !hasArgument else { throw Self.syntax(verb, "QUIT") }
+            return .quit
+        case .startTLS:
+            guard !hasArgument else { throw Self.syntax(verb, "STARTTLS") }
+            return .startTLS
+        case .vrfy, .expn:
+            let value = argument.drop(while: { $0 == " " })
+            guard !value.isEmpty else { throw Self.syntax(verb, "\(verb.rawValue) address") }
+            return verb == .vrfy ? .vrfy(String(value)) : .expn(String(value))
+        case .help:
+            return .help(hasArgument ? String(argument.drop(while: { $0 == " " })) : nil)
+        case .noop:
+            return .noop(hasArgument ? String(argument.drop(while: { $0 == " " })) : nil)
+        case .auth:
+            return try parseAuth(argument)
+        case .xclient:
+            let words = argument.split(separator: " ")
+            guard !words.isEmpty else { throw Self.syntax(verb, "XCLIENT attribute=value ...") }
+            var attributes: [XClientAttribute] = []
+            for word in words {
+                switch XClientAttribute.parse(word) {
+                case .success(let attribute): attributes.append(attribute)
+                case .failure(let error): throw CommandParseError(verb: verb, error: error)
+                }
+            }
+            return .xclient(attributes)
+        }
+    }
+
+    /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`
+    private func parseMail(_ argument: Substring) throws(CommandParseError) -> Command {
+        let usage = "MAIL FROM:<address>"
+        guard let pathStart = Self.afterKeyword("FROM:", in: argument) else { throw Self.syntax(.mail, usage) }
+        let bytes = Array(argument.utf8)
+        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
+        let address: Address?
+        do {
+            address = try parser.path(allowNull: true, allowPostmaster: false)
+        } catch {
+            throw Self.error(.mail, 501, EnhancedCode(5, 1, 7), error == .missingBrackets
+                ? "Bad sender address syntax: use MAIL FROM:<address>" : "Bad sender address syntax")
+        }
+        let words = try Self.parameterWords(bytes, from: parser.index, verb: .mail,
+                                            addressError: EnhancedCode(5, 1, 7), what: "sender")
+        do {
+            let options = try ESMTPParameters.parseMail(words)
+            return .mail(from: address.map(ReversePath.mailbox) ?? .null, options: options)
+        } catch {
+            throw CommandParseError(verb: .mail, error: error)
+        }
+    }
+
+    /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`
+    private func parseRcpt(_ argument: Substring) throws(CommandParseError) -> Command {
+        let usage = "RCPT TO:<address>"
+        guard let pathStart = Self.afterKeyword("TO:", in: argument) else { throw Self.syntax(.rcpt, usage) }
+        let bytes = Array(argument.utf8)
+        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
+        let parsed: Address?
+        do {
+            parsed = try parser.path(allowNull: false, allowPostmaster: true)
+        } catch {
+            throw Self.error(.rcpt, 501, EnhancedCode(5, 1, 3), error == .missingBrackets
+                ? "Bad recipient address syntax: use RCPT TO:<address>" : "Bad recipient address syntax")
+        }
+        guard let address = parsed else {
+            throw Self.error(.rcpt, 501, EnhancedCode(5, 1, 3), "Bad recipient address syntax")
+        }
+        let words = try Self.parameterWords(bytes, from: parser.index, verb: .rcpt,
+                                            addressError: EnhancedCode(5, 1, 3), what: "recipient")
+        do {
+            return .rcpt(to: address, options: try ESMTPParameters.parseRcpt(words))
+        } catch {
+            throw CommandParseError(verb: .rcpt, error: error)
+        }
+    }
+
+    /// The UTF-8 offset just after `keyword` (case-insensitive) and any spaces after it.
+    private static func afterKeyword(_ keyword: String, in argument: Substring) -> Int? {
+        let bytes = Array(argument.utf8)
+        let key = Array(keyword.utf8)
+        guard bytes.count >= key.count else { return nil }
+        for (offset, expected) in key.enumerated() {
+            let byte = bytes[offset]
+            let folded = (byte >= 0x61 && byte <= 0x7A) ? byte - 0x20 : byte
+            guard folded == expected else { return nil }
+        }
+        var index = key.count
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        return index
+    }
+
+    /// The parameter words after a path; the path must be followed by a space or the end.
+    private static func parameterWords(_ bytes: [UInt8], from index: Int, verb: Command.Verb,
+                                       addressError: EnhancedCode, what: String) throws(CommandParseError) -> [Substring] {
+        guard index < bytes.count else { return [] }
+        guard bytes[index] == UInt8(ascii: " ") else {
+            throw error(verb, 501, addressError, "Bad \(what) address syntax")
+        }
+        return Substring(decoding: bytes[index...], as: UTF8.self).split(separator: " ")
+    }
+
+    /// `bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]`, `chunk-size = 1*DIGIT`,
+    /// `end-marker = "LAST"` (RFC 3030 §2).
+    private func parseBDAT(_ argument: Substring) throws(CommandParseError) -> Command {
+        let words = argument.split(separator: " ")
+        guard words.count == 1 || (words.count == 2 && words[1].uppercased() == "LAST"),
+              words[0].utf8.count <= 18, words[0].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let size = Int(words[0]) else {
+            throw Self.syntax(.bdat, "BDAT chunk-size [LAST]")
+        }
+        return .bdat(size: size, last: words.count == 2)
+    }
+
+    /// `"AUTH" SP sasl-mech [SP initial-response]`, `initial-response = base64 / "="`
+    /// (RFC 4954 §4).
+    private func parseAuth(_ argument: Substring) throws(CommandParseError) -> Command {
+        let words = argument.split(separator: " ")
+        guard words.count == 1 || words.count == 2 else {
+            throw Self.syntax(.auth, "AUTH mechanism [initial-response]")
+        }
+        // sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 §3.1), case-insensitive.
+        let mechanism = words[0].uppercased()
+        guard mechanism.utf8.count <= 20, mechanism.utf8.allSatisfy({
+            ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+        }) else {
+            throw Self.syntax(.auth, "AUTH mechanism [initial-response]")
+        }
+        guard words.count == 2 else { return .auth(mechanism: mechanism, initialResponse: nil) }
+        if words[1] == "=" { return .auth(mechanism: mechanism, initialResponse: []) }
+        guard let decoded = Base64.decode(words[1]) else {
+            throw Self.error(.auth, 501, EnhancedCode(5, 5, 2), "Invalid base64 data")
+        }
+        return .auth(mechanism: mechanism, initialResponse: decoded)
+    }
+}

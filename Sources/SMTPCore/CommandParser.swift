@@ -123,22 +123,10 @@ public struct CommandParser: Sendable {
 
     /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`
     private func parseMail(_ argument: Substring) throws(CommandParseError) -> Command {
-        let usage = "MAIL FROM:<address>"
-        guard let pathStart = Self.afterKeyword("FROM:", in: argument) else { throw Self.syntax(.mail, usage) }
-        let bytes = Array(argument.utf8)
-        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
-        let address: Address?
+        let (address, words) = try parsePath(argument, verb: .mail, keyword: "FROM:", usage: "MAIL FROM:<address>",
+                                             addressError: EnhancedCode(5, 1, 7), role: "sender")
         do {
-            address = try parser.path(allowNull: true, allowPostmaster: false)
-        } catch {
-            throw Self.error(.mail, 501, EnhancedCode(5, 1, 7), error == .missingBrackets
-                ? "Bad sender address syntax: use MAIL FROM:<address>" : "Bad sender address syntax")
-        }
-        let words = try Self.parameterWords(bytes, from: parser.index, verb: .mail,
-                                            addressError: EnhancedCode(5, 1, 7), what: "sender")
-        do {
-            let options = try ESMTPParameters.parseMail(words)
-            return .mail(from: address.map(ReversePath.mailbox) ?? .null, options: options)
+            return .mail(from: address.map(ReversePath.mailbox) ?? .null, options: try ESMTPParameters.parseMail(words))
         } catch {
             throw CommandParseError(verb: .mail, error: error)
         }
@@ -146,27 +134,37 @@ public struct CommandParser: Sendable {
 
     /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`
     private func parseRcpt(_ argument: Substring) throws(CommandParseError) -> Command {
-        let usage = "RCPT TO:<address>"
-        guard let pathStart = Self.afterKeyword("TO:", in: argument) else { throw Self.syntax(.rcpt, usage) }
-        let bytes = Array(argument.utf8)
-        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
-        let parsed: Address?
-        do {
-            parsed = try parser.path(allowNull: false, allowPostmaster: true)
-        } catch {
-            throw Self.error(.rcpt, 501, EnhancedCode(5, 1, 3), error == .missingBrackets
-                ? "Bad recipient address syntax: use RCPT TO:<address>" : "Bad recipient address syntax")
-        }
+        let (parsed, words) = try parsePath(argument, verb: .rcpt, keyword: "TO:", usage: "RCPT TO:<address>",
+                                            addressError: EnhancedCode(5, 1, 3), role: "recipient")
         guard let address = parsed else {
             throw Self.error(.rcpt, 501, EnhancedCode(5, 1, 3), "Bad recipient address syntax")
         }
-        let words = try Self.parameterWords(bytes, from: parser.index, verb: .rcpt,
-                                            addressError: EnhancedCode(5, 1, 3), what: "recipient")
         do {
             return .rcpt(to: address, options: try ESMTPParameters.parseRcpt(words))
         } catch {
             throw CommandParseError(verb: .rcpt, error: error)
         }
+    }
+
+    /// The path after `keyword` (`nil` for `<>`, which only MAIL allows) and the parameter
+    /// words after it. Path errors are `501` with `addressError` (X.1.7 sender, X.1.3 recipient).
+    private func parsePath(_ argument: Substring, verb: Command.Verb, keyword: String, usage: String,
+                           addressError: EnhancedCode, role: String) throws(CommandParseError) -> (Address?, [Substring]) {
+        guard let pathStart = Self.afterKeyword(keyword, in: argument) else { throw Self.syntax(verb, usage) }
+        let bytes = Array(argument.utf8)
+        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
+        let address: Address?
+        do {
+            address = try parser.path(allowNull: verb == .mail, allowPostmaster: verb == .rcpt)
+        } catch {
+            throw Self.error(verb, 501, addressError, error == .missingBrackets
+                ? "Bad \(role) address syntax: use \(usage)" : "Bad \(role) address syntax")
+        }
+        guard parser.index < bytes.count else { return (address, []) }
+        guard bytes[parser.index] == UInt8(ascii: " ") else {
+            throw Self.error(verb, 501, addressError, "Bad \(role) address syntax")
+        }
+        return (address, Substring(decoding: bytes[parser.index...], as: UTF8.self).split(separator: " "))
     }
 
     /// The UTF-8 offset just after `keyword` (case-insensitive) and any spaces after it.
@@ -182,16 +180,6 @@ public struct CommandParser: Sendable {
         var index = key.count
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
         return index
-    }
-
-    /// The parameter words after a path; the path must be followed by a space or the end.
-    private static func parameterWords(_ bytes: [UInt8], from index: Int, verb: Command.Verb,
-                                       addressError: EnhancedCode, what: String) throws(CommandParseError) -> [Substring] {
-        guard index < bytes.count else { return [] }
-        guard bytes[index] == UInt8(ascii: " ") else {
-            throw error(verb, 501, addressError, "Bad \(what) address syntax")
-        }
-        return Substring(decoding: bytes[index...], as: UTF8.self).split(separator: " ")
     }
 
     /// `bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]`, `chunk-size = 1*DIGIT`,

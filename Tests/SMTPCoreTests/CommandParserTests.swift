@@ -20,6 +20,7 @@ struct CommandParserTests {
         ("mail from:<a@b.example>", .mail(from: .mailbox(addr("a", "b.example")), options: MailOptions())),
         ("MAIL FROM: <a@b.example>", .mail(from: .mailbox(addr("a", "b.example")), options: MailOptions())),
         ("MAIL FROM:a@b.example", .mail(from: .mailbox(addr("a", "b.example")), options: MailOptions())),
+        ("MAIL FROM: a@b.example", .mail(from: .mailbox(addr("a", "b.example")), options: MailOptions())),
         ("MAIL FROM:a@b.example SIZE=10", .mail(from: .mailbox(addr("a", "b.example")), options: MailOptions(size: 10))),
         ("MAIL FROM:<\"john doe\"@example.org>", .mail(from: .mailbox(addr("\"john doe\"", "example.org")), options: MailOptions())),
         ("MAIL FROM:<\"a\\\"b\"@example.org>", .mail(from: .mailbox(addr("\"a\\\"b\"", "example.org")), options: MailOptions())),

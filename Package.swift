@@ -11,18 +11,55 @@ let strictness: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "Letterbox",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        .library(name: "SASL", targets: ["SASL"]),
+        .library(name: "SMTPServer", targets: ["SMTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .target(
             name: "SMTPCore",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "SASL",
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "SMTPCore",
+                "SASL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "SASLTests",
+            dependencies: ["SASL"],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "SMTPServerTests",
+            dependencies: [
+                "SMTPServer",
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictness
         ),

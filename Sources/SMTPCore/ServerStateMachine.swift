@@ -446,8 +446,26 @@ public struct ServerStateMachine: Sendable {
             case .perRecipient(let statuses):
                 status = index < statuses.count ? statuses[index] : SMTPError.localError
             }
-            return status?.reply ?? ServerReplies.delivered(recipient)
+            return Self.lmtpReply(recipient: recipient, status: status)
         }
+    }
+
+    /// The LMTP reply for one recipient: its error, or 250 2.0.0 naming it (RFC 2033 §4.2).
+    public static func lmtpReply(recipient: Address, status: SMTPError?) -> Reply {
+        status?.reply ?? ServerReplies.delivered(recipient)
+    }
+
+    /// A non-BDAT command arrived between BDAT chunks and ended the message transfer (the
+    /// reference's `ErrDataReset`): the transaction is over without a reply of its own.
+    public mutating func messageAborted() {
+        switch pending {
+        case .chunk, .data: break
+        case .none where phase == .receivingChunks: break
+        default: return
+        }
+        pending = .none
+        clearTransaction()
+        phase = .ready
     }
 
     private mutating func wait(for what: Pending) {

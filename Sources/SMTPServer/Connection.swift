@@ -1,0 +1,512 @@
+import Logging
+import NIOCore
+import SASL
+import SMTPCore
+
+/// Why a connection's task stops early.
+enum ConnectionEnd: Error {
+    /// The client closed the connection (or it broke).
+    case lost
+    /// The client was silent for longer than the read timeout.
+    case readTimeout
+    /// A message took longer than the DATA timeout.
+    case dataTimeout
+}
+
+/// One client connection, driven by one task: it reads the shared input buffer, feeds lines to
+/// the ``ServerStateMachine``, carries out the actions with the backend, and writes replies —
+/// queued while pipelined commands are already buffered, flushed before waiting for input
+/// (RFC 2920 §3.2).
+final class Connection {
+    let context: ServerContext
+    var machine: ServerStateMachine
+    var state: ConnectionState
+    var logger: Logger
+
+    private var inbound: NIOAsyncChannelInboundStream<InboundEvent>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>
+    private var input = ByteBuffer()
+    private var framer: LineFramer
+    private var output = ByteBuffer()
+    private let parser: CommandParser
+    private var session: (any Session)?
+
+    // The message being received.
+    private enum BodyMode {
+        case idle
+        case data(DataDecoder)
+        case chunk(ChunkReader, last: Bool)
+        case ended
+    }
+    private var bodyMode = BodyMode.idle
+    private var bodyChunks: [ByteBuffer] = []
+    private var bodyChunkIndex = 0
+    /// The error the body ends with: a rule broken (SMTPError) or an abort (dataReset).
+    private var bodyError: SMTPError?
+    private var bodyErrorDelivered = false
+    /// The state machine already ended the transaction (a refused chunk, or a command between
+    /// chunks); no outcome is reported for the message.
+    private var bodyEndedByProtocol = false
+    /// A command that arrived between BDAT chunks and ended the message; run after it.
+    private var pendingAction: ServerAction?
+    private var collector: StatusCollector?
+    private var dataDeadline: ContinuousClock.Instant?
+
+    init(context: ServerContext, state: ConnectionState, facts: ConnectionFacts,
+         inbound: NIOAsyncChannelInboundStream<InboundEvent>, outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>) {
+        self.context = context
+        self.machine = ServerStateMachine(configuration: context.configuration.session, facts: facts)
+        self.state = state
+        self.inbound = inbound.makeAsyncIterator()
+        self.outbound = outbound
+        self.framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
+        self.parser = CommandParser(strict: context.configuration.session.strict)
+        var logger = context.logger
+        logger[metadataKey: "session"] = "\(state.sessionID)"
+        if let remote = state.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
+        self.logger = logger
+    }
+
+    // MARK: - Command loop
+
+    /// Serves the connection until QUIT, a fatal error or the client leaving.
+    func run() async {
+        logger.debug("connection opened")
+        queue(machine.greeting)
+        do {
+            while !machine.isClosed {
+                guard let framed = try await nextLine() else { break }
+                try await perform(process(framed))
+            }
+            try await flush()
+        } catch ConnectionEnd.readTimeout {
+            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 4, 2),
+                                  text: "\(context.configuration.session.hostname) Error: timeout exceeded"))
+        } catch ConnectionEnd.dataTimeout {
+            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 4, 2),
+                                  text: "\(context.configuration.session.hostname) Error: message transfer took too long"))
+        } catch {
+            logger.debug("connection ended: \(error)")
+        }
+        await session?.logout()
+        session = nil
+        logger.debug("connection closed")
+    }
+
+    private func closeWith(_ reply: Reply) async {
+        queue(reply)
+        try? await flush()
+    }
+
+    /// Parses a framed line and hands it to the state machine.
+    private func process(_ framed: FramedLine) -> ServerAction {
+        let action: ServerAction
+        switch framed {
+        case .tooLong:
+            action = machine.lineTooLong()
+        case .line(let line):
+            do {
+                action = machine.commandReceived(try parser.parse(line))
+            } catch {
+                action = machine.parseFailed(error)
+            }
+        }
+        state.hostname = machine.helloDomain
+        return action
+    }
+
+    private func perform(_ action: ServerAction) async throws {
+        switch action {
+        case .reply(let reply), .close(let reply):
+            queue(reply)
+        case .resetTransaction(let reply):
+            await session?.reset()
+            queue(reply)
+        case .startTransaction(let from, let options):
+            do {
+                let session = try await currentSession()
+                try await session.mail(from: from, options: options)
+                queue(machine.senderAccepted())
+            } catch {
+                queue(machine.senderRejected(Self.smtpError(error)))
+            }
+        case .addRecipient(let to, let options):
+            do {
+                let session = try await currentSession()
+                try await session.rcpt(to: to, options: options)
+                queue(machine.recipientAccepted())
+            } catch {
+                queue(machine.recipientRejected(Self.smtpError(error)))
+            }
+        case .receiveData(let reply):
+            queue(reply)
+            let configuration = context.configuration.session
+            try await receiveMessage(.data(DataDecoder(maximumBytes: configuration.maximumMessageBytes,
+                                                       rejectBareLineEndings: configuration.rejectBareLineEndings)))
+        case .receiveChunk(let size, let last):
+            try await receiveMessage(.chunk(ChunkReader(size: size), last: last))
+        case .discardChunk(let size, let replies, let abort):
+            try await discard(size)
+            if abort { await session?.reset() }
+            replies.forEach(queue)
+        case .startTLS(let reply):
+            try await startTLS(reply)
+        case .authenticate(let mechanism, let response):
+            try await authenticate(mechanism, response)
+        case .xclient:
+            // XCLIENT support arrives with ProxyBackend handling; until then it is refused.
+            queue(machine.xclientRejected())
+        }
+    }
+
+    private func currentSession() async throws -> any Session {
+        if let session { return session }
+        let created = try await context.backend.anonymousLogin(state: state, sessionID: state.sessionID)
+        session = created
+        return created
+    }
+
+    /// Maps whatever a backend threw to the reply the client gets: its own `SMTPError`, or a
+    /// temporary local error (RFC 5321 §4.2.3) so that mail is retried, never bounced.
+    static func smtpError(_ error: any Error) -> SMTPError {
+        if let error = error as? SMTPError { return error }
+        return SMTPError.localError
+    }
+
+    // MARK: - Messages
+
+    private func receiveMessage(_ mode: BodyMode) async throws {
+        bodyMode = mode
+        bodyChunks.removeAll(keepingCapacity: true)
+        bodyChunkIndex = 0
+        bodyError = nil
+        bodyErrorDelivered = false
+        bodyEndedByProtocol = false
+        pendingAction = nil
+        if let timeout = context.configuration.dataTimeout { dataDeadline = .now + timeout }
+        defer {
+            bodyMode = .idle
+            collector = nil
+            dataDeadline = nil
+        }
+        guard let session else {
+            // Cannot happen: MAIL created the session. Keep the stream in sync regardless.
+            try await drainBody()
+            if !bodyEndedByProtocol { machine.messageProcessed(.failed(SMTPError.localError)).forEach(queue) }
+            return
+        }
+        let body = MessageBody(source: self)
+        if context.configuration.session.lmtp, let lmtpSession = session as? any LMTPSession {
+            try await receiveLMTPMessage(lmtpSession, body)
+        } else {
+            var backendError: (any Error)?
+            do {
+                try await session.data(body)
+            } catch {
+                backendError = error
+            }
+            try await drainBody()
+            if !bodyEndedByProtocol {
+                let outcome: MessageOutcome
+                if let bodyError {
+                    outcome = .failed(bodyError)
+                } else if let backendError {
+                    outcome = .failed(Self.smtpError(backendError))
+                } else {
+                    outcome = .accepted
+                }
+                machine.messageProcessed(outcome).forEach(queue)
+            }
+        }
+        await session.reset()
+        if let pendingAction {
+            self.pendingAction = nil
+            try await perform(pendingAction)
+        }
+    }
+
+    /// LMTP with per-recipient statuses: replies are written by a child task as soon as the
+    /// backend sets them (in RCPT order, after the end of the data).
+    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody) async throws {
+        let collector = StatusCollector(recipients: machine.recipients)
+        self.collector = collector
+        let outbound = self.outbound
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await replies in collector.readyReplies {
+                    var buffer = ByteBuffer()
+                    for reply in replies { reply.write(to: &buffer) }
+                    try await outbound.write(.bytes(buffer))
+                }
+            }
+            var backendError: (any Error)?
+            do {
+                try await session.lmtpData(body, status: collector)
+            } catch {
+                backendError = error
+            }
+            do {
+                try await drainBody()
+            } catch {
+                collector.cancel()
+                throw error
+            }
+            if bodyEndedByProtocol {
+                collector.cancel()
+            } else {
+                let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
+                // The collector wrote the replies; this only moves the state machine on.
+                _ = machine.messageProcessed(.perRecipient(statuses))
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// The next chunk of the message body for ``MessageBody``.
+    func nextBodyChunk() async throws -> ByteBuffer? {
+        while true {
+            if bodyChunkIndex < bodyChunks.count {
+                defer { bodyChunkIndex += 1 }
+                return bodyChunks[bodyChunkIndex]
+            }
+            bodyChunks.removeAll(keepingCapacity: true)
+            bodyChunkIndex = 0
+            switch bodyMode {
+            case .idle, .ended:
+                if let bodyError, !bodyErrorDelivered {
+                    bodyErrorDelivered = true
+                    throw bodyError
+                }
+                return nil
+            case .data(var decoder):
+                let end = decoder.decode(&input) { bodyChunks.append($0) }
+                bodyMode = .data(decoder)
+                if let end {
+                    bodyMode = .ended
+                    if case .failed(let error) = end { bodyError = error }
+                    try await bodyEndReached()
+                } else if bodyChunks.isEmpty {
+                    try await readMoreBody()
+                }
+            case .chunk(var reader, let last):
+                if let slice = reader.next(&input) {
+                    bodyMode = .chunk(reader, last: last)
+                    return slice
+                }
+                guard reader.isComplete else {
+                    try await readMoreBody()
+                    continue
+                }
+                if last {
+                    bodyMode = .ended
+                    try await bodyEndReached()
+                    continue
+                }
+                try await nextChunkCommand()
+            }
+        }
+    }
+
+    /// Between BDAT chunks: acknowledge the chunk and read the next command. Another BDAT
+    /// continues the message; anything else ends it with a data reset (RFC 3030 §2, the
+    /// reference's `ErrDataReset`) and is carried out after the backend has returned.
+    private func nextChunkCommand() async throws {
+        queue(machine.chunkProcessed())
+        guard let framed = try await nextLine() else {
+            bodyMode = .ended
+            bodyError = SMTPError.dataReset
+            throw ConnectionEnd.lost
+        }
+        let action = process(framed)
+        switch action {
+        case .receiveChunk(let size, let last):
+            bodyMode = .chunk(ChunkReader(size: size), last: last)
+        case .discardChunk(let size, let replies, _):
+            try await discard(size)
+            replies.forEach(queue)
+            bodyMode = .ended
+            bodyEndedByProtocol = true
+            bodyError = replies.first.map { $0.error } ?? SMTPError.dataReset
+        default:
+            machine.messageAborted()
+            pendingAction = action
+            bodyMode = .ended
+            bodyEndedByProtocol = true
+            bodyError = SMTPError.dataReset
+        }
+    }
+
+    private func bodyEndReached() async throws {
+        try await flush()
+        collector?.bodyEnded(failure: bodyError)
+    }
+
+    private func readMoreBody() async throws {
+        if let dataDeadline, ContinuousClock.now > dataDeadline { throw ConnectionEnd.dataTimeout }
+        guard try await readMore() else {
+            bodyMode = .ended
+            bodyError = SMTPError.dataReset
+            throw ConnectionEnd.lost
+        }
+    }
+
+    /// Reads whatever the backend left of the body, so the next command is read in sync.
+    private func drainBody() async throws {
+        do {
+            while try await nextBodyChunk() != nil {}
+        } catch let error as ConnectionEnd {
+            throw error
+        } catch {
+            // The body's own failure (too large, reset) was recorded in `bodyError`.
+        }
+    }
+
+    private func discard(_ size: Int) async throws {
+        var reader = ChunkReader(size: size)
+        while !reader.isComplete {
+            if reader.next(&input) == nil {
+                guard try await readMore() else { throw ConnectionEnd.lost }
+            }
+        }
+    }
+
+    // MARK: - STARTTLS and AUTH
+
+    private func startTLS(_ reply: Reply) async throws {
+        try await flush()
+        // Plaintext pipelined behind STARTTLS is discarded, never executed (CVE-2011-0411).
+        let injected = input.readableBytes + framer.bufferedByteCount
+        input.clear()
+        framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
+        var wire = ByteBuffer()
+        reply.write(to: &wire)
+        try await outbound.write(.startTLS(wire))
+        var dropped = injected
+        waiting: while true {
+            guard let event = try await inbound.next() else { throw ConnectionEnd.lost }
+            switch event {
+            case .bytes(let bytes):
+                dropped += bytes.readableBytes
+            case .readTimeout:
+                throw ConnectionEnd.readTimeout
+            case .tlsEstablished(let tls):
+                state.tls = tls
+                break waiting
+            }
+        }
+        if dropped > 0 { logger.warning("discarded \(dropped) octets sent in plaintext after STARTTLS") }
+        machine.tlsEstablished()
+        state.hostname = nil
+        logger.debug("TLS established: \(state.tls?.protocolVersion ?? "unknown version")")
+    }
+
+    private func authenticate(_ mechanism: String, _ initialResponse: [UInt8]?) async throws {
+        var authenticatedSession: (any Session)?
+        let backend = context.backend
+        let state = self.state
+        let verify: SASLPasswordVerifier = { credentials in
+            authenticatedSession = try await backend.login(state: state, username: credentials.username,
+                                                           password: credentials.password, sessionID: state.sessionID)
+        }
+        var server: any SASLServerMechanism
+        switch mechanism {
+        case "PLAIN": server = PlainServer(verify: verify)
+        case "LOGIN": server = LoginServer(verify: verify)
+        default:
+            queue(machine.authenticationFailed(ServerReplies.unknownMechanism.error))
+            return
+        }
+        var response = initialResponse
+        while true {
+            let step: SASLServerStep
+            do {
+                step = try await server.next(response)
+            } catch {
+                queue(machine.authenticationFailed(Self.authenticationError(error)))
+                return
+            }
+            switch step {
+            case .success:
+                if let authenticatedSession {
+                    await session?.logout()
+                    session = authenticatedSession
+                }
+                queue(machine.authenticationSucceeded())
+                return
+            case .challenge(let challenge):
+                queue(Reply(code: 334, enhancedCode: .omitted, text: Base64.encode(challenge)))
+                guard let framed = try await nextLine() else { throw ConnectionEnd.lost }
+                guard case .line(let line) = framed else {
+                    queue(machine.authenticationFailed(SMTPError.lineTooLong))
+                    return
+                }
+                let text = String(buffer: line)
+                if text == "*" {
+                    queue(machine.authenticationFailed(ServerReplies.authenticationAborted.error))
+                    return
+                }
+                guard let decoded = Base64.decode(text) else {
+                    queue(machine.authenticationFailed(SMTPError(code: 501, enhancedCode: EnhancedCode(5, 5, 2),
+                                                                 message: "Invalid base64 data")))
+                    return
+                }
+                response = decoded
+            }
+        }
+    }
+
+    /// RFC 4954 §6: malformed responses 501, refused credentials 535, anything else 454.
+    static func authenticationError(_ error: any Error) -> SMTPError {
+        switch error {
+        case let error as SMTPError: return error
+        case SASLError.malformedResponse(let why):
+            return SMTPError(code: 501, enhancedCode: EnhancedCode(5, 5, 2), message: "Invalid authentication data: \(why)")
+        case SASLError.authenticationFailed: return SMTPError.authenticationFailed
+        default: return SMTPError.temporaryAuthenticationFailure
+        }
+    }
+
+    // MARK: - I/O
+
+    private func queue(_ reply: Reply) {
+        reply.write(to: &output)
+    }
+
+    /// Writes the queued replies.
+    private func flush() async throws {
+        guard output.readableBytes > 0 else { return }
+        let pending = output
+        output = ByteBuffer()
+        try await outbound.write(.bytes(pending))
+    }
+
+    /// The next command line; flushes and reads only when none is buffered.
+    private func nextLine() async throws -> FramedLine? {
+        while true {
+            if let framed = framer.next(&input) { return framed }
+            guard try await readMore() else { return nil }
+        }
+    }
+
+    /// Flushes the queued replies, then waits for more input. Returns `false` at end of input.
+    private func readMore() async throws -> Bool {
+        try await flush()
+        while true {
+            guard let event = try await inbound.next() else { return false }
+            switch event {
+            case .bytes(var bytes):
+                if input.readableBytes == 0 {
+                    input = bytes
+                } else {
+                    input.writeBuffer(&bytes)
+                }
+                return true
+            case .readTimeout:
+                throw ConnectionEnd.readTimeout
+            case .tlsEstablished(let tls):
+                // TLS-on-connect: the handshake finished before the first command.
+                state.tls = tls
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// What the connection's task reads from its channel.
+enum InboundEvent: Sendable {
+    /// Bytes from the client (decrypted, under TLS).
+    case bytes(ByteBuffer)
+    /// Nothing was read for the read timeout.
+    case readTimeout
+    /// The TLS handshake after STARTTLS completed; everything before this event that arrived
+    /// after the STARTTLS line was sent in plaintext and must be discarded (CVE-2011-0411).
+    case tlsEstablished(TLSConnectionState)
+}
+
+/// What the connection's task writes to its channel.
+enum OutboundMessage: Sendable {
+    /// Reply bytes.
+    case bytes(ByteBuffer)
+    /// The 220 reply to STARTTLS: once it is written, TLS goes in front of everything.
+    case startTLS(ByteBuffer)
+}
+
+/// The one handler between the socket (or TLS) and the connection's `NIOAsyncChannel`.
+///
+/// It turns idle-state and TLS events into ``InboundEvent``s, and carries out STARTTLS on the
+/// event loop: the TLS handler is added in the completion of the 220's write, never before
+/// (that would deadlock) and never later from the task (that would race the ClientHello).
+final class ConnectionChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = InboundEvent
+    typealias OutboundIn = OutboundMessage
+    typealias OutboundOut = ByteBuffer
+
+    private let tlsContext: NIOSSLContext?
+
+    init(tlsContext: NIOSSLContext?) {
+        self.tlsContext = tlsContext
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(wrapInboundOut(.bytes(unwrapInboundIn(data))))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.fireChannelRead(wrapInboundOut(.readTimeout))
+            context.fireChannelReadComplete()
+            return
+        }
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls {
+            let state = Self.tlsState(context.channel, alpn: negotiated)
+            context.fireChannelRead(wrapInboundOut(.tlsEstablished(state)))
+            context.fireChannelReadComplete()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .bytes(let bytes):
+            context.write(wrapOutboundOut(bytes), promise: promise)
+        case .startTLS(let reply):
+            guard let tlsContext else {
+                context.write(wrapOutboundOut(reply), promise: promise)
+                return
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(reply), promise: written)
+            let channel = context.channel
+            written.futureResult.whenComplete { result in
+                switch result {
+                case .success:
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+                        promise?.succeed()
+                    } catch {
+                        promise?.fail(error)
+                        channel.close(promise: nil)
+                    }
+                case .failure(let error):
+                    promise?.fail(error)
+                }
+            }
+        }
+    }
+
+    /// Reads the negotiated TLS facts from the channel (on the event loop).
+    static func tlsState(_ channel: Channel, alpn: String?) -> TLSConnectionState {
+        var state = TLSConnectionState()
+        if let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
+            state.protocolVersion = handler.tlsVersion.map(Self.name)
+            state.peerCertificatePresented = handler.peerCertificate != nil
+        }
+        return state
+    }
+
+    static func name(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: return "TLSv1.0"
+        case .tlsv11: return "TLSv1.1"
+        case .tlsv12: return "TLSv1.2"
+        case .tlsv13: return "TLSv1.3"
+        }
+    }
+}

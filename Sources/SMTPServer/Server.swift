@@ -1,0 +1,249 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What every connection of a server shares.
+struct ServerContext: Sendable {
+    let configuration: Server.Configuration
+    let backend: any Backend
+    let logger: Logger
+}
+
+/// An SMTP or LMTP server (the reference's `Server`): listeners, one task per connection, and
+/// the protocol of SMTPCore's state machine in front of a ``Backend``.
+///
+/// ```swift
+/// let server = Server(backend: MyBackend(), configuration: .init(session: .init(lmtp: true)))
+/// try await server.listen(.unix(path: "/run/letterbox/lmtp.sock", mode: 0o660))
+/// try await server.run()        // until close() or cancellation
+/// ```
+public final class Server: Sendable {
+    /// Where to accept connections.
+    public enum Endpoint: Sendable, CustomStringConvertible {
+        /// TCP on `host` (an IPv4 or IPv6 address or a name) and `port`; port 0 picks one.
+        case tcp(host: String, port: Int)
+        /// TCP with TLS from the first byte (SMTPS, RFC 8314); needs ``Configuration/tls``.
+        case tls(host: String, port: Int)
+        /// A Unix-domain socket at `path`, made `mode` after binding. An existing socket file
+        /// is removed only when nothing is listening on it.
+        case unix(path: String, mode: mode_t = 0o660)
+        /// A listening socket the process inherited (systemd socket activation).
+        case inherited(descriptor: CInt)
+
+        /// Text for logs.
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): return "tcp:\(host):\(port)"
+            case .tls(let host, let port): return "tls:\(host):\(port)"
+            case .unix(let path, _): return "unix:\(path)"
+            case .inherited(let descriptor): return "fd:\(descriptor)"
+            }
+        }
+    }
+
+    /// Errors of the listeners.
+    public enum ListenError: Error, Hashable, Sendable {
+        /// Another process is listening on this Unix socket.
+        case socketInUse(String)
+        /// A TLS endpoint was asked for without a TLS configuration.
+        case tlsNotConfigured
+        /// `run()` was called twice, or `listen` after `run`.
+        case alreadyRunning
+    }
+
+    typealias ConnectionChannel = NIOAsyncChannel<InboundEvent, OutboundMessage>
+    typealias Listener = NIOAsyncChannel<ConnectionChannel, Never>
+
+    private struct State {
+        var listeners: [(listener: Listener, endpoint: Endpoint)] = []
+        var running = false
+        var closed = false
+        var connections: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    let context: ServerContext
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+
+    /// The configuration.
+    public var configuration: Configuration { context.configuration }
+
+    /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``.
+    public init(backend: some Backend, configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "letterbox.smtp"),
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.context = ServerContext(configuration: configuration, backend: backend, logger: logger)
+        self.group = eventLoopGroup
+    }
+
+    /// Binds `endpoint` and returns the address it is bound to. Connections are served once
+    /// ``run()`` is called.
+    @discardableResult
+    public func listen(_ endpoint: Endpoint) async throws -> SocketAddress? {
+        let implicitTLS: NIOSSLContext?
+        if case .tls = endpoint {
+            guard let tls = configuration.tls else { throw ListenError.tlsNotConfigured }
+            implicitTLS = tls
+        } else {
+            implicitTLS = nil
+        }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+        let readTimeout = configuration.readTimeout
+        let startTLS = configuration.tls
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<ConnectionChannel> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
+                if let readTimeout { try sync.addHandler(IdleStateHandler(readTimeout: readTimeout)) }
+                try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS))
+                return try ConnectionChannel(wrappingChannelSynchronously: channel)
+            }
+        }
+        let listener: Listener
+        switch endpoint {
+        case .tcp(let host, let port), .tls(let host, let port):
+            listener = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        case .unix(let path, let mode):
+            try UnixSocket.removeIfStale(path)
+            listener = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
+            guard chmod(path, mode) == 0 else {
+                try? await listener.channel.close()
+                throw IOError(errnoCode: errno, reason: "chmod \(path)")
+            }
+        case .inherited(let descriptor):
+            listener = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+        }
+        let accepted = state.withLock { state -> Bool in
+            guard !state.running, !state.closed else { return false }
+            state.listeners.append((listener, endpoint))
+            return true
+        }
+        guard accepted else {
+            try? await listener.channel.close()
+            throw ListenError.alreadyRunning
+        }
+        context.logger.info("listening on \(endpoint)", metadata: ["address": "\(listener.channel.localAddress.map { "\($0)" } ?? "?")"])
+        return listener.channel.localAddress
+    }
+
+    /// Serves every bound listener until ``close()`` is called or the task is cancelled.
+    /// Each connection runs in a child task of this call.
+    public func run() async throws {
+        let listeners = try state.withLock { state in
+            guard !state.running else { throw ListenError.alreadyRunning }
+            state.running = true
+            return state.listeners
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            for (listener, endpoint) in listeners {
+                group.addTask {
+                    try await self.accept(on: listener, endpoint: endpoint)
+                }
+            }
+        }
+    }
+
+    private func accept(on listener: Listener, endpoint: Endpoint) async throws {
+        let isUnix: Bool
+        if case .unix = endpoint { isUnix = true } else { isUnix = false }
+        let implicitTLS: Bool
+        if case .tls = endpoint { implicitTLS = true } else { implicitTLS = false }
+        try await withTaskCancellationHandler {
+            try await listener.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { connections in
+                    for try await channel in inbound {
+                        connections.addTask {
+                            await self.serve(channel, local: isUnix, implicitTLS: implicitTLS)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            listener.channel.close(promise: nil)
+        }
+        if case .unix(let path, _) = endpoint { unlink(path) }
+    }
+
+    private func serve(_ channel: ConnectionChannel, local: Bool, implicitTLS: Bool) async {
+        let id = ObjectIdentifier(channel.channel)
+        let registered = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.connections[id] = channel.channel
+            return true
+        }
+        defer { _ = state.withLock { $0.connections.removeValue(forKey: id) } }
+        guard registered else {
+            try? await channel.channel.close()
+            return
+        }
+        let remote = channel.channel.remoteAddress
+        let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
+        let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted, xclientPermitted: false)
+        var connectionState = ConnectionState(sessionID: context.backend.generateSessionID(),
+                                              localAddress: channel.channel.localAddress,
+                                              remoteAddress: local ? nil : remote)
+        connectionState.tls = nil
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let connection = Connection(context: context, state: connectionState, facts: facts,
+                                            inbound: inbound, outbound: outbound)
+                await connection.run()
+            }
+        } catch {
+            context.logger.debug("connection closed with error: \(error)")
+        }
+    }
+
+    /// The number of open connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Closes every listener and every connection at once (the reference's `Close`).
+    public func close() {
+        let (listeners, connections) = state.withLock { state in
+            state.closed = true
+            return (state.listeners.map(\.listener), Array(state.connections.values))
+        }
+        for listener in listeners { listener.channel.close(promise: nil) }
+        for connection in connections { connection.close(promise: nil) }
+    }
+}
+
+/// Unix-socket housekeeping.
+enum UnixSocket {
+    /// Removes `path` if it is a socket nobody listens on; throws if somebody does.
+    static func removeIfStale(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw IOError(errnoCode: EEXIST, reason: "\(path) exists and is not a socket")
+        }
+        if isListening(path) { throw Server.ListenError.socketInUse(path) }
+        unlink(path)
+    }
+
+    static func isListening(_ path: String) -> Bool {
+        #if canImport(Glibc)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard let address = try? SocketAddress(unixDomainSocketPath: path) else { return false }
+        return address.withSockAddr { pointer, length in
+            connect(fd, pointer, socklen_t(length)) == 0
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import NIOCore
+import NIOSSL
+import SMTPCore
+
+extension Server {
+    /// Everything a ``Server`` can be told: the protocol settings of SMTPCore plus transport
+    /// limits, timeouts and TLS (the reference's `Server` fields).
+    public struct Configuration: Sendable {
+        /// Protocol behaviour: LMTP or SMTP, host name, limits, which extensions are offered.
+        public var session: SMTPCore.ServerConfiguration
+        /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4 asks for at least 512;
+        /// the reference defaults to 2000, which leaves room for long XCLIENT and AUTH lines).
+        public var maximumLineLength: Int
+        /// How long a client may stay silent (RFC 5321 §4.5.3.2.7 recommends 5 minutes).
+        /// Also bounds a stalled STARTTLS handshake.
+        public var readTimeout: TimeAmount?
+        /// How long one message (from 354, or the first BDAT, to its end) may take.
+        public var dataTimeout: Duration?
+        /// TLS for STARTTLS and for TLS-on-connect listeners.
+        public var tls: NIOSSLContext?
+        /// Networks whose clients count as secure without TLS (the reference's `SecureNet`):
+        /// they may AUTH and use REQUIRETLS. A Unix-socket client is always local and secure.
+        public var secureNetworks: [CIDR]
+
+        /// Creates a configuration.
+        public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),
+                    maximumLineLength: Int = 2000, readTimeout: TimeAmount? = .minutes(5),
+                    dataTimeout: Duration? = .seconds(600), tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = []) {
+            self.session = session
+            self.maximumLineLength = maximumLineLength
+            self.readTimeout = readTimeout
+            self.dataTimeout = dataTimeout
+            self.tls = tls
+            self.secureNetworks = secureNetworks
+        }
+    }
+}
+
+/// An IPv4 or IPv6 network in CIDR notation, e.g. `10.0.0.0/8` or `2001:db8::/32`.
+public struct CIDR: Hashable, Sendable, CustomStringConvertible {
+    private let network: [UInt8]
+    private let prefixLength: Int
+
+    /// Parses `address/length`; a bare address means a single host.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let first = parts.first, let address = try? SocketAddress(ipAddress: String(first), port: 0),
+              let bytes = CIDR.bytes(of: address) else { return nil }
+        let length: Int
+        if parts.count == 2 {
+            guard let parsed = Int(parts[1]), parsed >= 0, parsed <= bytes.count * 8 else { return nil }
+            length = parsed
+        } else {
+            length = bytes.count * 8
+        }
+        self.network = bytes
+        self.prefixLength = length
+    }
+
+    /// Whether `address` is inside this network (IPv4-mapped IPv6 addresses match IPv4 networks).
+    public func contains(_ address: SocketAddress) -> Bool {
+        guard var bytes = CIDR.bytes(of: address) else { return false }
+        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            bytes = Array(bytes[12...])
+        }
+        guard bytes.count == network.count else { return false }
+        var remaining = prefixLength
+        for index in bytes.indices where remaining > 0 {
+            let bits = min(8, remaining)
+            let mask: UInt8 = bits == 8 ? 0xFF : ~(0xFF >> UInt8(bits))
+            if bytes[index] & mask != network[index] & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+
+    /// `address/length`.
+    public var description: String {
+        let text = network.count == 4 ? network.map(String.init).joined(separator: ".")
+            : stride(from: 0, to: 16, by: 2).map { String(UInt16(network[$0]) << 8 | UInt16(network[$0 + 1]), radix: 16) }
+                .joined(separator: ":")
+        return "\(text)/\(prefixLength)"
+    }
+
+    static func bytes(of address: SocketAddress) -> [UInt8]? {
+        switch address {
+        case .v4(let v4):
+            return withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+        case .v6(let v6):
+            return withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        default:
+            return nil
+        }
+    }
+}

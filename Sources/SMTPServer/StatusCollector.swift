@@ -1,0 +1,105 @@
+import SMTPCore
+import Synchronization
+
+/// Lets an ``LMTPSession`` report a status per recipient (RFC 2033 §4.2; the reference's
+/// `StatusCollector`).
+///
+/// Set one status per accepted RCPT — a recipient given twice is set twice. Replies go out in
+/// RCPT order as soon as every earlier recipient has its status and the message has been read
+/// to its end, so an MTA can act on early results. Statuses set after ``LMTPSession/lmtpData(_:status:)``
+/// returns are ignored. The collector is `Sendable`: statuses may be set from any task.
+public final class StatusCollector: Sendable {
+    /// The accepted recipients, in RCPT order.
+    public let recipients: [Address]
+
+    private struct State {
+        var statuses: [SMTPError??]
+        var written = 0
+        var bodyComplete = false
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+    private let ready: AsyncStream<[Reply]>.Continuation
+    let readyReplies: AsyncStream<[Reply]>
+
+    init(recipients: [Address]) {
+        self.recipients = recipients
+        self.state = Mutex(State(statuses: Array(repeating: nil, count: recipients.count)))
+        (readyReplies, ready) = AsyncStream.makeStream(of: [Reply].self)
+        if recipients.isEmpty { ready.finish() }
+    }
+
+    /// Sets the status of the first recipient equal to `recipient` that has none yet; `nil` is
+    /// success. Returns `false` if there was no such recipient.
+    @discardableResult
+    public func setStatus(for recipient: Address, _ error: SMTPError?) -> Bool {
+        state.withLock { state in
+            guard !state.closed,
+                  let index = recipients.indices.first(where: { recipients[$0] == recipient && state.statuses[$0] == nil })
+            else { return false }
+            state.statuses[index] = .some(error)
+            publish(&state)
+            return true
+        }
+    }
+
+    /// Sets the status of the recipient at `index` (RCPT order) if it has none yet.
+    @discardableResult
+    public func setStatus(at index: Int, _ error: SMTPError?) -> Bool {
+        state.withLock { state in
+            guard !state.closed, recipients.indices.contains(index), state.statuses[index] == nil else { return false }
+            state.statuses[index] = .some(error)
+            publish(&state)
+            return true
+        }
+    }
+
+    /// The statuses set so far (`nil` for unset).
+    public var statuses: [SMTPError??] { state.withLock { $0.statuses } }
+
+    /// The message was read to its end: replies may go out. A failed body overrides every status.
+    func bodyEnded(failure: SMTPError?) {
+        state.withLock { state in
+            if let failure {
+                for index in state.statuses.indices where index >= state.written { state.statuses[index] = .some(failure) }
+            }
+            state.bodyComplete = true
+            publish(&state)
+        }
+    }
+
+    /// `lmtpData` returned: unset recipients get `outcome`; returns every final status.
+    func finish(outcome: SMTPError?) -> [SMTPError?] {
+        state.withLock { state in
+            for index in state.statuses.indices where state.statuses[index] == nil {
+                state.statuses[index] = .some(outcome)
+            }
+            state.closed = true
+            state.bodyComplete = true
+            publish(&state)
+            return state.statuses.map { $0 ?? nil }
+        }
+    }
+
+    /// The message ended without per-recipient replies (the client aborted it): nothing is
+    /// written.
+    func cancel() {
+        state.withLock { state in
+            state.closed = true
+            state.bodyComplete = false
+        }
+        ready.finish()
+    }
+
+    private func publish(_ state: inout State) {
+        guard state.bodyComplete else { return }
+        var replies: [Reply] = []
+        while state.written < recipients.count, let status = state.statuses[state.written] {
+            replies.append(ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status))
+            state.written += 1
+        }
+        if !replies.isEmpty { ready.yield(replies) }
+        if state.written == recipients.count { ready.finish() }
+    }
+}

@@ -1,0 +1,38 @@
+import Logging
+import NIOCore
+import SMTPCore
+import SMTPServer
+
+/// Runs a real server on a loopback port (or a Unix socket) for the duration of `body`.
+func withServer<T>(
+    _ configuration: Server.Configuration = .test(),
+    behaviour: Behaviour = Behaviour(),
+    endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
+    _ body: (SocketAddress, Recorder, Server) async throws -> T
+) async throws -> T {
+    let recorder = Recorder()
+    var logger = Logger(label: "test.server")
+    logger.logLevel = .critical
+    let server = Server(backend: TestBackend(recorder: recorder, behaviour: behaviour), configuration: configuration, logger: logger)
+    let address = try await server.listen(endpoint)!
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        do {
+            let result = try await body(address, recorder, server)
+            server.close()
+            try await group.waitForAll()
+            return result
+        } catch {
+            server.close()
+            try? await group.waitForAll()
+            throw error
+        }
+    }
+}
+
+extension Server.Configuration {
+    /// A configuration for tests, with a short read timeout.
+    static func test(_ session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(hostname: "mx.test")) -> Self {
+        Server.Configuration(session: session, readTimeout: .seconds(10))
+    }
+}

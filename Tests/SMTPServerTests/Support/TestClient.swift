@@ -7,8 +7,12 @@ final class TestClient {
     private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private var buffer = ByteBuffer()
+    /// The underlying channel, for adding TLS.
+    let channel: any Channel
 
-    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    private init(channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
+                 outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.channel = channel
         self.inbound = inbound.makeAsyncIterator()
         self.outbound = outbound
     }
@@ -21,8 +25,9 @@ final class TestClient {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        let underlying = channel.channel
         return try await channel.executeThenClose { inbound, outbound in
-            try await body(TestClient(inbound: inbound, outbound: outbound))
+            try await body(TestClient(channel: underlying, inbound: inbound, outbound: outbound))
         }
     }
 

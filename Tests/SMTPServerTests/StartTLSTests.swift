@@ -1,0 +1,78 @@
+import NIOCore
+import NIOSSL
+import SMTPCore
+import SMTPServer
+import Testing
+
+@Suite("STARTTLS and TLS-on-connect", .timeLimit(.minutes(1)))
+struct StartTLSTests {
+    func configuration(_ certificate: TestCertificate) throws -> Server.Configuration {
+        var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test", authMechanisms: ["PLAIN"],
+                                                                          startTLSAvailable: true, enableREQUIRETLS: true))
+        configuration.tls = try certificate.serverContext()
+        return configuration
+    }
+
+    static func upgrade(_ client: TestClient) async throws {
+        let context = try TestCertificate.clientContext()
+        let channel = client.channel
+        try await channel.eventLoop.submit {
+            let handler = try NIOSSLClientHandler(context: context, serverHostname: "mx.test")
+            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+        }.get()
+    }
+
+    @Test("STARTTLS upgrades, resets the session, and discards injected plaintext")
+    func upgradeAndInjection() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            try await withServer(try configuration(certificate)) { address, recorder, _ in
+                try await TestClient.with(address) { client in
+                    try await client.reply()
+                    try await client.line("EHLO c")
+                    let before = try await client.readReply()
+                    #expect(before.contains("250-STARTTLS"))
+                    #expect(!before.contains { $0.contains("AUTH") || $0.contains("REQUIRETLS") })
+                    // Plaintext pipelined behind STARTTLS must never be executed (CVE-2011-0411).
+                    try await client.send("STARTTLS\r\nMAIL FROM:<evil@b.test>\r\nNOOP\r\n")
+                    #expect(try await client.reply() == "220 2.0.0 Ready to start TLS")
+                    #expect(client.pendingBytes == 0)
+                    try await Self.upgrade(client)
+                    try await client.line("EHLO c")
+                    let after = try await client.readReply()
+                    #expect(after.first == "250-mx.test")
+                    #expect(!after.contains("250-STARTTLS"))
+                    #expect(after.contains("250-AUTH PLAIN"))
+                    #expect(after.contains("250-REQUIRETLS"))
+                    #expect(try await client.command("RCPT TO:<c@d.test>") == "503 5.5.1 Error: need MAIL command")
+                    #expect(try await client.command("STARTTLS") == "554 5.5.1 Error: TLS already active")
+                    #expect(try await client.command("MAIL FROM:<a@b.test> REQUIRETLS") == "250 2.1.0 Ok")
+                    try await client.command("RCPT TO:<c@d.test>")
+                    try await client.command("DATA")
+                    try await client.send("over TLS\r\n.\r\n")
+                    #expect(try await client.reply() == "250 2.0.0 Ok: queued")
+                }
+                #expect(recorder.messages.map(\.body) == ["over TLS\r\n"])
+                #expect(recorder.messages.first?.mailOptions.requireTLS == true)
+            }
+        }
+    }
+
+    @Test("TLS from the first byte (SMTPS)")
+    func implicitTLS() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let configuration = try configuration(certificate)
+            try await withServer(configuration, endpoint: .tls(host: "127.0.0.1", port: 0)) { address, _, _ in
+                try await TestClient.with(address) { client in
+                    try await Self.upgrade(client)
+                    #expect(try await client.reply() == "220 mx.test ESMTP Letterbox")
+                    try await client.line("EHLO c")
+                    let capabilities = try await client.readReply()
+                    #expect(!capabilities.contains("250-STARTTLS"))
+                    #expect(capabilities.contains("250-AUTH PLAIN"))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Runs a program to completion without blocking a thread of the concurrency pool.
+func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let outputPipe = Pipe()
+    process.standardOutput = outputPipe
+    process.standardError = outputPipe
+    let inputPipe = Pipe()
+    process.standardInput = inputPipe
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { process in continuation.resume(returning: process.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+            return
+        }
+        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try? inputPipe.fileHandleForWriting.close()
+    }
+    let data = outputPipe.fileHandleForReading.readDataToEndOfFile()
+    return (status, String(decoding: data, as: UTF8.self))
+}

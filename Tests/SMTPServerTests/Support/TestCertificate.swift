@@ -1,0 +1,57 @@
+import Foundation
+import NIOSSL
+import Testing
+
+/// A self-signed certificate made by `openssl` for this test run.
+struct TestCertificate {
+    let certificate: NIOSSLCertificate
+    let key: NIOSSLPrivateKey
+
+    /// Generates one, or returns `nil` (recording an issue in CI) when `openssl` is missing.
+    static func make(in directory: String, commonName: String = "mx.test") throws -> TestCertificate? {
+        guard let openssl = External.find("openssl") else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "2",
+                             "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=DNS:\(commonName)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            Issue.record("openssl req failed with status \(process.terminationStatus)")
+            return nil
+        }
+        guard let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem").first else { return nil }
+        return TestCertificate(certificate: certificate,
+                               key: try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem))
+    }
+
+    func serverContext() throws -> NIOSSLContext {
+        try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)],
+                                                                  privateKey: .privateKey(key)))
+    }
+
+    static func clientContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+/// External programs the tests use. On a developer's machine a missing one skips its test;
+/// in CI (`LETTERBOX_REQUIRE_EXTERNAL=1`, set by `.ci/run`) it is a failure.
+enum External {
+    static var required: Bool { ProcessInfo.processInfo.environment["LETTERBOX_REQUIRE_EXTERNAL"] == "1" }
+
+    static func find(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        if required { Issue.record("\(name) is required in CI but was not found on PATH") }
+        return nil
+    }
+}

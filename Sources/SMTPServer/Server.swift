@@ -61,7 +61,10 @@ public final class Server: Sendable {
     }
 
     typealias ConnectionChannel = NIOAsyncChannel<InboundEvent, OutboundMessage>
-    typealias Listener = NIOAsyncChannel<ConnectionChannel, Never>
+    /// The listener yields raw channels: wrapping them in `NIOAsyncChannel` happens in the
+    /// connection's task, so a channel accepted while the server closes (and dropped by the
+    /// listener's stream) is simply closed instead of tripping NIOAsyncChannel's deinit check.
+    typealias Listener = NIOAsyncChannel<any Channel, Never>
 
     private struct State {
         var listeners: [(listener: Listener, endpoint: Endpoint)] = []
@@ -100,15 +103,23 @@ public final class Server: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            // Reading starts once the connection's task has wrapped the channel.
+            .childChannelOption(.autoRead, value: false)
         let readTimeout = configuration.readTimeout
         let startTLS = configuration.tls
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<ConnectionChannel> = { channel in
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { [self] channel in
             channel.eventLoop.makeCompletedFuture {
+                let open = self.state.withLock { state -> Bool in
+                    guard !state.closed else { return false }
+                    state.connections[ObjectIdentifier(channel)] = channel
+                    return true
+                }
+                guard open else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
                 if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
                 if let readTimeout { try sync.addHandler(IdleStateHandler(readTimeout: readTimeout)) }
                 try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS))
-                return try ConnectionChannel(wrappingChannelSynchronously: channel)
+                return channel
             }
         }
         let listener: Listener
@@ -119,8 +130,9 @@ public final class Server: Sendable {
             try UnixSocket.removeIfStale(path)
             listener = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
             guard chmod(path, mode) == 0 else {
-                try? await listener.channel.close()
-                throw IOError(errnoCode: errno, reason: "chmod \(path)")
+                let code = errno
+                try? await listener.executeThenClose { _ in }
+                throw IOError(errnoCode: code, reason: "chmod \(path)")
             }
         case .inherited(let descriptor):
             listener = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
@@ -131,7 +143,7 @@ public final class Server: Sendable {
             return true
         }
         guard accepted else {
-            try? await listener.channel.close()
+            try? await listener.executeThenClose { _ in }
             throw ListenError.alreadyRunning
         }
         context.logger.info("listening on \(endpoint)", metadata: ["address": "\(listener.channel.localAddress.map { "\($0)" } ?? "?")"])
@@ -176,16 +188,18 @@ public final class Server: Sendable {
         if case .unix(let path, _) = endpoint { unlink(path) }
     }
 
-    private func serve(_ channel: ConnectionChannel, local: Bool, implicitTLS: Bool) async {
-        let id = ObjectIdentifier(channel.channel)
-        let registered = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
-            state.connections[id] = channel.channel
-            return true
-        }
+    private func serve(_ rawChannel: any Channel, local: Bool, implicitTLS: Bool) async {
+        let id = ObjectIdentifier(rawChannel)
         defer { _ = state.withLock { $0.connections.removeValue(forKey: id) } }
-        guard registered else {
-            try? await channel.channel.close()
+        let channel: ConnectionChannel
+        do {
+            channel = try await rawChannel.eventLoop.submit {
+                let wrapped = try ConnectionChannel(wrappingChannelSynchronously: rawChannel)
+                try rawChannel.syncOptions?.setOption(.autoRead, value: true)
+                return wrapped
+            }.get()
+        } catch {
+            try? await rawChannel.close()
             return
         }
         let remote = channel.channel.remoteAddress

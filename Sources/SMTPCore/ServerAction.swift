@@ -33,7 +33,7 @@ public enum ServerAction: Hashable, Sendable {
     /// ``ServerStateMachine/authenticationFailed(_:)``.
     case authenticate(mechanism: String, initialResponse: [UInt8]?)
     /// Ask the backend whether the proxy may assert these facts; then call
-    /// ``ServerStateMachine/xclientAccepted()`` or ``ServerStateMachine/xclientRejected()``.
+    /// ``ServerStateMachine/xclientAccepted(trusted:authenticated:)`` or ``ServerStateMachine/xclientRejected()``.
     case xclient([XClientAttribute])
 }
 

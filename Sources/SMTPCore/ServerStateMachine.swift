@@ -95,6 +95,7 @@ public struct ServerStateMachine: Sendable {
         if configuration.enableBINARYMIME && configuration.enableChunking { list.append(Capability("BINARYMIME")) }
         if configuration.enableDSN { list.append(Capability("DSN")) }
         list.append(Capability("SIZE", configuration.maximumMessageBytes.map { [String($0)] } ?? []))
+        if let limit = configuration.maximumRecipients { list.append(Capability("LIMITS", ["RCPTMAX=\(limit)"])) }
         if facts.xclientPermitted {
             list.append(Capability("XCLIENT", XClientAttribute.Name.allCases.map(\.rawValue)))
         }
@@ -405,15 +406,18 @@ public struct ServerStateMachine: Sendable {
         return counted(error.reply)
     }
 
-    /// The backend allowed XCLIENT: the session starts over as if newly connected, and the
-    /// reply is the greeting (Postfix XCLIENT_README).
-    public mutating func xclientAccepted() -> Reply {
+    /// The backend allowed XCLIENT: the session starts over as if newly connected from the
+    /// asserted client, and the reply is the greeting (Postfix XCLIENT_README). `trusted` is
+    /// whether the asserted address is in a secure network; `authenticated` whether the proxy
+    /// asserted a LOGIN.
+    public mutating func xclientAccepted(trusted: Bool, authenticated: Bool) -> Reply {
         guard case .xclient = pending else { return unexpectedOutcome() }
         pending = .none
         clearTransaction()
         helloDomain = nil
         extended = false
-        authenticated = false
+        self.authenticated = authenticated
+        facts.trusted = trusted
         phase = .awaitingHello
         return greeting
     }

@@ -81,7 +81,7 @@ public final class Server: Sendable {
     public var configuration: Configuration { context.configuration }
 
     /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``.
-    public init(backend: some Backend, configuration: Configuration = Configuration(),
+    public init(backend: any Backend, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "letterbox.smtp"),
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.context = ServerContext(configuration: configuration, backend: backend, logger: logger)
@@ -204,7 +204,8 @@ public final class Server: Sendable {
         }
         let remote = channel.channel.remoteAddress
         let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
-        let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted, xclientPermitted: false)
+        let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
+                                    xclientPermitted: context.backend is any ProxyBackend)
         var connectionState = ConnectionState(sessionID: context.backend.generateSessionID(),
                                               localAddress: channel.channel.localAddress,
                                               remoteAddress: local ? nil : remote)

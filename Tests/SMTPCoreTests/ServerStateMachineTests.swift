@@ -64,7 +64,7 @@ struct Conversation {
             return record([authSucceeds ? machine.authenticationSucceeded()
                                         : machine.authenticationFailed(SMTPError.authenticationFailed)])
         case .xclient:
-            return record([xclientAllowed ? machine.xclientAccepted() : machine.xclientRejected()])
+            return record([xclientAllowed ? machine.xclientAccepted(trusted: false, authenticated: false) : machine.xclientRejected()])
         }
     }
 
@@ -84,7 +84,7 @@ struct ServerStateMachineTests {
         #expect(c.machine.greeting.encoded == "220 mx.test ESMTP Letterbox\r\n")
         #expect(c.send("EHLO client.test") == ["250"])
         #expect(c.replies.last?.lines == ["mx.test", "PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING",
-                                          "SMTPUTF8", "SIZE 1000"])
+                                          "SMTPUTF8", "SIZE 1000", "LIMITS RCPTMAX=1000"])
         #expect(c.send("MAIL FROM:<a@b.test> SIZE=100") == ["250 2.1.0"])
         #expect(c.send("RCPT TO:<c@d.test>") == ["250 2.1.5"])
         #expect(c.send("DATA") == ["354"])

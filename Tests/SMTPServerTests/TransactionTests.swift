@@ -12,7 +12,8 @@ struct TransactionTests {
                 #expect(try await client.reply() == "220 mx.test ESMTP Letterbox")
                 try await client.line("EHLO client.test")
                 #expect(try await client.readReply() == ["250-mx.test", "250-PIPELINING", "250-8BITMIME", "250-ENHANCEDSTATUSCODES",
-                                                         "250-CHUNKING", "250-SMTPUTF8", "250-DSN", "250 SIZE 1000"])
+                                                         "250-CHUNKING", "250-SMTPUTF8", "250-DSN", "250-SIZE 1000",
+                                                         "250 LIMITS RCPTMAX=1000"])
                 #expect(try await client.command("QUIT") == "221 2.0.0 Bye")
                 #expect(try await client.readUntilClosed().isEmpty)
             }

@@ -8,12 +8,14 @@ func withServer<T>(
     _ configuration: Server.Configuration = .test(),
     behaviour: Behaviour = Behaviour(),
     endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
+    backend makeBackend: ((TestBackend) -> any Backend)? = nil,
     _ body: (SocketAddress, Recorder, Server) async throws -> T
 ) async throws -> T {
     let recorder = Recorder()
     var logger = Logger(label: "test.server")
     logger.logLevel = .critical
-    let server = Server(backend: TestBackend(recorder: recorder, behaviour: behaviour), configuration: configuration, logger: logger)
+    let testBackend = TestBackend(recorder: recorder, behaviour: behaviour)
+    let server = Server(backend: makeBackend?(testBackend) ?? testBackend, configuration: configuration, logger: logger)
     let address = try await server.listen(endpoint)!
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }

@@ -71,6 +71,9 @@ public final class Server: Sendable {
         var running = false
         var closed = false
         var connections: [ObjectIdentifier: any Channel] = [:]
+        /// Connections being served, overall and per client key.
+        var served = 0
+        var servedPerClient: [String: Int] = [:]
     }
 
     let context: ServerContext
@@ -203,6 +206,17 @@ public final class Server: Sendable {
             return
         }
         let remote = channel.channel.remoteAddress
+        let clientKey = local ? "local" : (remote?.ipAddress ?? "unknown")
+        if let refusal = admit(clientKey) {
+            var wire = ByteBuffer()
+            refusal.write(to: &wire)
+            try? await channel.executeThenClose { _, outbound in
+                try await outbound.write(.bytes(wire))
+            }
+            context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["client": "\(clientKey)"])
+            return
+        }
+        defer { release(clientKey) }
         let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
         let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
                                     xclientPermitted: context.backend is any ProxyBackend)
@@ -218,6 +232,37 @@ public final class Server: Sendable {
             }
         } catch {
             context.logger.debug("connection closed with error: \(error)")
+        }
+    }
+
+    /// Applies the rate limiter and the connection limits; returns the 421 to send, or `nil`
+    /// after counting the connection in.
+    private func admit(_ key: String) -> Reply? {
+        let hostname = configuration.session.hostname
+        if let limiter = configuration.rateLimiter, case .limited(let retryAfter) = limiter.acquire(key: key) {
+            let seconds = max(1, Int((retryAfter / .seconds(1)).rounded(.up)))
+            return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 28),
+                         text: "\(hostname) Error: too many connections from \(key), try again in \(seconds) seconds")
+        }
+        return state.withLock { state in
+            if let limit = configuration.maximumConnections, state.served >= limit {
+                return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 0), text: "\(hostname) Error: too many connections")
+            }
+            if let limit = configuration.maximumConnectionsPerClient, state.servedPerClient[key, default: 0] >= limit {
+                return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 0),
+                             text: "\(hostname) Error: too many connections from \(key)")
+            }
+            state.served += 1
+            state.servedPerClient[key, default: 0] += 1
+            return nil
+        }
+    }
+
+    private func release(_ key: String) {
+        state.withLock { state in
+            state.served -= 1
+            let remaining = state.servedPerClient[key, default: 1] - 1
+            state.servedPerClient[key] = remaining > 0 ? remaining : nil
         }
     }
 

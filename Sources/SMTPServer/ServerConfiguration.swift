@@ -21,17 +21,29 @@ extension Server {
         /// Networks whose clients count as secure without TLS (the reference's `SecureNet`):
         /// they may AUTH and use REQUIRETLS. A Unix-socket client is always local and secure.
         public var secureNetworks: [CIDR]
+        /// Most connections open at once; more are answered `421 4.7.0` before the greeting.
+        public var maximumConnections: Int?
+        /// Most connections open at once from one IP address (Postfix
+        /// `smtpd_client_connection_count_limit`); Unix-socket clients count as one client.
+        public var maximumConnectionsPerClient: Int?
+        /// Limits how often a client may connect (the reference's `RateLimiter`).
+        public var rateLimiter: (any RateLimiter)?
 
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),
                     maximumLineLength: Int = 2000, readTimeout: TimeAmount? = .minutes(5),
-                    dataTimeout: Duration? = .seconds(600), tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = []) {
+                    dataTimeout: Duration? = .seconds(600), tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = [],
+                    maximumConnections: Int? = nil, maximumConnectionsPerClient: Int? = nil,
+                    rateLimiter: (any RateLimiter)? = nil) {
             self.session = session
             self.maximumLineLength = maximumLineLength
             self.readTimeout = readTimeout
             self.dataTimeout = dataTimeout
             self.tls = tls
             self.secureNetworks = secureNetworks
+            self.maximumConnections = maximumConnections
+            self.maximumConnectionsPerClient = maximumConnectionsPerClient
+            self.rateLimiter = rateLimiter
         }
     }
 }

@@ -11,6 +11,8 @@ enum ConnectionEnd: Error {
     case readTimeout
     /// A message took longer than the DATA timeout.
     case dataTimeout
+    /// The server is shutting down and no transaction is in flight.
+    case shutdown
 }
 
 /// One client connection, driven by one task: it reads the shared input buffer, feeds lines to
@@ -51,9 +53,16 @@ final class Connection {
     private var pendingAction: ServerAction?
     private var collector: StatusCollector?
     private var dataDeadline: ContinuousClock.Instant?
+    /// The handle others see; its state is kept current.
+    private let handle: Conn
+    /// The server is shutting down: close as soon as no transaction is in flight.
+    private var draining: Bool
 
     init(context: ServerContext, state: ConnectionState, facts: ConnectionFacts,
-         inbound: NIOAsyncChannelInboundStream<InboundEvent>, outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>) {
+         inbound: NIOAsyncChannelInboundStream<InboundEvent>, outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>,
+         handle: Conn, draining: Bool) {
+        self.handle = handle
+        self.draining = draining
         self.context = context
         self.machine = ServerStateMachine(configuration: context.configuration.session, facts: facts)
         self.state = state
@@ -72,13 +81,19 @@ final class Connection {
     /// Serves the connection until QUIT, a fatal error or the client leaving.
     func run() async {
         logger.debug("connection opened")
-        queue(machine.greeting)
         do {
+            if draining { throw ConnectionEnd.shutdown }
+            queue(machine.greeting)
             while !machine.isClosed {
+                if draining && isIdle { throw ConnectionEnd.shutdown }
                 guard let framed = try await nextLine() else { break }
                 try await perform(process(framed))
+                handle.update(state)
             }
             try await flush()
+        } catch ConnectionEnd.shutdown {
+            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 3, 2),
+                                  text: "\(context.configuration.session.hostname) Service shutting down, closing connection"))
         } catch ConnectionEnd.readTimeout {
             await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 4, 2),
                                   text: "\(context.configuration.session.hostname) Error: timeout exceeded"))
@@ -91,6 +106,11 @@ final class Connection {
         await session?.logout()
         session = nil
         logger.debug("connection closed")
+    }
+
+    /// No transaction in flight: safe to close when draining.
+    private var isIdle: Bool {
+        machine.phase == .ready || machine.phase == .awaitingHello
     }
 
     private func closeWith(_ reply: Reply) async {
@@ -388,6 +408,8 @@ final class Connection {
                 dropped += bytes.readableBytes
             case .readTimeout:
                 throw ConnectionEnd.readTimeout
+            case .shutdown:
+                draining = true
             case .tlsEstablished(let tls):
                 state.tls = tls
                 break waiting
@@ -571,6 +593,9 @@ final class Connection {
                 return true
             case .readTimeout:
                 throw ConnectionEnd.readTimeout
+            case .shutdown:
+                draining = true
+                if case .idle = bodyMode, isIdle { throw ConnectionEnd.shutdown }
             case .tlsEstablished(let tls):
                 // TLS-on-connect: the handshake finished before the first command.
                 state.tls = tls

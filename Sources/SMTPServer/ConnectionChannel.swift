@@ -8,6 +8,8 @@ enum InboundEvent: Sendable {
     case bytes(ByteBuffer)
     /// Nothing was read for the read timeout.
     case readTimeout
+    /// The server is shutting down: close once no transaction is in flight.
+    case shutdown
     /// The TLS handshake after STARTTLS completed; everything before this event that arrived
     /// after the STARTTLS line was sent in plaintext and must be discarded (CVE-2011-0411).
     case tlsEstablished(TLSConnectionState)
@@ -20,6 +22,9 @@ enum OutboundMessage: Sendable {
     /// The 220 reply to STARTTLS: once it is written, TLS goes in front of everything.
     case startTLS(ByteBuffer)
 }
+
+/// The user event ``Server/shutdown(gracePeriod:)`` sends down every connection's pipeline.
+struct ShutdownRequested: Sendable {}
 
 /// The one handler between the socket (or TLS) and the connection's `NIOAsyncChannel`.
 ///
@@ -45,6 +50,11 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             context.fireChannelRead(wrapInboundOut(.readTimeout))
+            context.fireChannelReadComplete()
+            return
+        }
+        if event is ShutdownRequested {
+            context.fireChannelRead(wrapInboundOut(.shutdown))
             context.fireChannelReadComplete()
             return
         }

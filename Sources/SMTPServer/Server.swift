@@ -71,6 +71,10 @@ public final class Server: Sendable {
         var running = false
         var closed = false
         var connections: [ObjectIdentifier: any Channel] = [:]
+        /// Handles on the connections being served.
+        var handles: [ObjectIdentifier: Conn] = [:]
+        /// Set by ``Server/shutdown(gracePeriod:)``: connections close after their transaction.
+        var draining = false
         /// Connections being served, overall and per client key.
         var served = 0
         var servedPerClient: [String: Int] = [:]
@@ -175,18 +179,22 @@ public final class Server: Sendable {
         if case .unix = endpoint { isUnix = true } else { isUnix = false }
         let implicitTLS: Bool
         if case .tls = endpoint { implicitTLS = true } else { implicitTLS = false }
-        try await withTaskCancellationHandler {
-            try await listener.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { connections in
-                    for try await channel in inbound {
-                        connections.addTask {
-                            await self.serve(channel, local: isUnix, implicitTLS: implicitTLS)
+        do {
+            try await withTaskCancellationHandler {
+                try await listener.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { connections in
+                        for try await channel in inbound {
+                            connections.addTask {
+                                await self.serve(channel, local: isUnix, implicitTLS: implicitTLS)
+                            }
                         }
                     }
                 }
+            } onCancel: {
+                listener.channel.close(promise: nil)
             }
-        } onCancel: {
-            listener.channel.close(promise: nil)
+        } catch ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed {
+            // close() or shutdown() closed the listener first: a normal end.
         }
         if case .unix(let path, _) = endpoint { unlink(path) }
     }
@@ -224,10 +232,16 @@ public final class Server: Sendable {
                                               localAddress: channel.channel.localAddress,
                                               remoteAddress: local ? nil : remote)
         connectionState.tls = nil
+        let handle = Conn(server: self, channel: channel.channel, state: connectionState)
+        let draining = state.withLock { state in
+            state.handles[id] = handle
+            return state.draining
+        }
+        defer { _ = state.withLock { $0.handles.removeValue(forKey: id) } }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let connection = Connection(context: context, state: connectionState, facts: facts,
-                                            inbound: inbound, outbound: outbound)
+                                            inbound: inbound, outbound: outbound, handle: handle, draining: draining)
                 await connection.run()
             }
         } catch {
@@ -268,6 +282,25 @@ public final class Server: Sendable {
 
     /// The number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Handles on the open connections (the reference's `ForEachConn`).
+    public var connections: [Conn] { state.withLock { Array($0.handles.values) } }
+
+    /// Shuts down gracefully: stops accepting, closes idle connections with `421 4.3.2`, lets
+    /// transactions in flight finish, and after `gracePeriod` closes whatever is left.
+    public func shutdown(gracePeriod: Duration) async {
+        let (listeners, channels) = state.withLock { state in
+            state.draining = true
+            return (state.listeners.map(\.listener), Array(state.connections.values))
+        }
+        for listener in listeners { listener.channel.close(promise: nil) }
+        for channel in channels { channel.pipeline.fireUserInboundEventTriggered(ShutdownRequested()) }
+        let deadline = ContinuousClock.now + gracePeriod
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        close()
+    }
 
     /// Closes every listener and every connection at once (the reference's `Close`).
     public func close() {

@@ -1,0 +1,69 @@
+import NIOCore
+import SMTPCore
+import SMTPServer
+import Testing
+
+@Suite("Graceful shutdown and connection handles", .timeLimit(.minutes(1)))
+struct ShutdownTests {
+    @Test("shutdown closes idle connections with 421 and lets a transaction in flight finish")
+    func graceful() async throws {
+        try await withServer { address, recorder, server in
+            try await TestClient.with(address) { busy in
+                try await busy.reply()
+                try await busy.command("EHLO busy")
+                try await busy.command("MAIL FROM:<a@b.test>")
+                try await busy.command("RCPT TO:<c@d.test>")
+                try await busy.command("DATA")
+                try await busy.send("first half\r\n")
+                try await TestClient.with(address) { idle in
+                    try await idle.reply()
+                    try await idle.command("EHLO idle")
+                    async let shutdown: Void = server.shutdown(gracePeriod: .seconds(20))
+                    #expect(try await idle.readUntilClosed() == ["421 4.3.2 mx.test Service shutting down, closing connection"])
+                    try await busy.send("second half\r\n.\r\n")
+                    // The transaction completes; then the connection closes at once.
+                    #expect(try await busy.readUntilClosed() == ["250 2.0.0 Ok: queued",
+                                                                 "421 4.3.2 mx.test Service shutting down, closing connection"])
+                    await shutdown
+                }
+            }
+            #expect(recorder.messages.map(\.body) == ["first half\r\nsecond half\r\n"])
+            #expect(server.connectionCount == 0)
+        }
+    }
+
+    @Test("shutdown closes what is left after the grace period")
+    func deadline() async throws {
+        try await withServer { address, _, server in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.command("EHLO c")
+                try await client.command("MAIL FROM:<a@b.test>")
+                let start = ContinuousClock.now
+                await server.shutdown(gracePeriod: .milliseconds(200))
+                #expect(ContinuousClock.now - start < .seconds(5))
+                #expect(try await client.readUntilClosed().isEmpty)
+            }
+        }
+    }
+
+    @Test("connection handles: enumerate, write a response, reject")
+    func handles() async throws {
+        try await withServer { address, _, server in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.command("EHLO handle.test")
+                let connections = server.connections
+                #expect(connections.count == 1)
+                let conn = try #require(connections.first)
+                #expect(conn.state.hostname == "handle.test")
+                #expect(conn.state.remoteAddress?.ipAddress == "127.0.0.1")
+                #expect(conn.tlsConnectionState == nil)
+                conn.writeResponse(code: 250, enhancedCode: EnhancedCode(2, 0, 0), text: "notice")
+                #expect(try await client.reply() == "250 2.0.0 notice")
+                conn.reject()
+                #expect(try await client.readUntilClosed() == ["421 4.4.5 Too busy. Try again later."])
+            }
+        }
+    }
+}

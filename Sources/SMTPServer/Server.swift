@@ -36,8 +36,18 @@ public final class Server: Sendable {
         /// A Unix-domain socket at `path`, made `mode` after binding. An existing socket file
         /// is removed only when nothing is listening on it.
         case unix(path: String, mode: mode_t = 0o660)
-        /// A listening socket the process inherited (systemd socket activation).
+        /// A listening socket the process inherited (systemd socket activation). The server
+        /// takes ownership of the descriptor. A Unix-domain socket serves local, trusted clients.
         case inherited(descriptor: CInt)
+
+        /// The listening sockets systemd passed to this process (`LISTEN_PID`, `LISTEN_FDS`,
+        /// descriptors from 3 on; sd_listen_fds(3)), or an empty array when there are none or
+        /// they were meant for another process.
+        public static func systemdSockets(environment: [String: String]) -> [Endpoint] {
+            guard let pid = environment["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid(),
+                  let count = environment["LISTEN_FDS"].flatMap({ Int32($0) }), count > 0 else { return [] }
+            return (0..<count).map { .inherited(descriptor: 3 + $0) }
+        }
 
         /// Text for logs.
         public var description: String {
@@ -142,6 +152,8 @@ public final class Server: Sendable {
                 throw IOError(errnoCode: code, reason: "chmod \(path)")
             }
         case .inherited(let descriptor):
+            // Keep inherited descriptors from leaking into child processes.
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
             listener = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
         }
         let accepted = state.withLock { state -> Bool in
@@ -176,7 +188,12 @@ public final class Server: Sendable {
 
     private func accept(on listener: Listener, endpoint: Endpoint) async throws {
         let isUnix: Bool
-        if case .unix = endpoint { isUnix = true } else { isUnix = false }
+        switch endpoint {
+        case .unix: isUnix = true
+        case .inherited:
+            if case .unixDomainSocket = listener.channel.localAddress { isUnix = true } else { isUnix = false }
+        case .tcp, .tls: isUnix = false
+        }
         let implicitTLS: Bool
         if case .tls = endpoint { implicitTLS = true } else { implicitTLS = false }
         do {

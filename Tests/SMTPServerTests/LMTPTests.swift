@@ -137,3 +137,43 @@ struct LMTPTests {
         }
     }
 }
+
+@Suite("Socket activation", .timeLimit(.minutes(1)))
+struct SocketActivationTests {
+    @Test("an inherited listening descriptor is served")
+    func inherited() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/activated.sock"
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            try SocketAddress(unixDomainSocketPath: path).withSockAddr { pointer, length in
+                #expect(bind(fd, pointer, socklen_t(length)) == 0)
+            }
+            #expect(listen(fd, 16) == 0)
+            var behaviour = Behaviour()
+            behaviour.lmtp = true
+            let configuration = Server.Configuration.test(ServerConfiguration(lmtp: true, hostname: "lmtp.test"))
+            try await withServer(configuration, behaviour: behaviour, endpoint: .inherited(descriptor: fd)) { _, recorder, _ in
+                try await TestClient.with(try SocketAddress(unixDomainSocketPath: path)) { client in
+                    #expect(try await client.reply() == "220 lmtp.test LMTP Letterbox")
+                    try await client.line("LHLO mta.test")
+                    _ = try await client.readReply()
+                    try await client.send("MAIL FROM:<>\r\nRCPT TO:<x@d.test>\r\nDATA\r\n")
+                    for _ in 0..<3 { try await client.reply() }
+                    try await client.send("hi\r\n.\r\n")
+                    #expect(try await client.reply() == "250 2.0.0 <x@d.test> Ok")
+                }
+                #expect(recorder.messages.count == 1)
+            }
+        }
+    }
+
+    @Test("LISTEN_FDS is read as sd_listen_fds(3) describes")
+    func environment() {
+        let pid = String(getpid())
+        #expect(Server.Endpoint.systemdSockets(environment: ["LISTEN_PID": pid, "LISTEN_FDS": "2"]).map(\.description)
+                == ["fd:3", "fd:4"])
+        #expect(Server.Endpoint.systemdSockets(environment: ["LISTEN_PID": "1", "LISTEN_FDS": "2"]).isEmpty)
+        #expect(Server.Endpoint.systemdSockets(environment: ["LISTEN_PID": pid]).isEmpty)
+        #expect(Server.Endpoint.systemdSockets(environment: [:]).isEmpty)
+    }
+}

@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "SMTPServer",
                 "SMTPCore",
+                "SASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -64,7 +64,9 @@ final class Connection {
         self.handle = handle
         self.draining = draining
         self.context = context
-        self.machine = ServerStateMachine(configuration: context.configuration.session, facts: facts)
+        var session = context.configuration.session
+        session.authMechanisms = context.mechanisms.names
+        self.machine = ServerStateMachine(configuration: session, facts: facts)
         self.state = state
         self.inbound = inbound.makeAsyncIterator()
         self.outbound = outbound
@@ -422,18 +424,8 @@ final class Connection {
     }
 
     private func authenticate(_ mechanism: String, _ initialResponse: [UInt8]?) async throws {
-        var authenticatedSession: (any Session)?
-        let backend = context.backend
-        let state = self.state
-        let verify: SASLPasswordVerifier = { credentials in
-            authenticatedSession = try await backend.login(state: state, username: credentials.username,
-                                                           password: credentials.password, sessionID: state.sessionID)
-        }
-        var server: any SASLServerMechanism
-        switch mechanism {
-        case "PLAIN": server = PlainServer(verify: verify)
-        case "LOGIN": server = LoginServer(verify: verify)
-        default:
+        let authentication = AuthenticationContext(state: state, backend: context.backend)
+        guard var server = context.mechanisms.make(mechanism, authentication) else {
             queue(machine.authenticationFailed(ServerReplies.unknownMechanism.error))
             return
         }
@@ -448,10 +440,12 @@ final class Connection {
             }
             switch step {
             case .success:
-                if let authenticatedSession {
-                    await session?.logout()
-                    session = authenticatedSession
+                guard let authenticated = authentication.session else {
+                    queue(machine.authenticationFailed(SMTPError.temporaryAuthenticationFailure))
+                    return
                 }
+                await session?.logout()
+                session = authenticated
                 queue(machine.authenticationSucceeded())
                 return
             case .challenge(let challenge):

@@ -16,6 +16,7 @@ struct ServerContext: Sendable {
     let configuration: Server.Configuration
     let backend: any Backend
     let logger: Logger
+    let mechanisms: AuthenticationMechanisms
 }
 
 /// An SMTP or LMTP server (the reference's `Server`): listeners, one task per connection, and
@@ -81,6 +82,7 @@ public final class Server: Sendable {
         var running = false
         var closed = false
         var connections: [ObjectIdentifier: any Channel] = [:]
+        var mechanisms = AuthenticationMechanisms.standard
         /// Handles on the connections being served.
         var handles: [ObjectIdentifier: Conn] = [:]
         /// Set by ``Server/shutdown(gracePeriod:)``: connections close after their transaction.
@@ -90,18 +92,34 @@ public final class Server: Sendable {
         var servedPerClient: [String: Int] = [:]
     }
 
-    let context: ServerContext
+    private let baseContext: ServerContext
     private let group: any EventLoopGroup
     private let state = Mutex(State())
 
     /// The configuration.
-    public var configuration: Configuration { context.configuration }
+    public var configuration: Configuration { baseContext.configuration }
+
+    /// The shared context, with the SASL mechanisms registered so far.
+    var context: ServerContext {
+        let mechanisms = state.withLock { $0.mechanisms }
+        return ServerContext(configuration: baseContext.configuration, backend: baseContext.backend,
+                             logger: baseContext.logger, mechanisms: mechanisms)
+    }
+
+    /// Offers the SASL mechanism `name` with servers made by `factory` (the reference's
+    /// `EnableAuth`). PLAIN and LOGIN are offered from the start; registering one of those
+    /// names replaces the built-in mechanism. AUTH is announced only when the connection is
+    /// secure, or `allowInsecureAuth` is set, and never when `authDisabled` is.
+    public func enableAuth(name: String, factory: @escaping SASLServerFactory) {
+        state.withLock { $0.mechanisms.set(name, factory) }
+    }
 
     /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``.
     public init(backend: any Backend, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "letterbox.smtp"),
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.context = ServerContext(configuration: configuration, backend: backend, logger: logger)
+        self.baseContext = ServerContext(configuration: configuration, backend: backend, logger: logger,
+                                         mechanisms: AuthenticationMechanisms.standard)
         self.group = eventLoopGroup
     }
 
@@ -230,6 +248,7 @@ public final class Server: Sendable {
             try? await rawChannel.close()
             return
         }
+        let context = self.context
         let remote = channel.channel.remoteAddress
         let clientKey = local ? "local" : (remote?.ipAddress ?? "unknown")
         if let refusal = admit(clientKey) {

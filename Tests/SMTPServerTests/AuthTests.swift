@@ -1,6 +1,7 @@
 import NIOCore
 import SMTPCore
 import SMTPServer
+import SASL
 import Testing
 
 @Suite("AUTH over a real socket", .timeLimit(.minutes(1)))
@@ -110,5 +111,41 @@ struct AuthTests {
         #expect(CIDR("10.0.0.0/33") == nil)
         #expect(CIDR("nonsense") == nil)
         #expect(CIDR("10.1.2.3")?.contains(try SocketAddress(ipAddress: "10.1.2.3", port: 9)) == true)
+    }
+}
+
+/// A made-up mechanism for the test: one challenge, and the answer must be `open sesame`.
+struct SesameServer: SASLServerMechanism {
+    let context: AuthenticationContext
+    var asked = false
+
+    mutating func next(_ response: [UInt8]?) async throws -> SASLServerStep {
+        guard asked else {
+            asked = true
+            return .challenge(Array("password?".utf8))
+        }
+        guard response == Array("open sesame".utf8) else { throw SASLError.authenticationFailed }
+        context.session = try await context.backend.anonymousLogin(state: context.state, sessionID: context.state.sessionID)
+        return .success
+    }
+}
+
+@Suite("Pluggable SASL mechanisms", .timeLimit(.minutes(1)))
+struct PluggableAuthTests {
+    @Test("a mechanism added with enableAuth is announced and used")
+    func custom() async throws {
+        let configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test", allowInsecureAuth: true))
+        try await withServer(configuration) { address, _, server in
+            server.enableAuth(name: "x-sesame") { SesameServer(context: $0) }
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.line("EHLO c")
+                #expect(try await client.readReply().contains("250-AUTH PLAIN LOGIN X-SESAME"))
+                #expect(try await client.command("AUTH X-SESAME") == "334 cGFzc3dvcmQ/")
+                #expect(try await client.command(Base64.encode(Array("wrong".utf8))) == "535 5.7.8 Authentication credentials invalid")
+                try await client.command("AUTH X-SESAME")
+                #expect(try await client.command(Base64.encode(Array("open sesame".utf8))) == "235 2.7.0 Authentication successful")
+            }
+        }
     }
 }

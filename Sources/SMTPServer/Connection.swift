@@ -127,6 +127,7 @@ final class Connection {
         case .tooLong:
             action = machine.lineTooLong()
         case .line(let line):
+            if let trace = context.configuration.trace { trace("C: " + Self.redacted(line)) }
             do {
                 action = machine.commandReceived(try parser.parse(line))
             } catch {
@@ -358,6 +359,9 @@ final class Connection {
     }
 
     private func bodyEndReached() async throws {
+        if let trace = context.configuration.trace {
+            trace("C: <message data, \(bodyError.map { "failed: \($0.message)" } ?? "complete")>")
+        }
         try await flush()
         collector?.bodyEnded(failure: bodyError)
     }
@@ -455,6 +459,7 @@ final class Connection {
                     queue(machine.authenticationFailed(SMTPError.lineTooLong))
                     return
                 }
+                if let trace = context.configuration.trace { trace("C: ***") }
                 let text = String(buffer: line)
                 if text == "*" {
                     queue(machine.authenticationFailed(ServerReplies.authenticationAborted.error))
@@ -554,6 +559,17 @@ final class Connection {
 
     private func queue(_ reply: Reply) {
         reply.write(to: &output)
+        if let trace = context.configuration.trace {
+            for line in reply.description.split(separator: "\r\n") { trace("S: " + line) }
+        }
+    }
+
+    /// A command line for the trace, with AUTH's initial response hidden.
+    static func redacted(_ line: ByteBuffer) -> String {
+        let text = String(decoding: line.readableBytesView, as: UTF8.self)
+        let words = text.split(separator: " ", maxSplits: 2)
+        guard words.count == 3, words[0].uppercased() == "AUTH" else { return text }
+        return "\(words[0]) \(words[1]) ***"
     }
 
     /// Writes the queued replies.

@@ -48,9 +48,19 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.fireChannelRead(wrapInboundOut(.readTimeout))
-            context.fireChannelReadComplete()
+        if let idle = event as? IdleStateHandler.IdleStateEvent {
+            switch idle {
+            case .read:
+                context.fireChannelRead(wrapInboundOut(.readTimeout))
+                context.fireChannelReadComplete()
+            case .write:
+                // Nothing written for the write timeout: only a problem when replies are stuck
+                // because the client does not read them. Then the connection is useless.
+                let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+                if pending > 0 { context.close(promise: nil) }
+            case .all:
+                break
+            }
             return
         }
         if event is ShutdownRequested {

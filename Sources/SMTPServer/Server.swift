@@ -141,6 +141,7 @@ public final class Server: Sendable {
             // Reading starts once the connection's task has wrapped the channel.
             .childChannelOption(.autoRead, value: false)
         let readTimeout = configuration.readTimeout
+        let writeTimeout = configuration.writeTimeout
         let startTLS = configuration.tls
         let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { [self] channel in
             channel.eventLoop.makeCompletedFuture {
@@ -152,7 +153,9 @@ public final class Server: Sendable {
                 guard open else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
                 if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
-                if let readTimeout { try sync.addHandler(IdleStateHandler(readTimeout: readTimeout)) }
+                if readTimeout != nil || writeTimeout != nil {
+                    try sync.addHandler(IdleStateHandler(readTimeout: readTimeout, writeTimeout: writeTimeout))
+                }
                 try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS))
                 return channel
             }

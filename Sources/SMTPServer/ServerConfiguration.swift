@@ -14,8 +14,15 @@ extension Server {
         /// How long a client may stay silent (RFC 5321 §4.5.3.2.7 recommends 5 minutes).
         /// Also bounds a stalled STARTTLS handshake.
         public var readTimeout: TimeAmount?
+        /// How long replies may sit unsent because the client does not read them; the
+        /// connection is then closed.
+        public var writeTimeout: TimeAmount?
         /// How long one message (from 354, or the first BDAT, to its end) may take.
         public var dataTimeout: Duration?
+        /// A protocol trace (the reference's `Debug` writer): called with every command line
+        /// (`C: …`) and reply line (`S: …`). AUTH payloads are replaced by `***`; message data
+        /// is summarised, not copied.
+        public var trace: (@Sendable (String) -> Void)?
         /// TLS for STARTTLS and for TLS-on-connect listeners.
         public var tls: NIOSSLContext?
         /// Networks whose clients count as secure without TLS (the reference's `SecureNet`):
@@ -32,13 +39,16 @@ extension Server {
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),
                     maximumLineLength: Int = 2000, readTimeout: TimeAmount? = .minutes(5),
-                    dataTimeout: Duration? = .seconds(600), tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = [],
+                    writeTimeout: TimeAmount? = .minutes(5), dataTimeout: Duration? = .seconds(600),
+                    trace: (@Sendable (String) -> Void)? = nil, tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = [],
                     maximumConnections: Int? = nil, maximumConnectionsPerClient: Int? = nil,
                     rateLimiter: (any RateLimiter)? = nil) {
             self.session = session
             self.maximumLineLength = maximumLineLength
             self.readTimeout = readTimeout
+            self.writeTimeout = writeTimeout
             self.dataTimeout = dataTimeout
+            self.trace = trace
             self.tls = tls
             self.secureNetworks = secureNetworks
             self.maximumConnections = maximumConnections

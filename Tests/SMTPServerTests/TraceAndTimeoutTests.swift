@@ -1,0 +1,84 @@
+import NIOCore
+import SMTPCore
+import SMTPServer
+import Synchronization
+import Testing
+
+@Suite("Protocol trace and write timeout", .timeLimit(.minutes(1)))
+struct TraceAndTimeoutTests {
+    @Test("the trace shows commands and replies but never AUTH secrets")
+    func trace() async throws {
+        let lines = Mutex<[String]>([])
+        var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test", allowInsecureAuth: true))
+        configuration.trace = { line in lines.withLock { $0.append(line) } }
+        let secret = Base64.encode(Array("\0user\0secret".utf8))
+        try await withServer(configuration) { address, _, _ in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.line("EHLO c")
+                _ = try await client.readReply()
+                #expect(try await client.command("AUTH PLAIN \(secret)") == "235 2.7.0 Authentication successful")
+                try await client.command("MAIL FROM:<a@b.test>")
+                try await client.command("RCPT TO:<c@d.test>")
+                try await client.command("DATA")
+                try await client.send("secret body\r\n.\r\n")
+                try await client.reply()
+            }
+        }
+        let trace = lines.withLock { $0 }
+        #expect(trace.first == "S: 220 mx.test ESMTP Letterbox")
+        #expect(trace.contains("C: EHLO c"))
+        #expect(trace.contains("C: AUTH PLAIN ***"))
+        #expect(trace.contains("S: 235 2.7.0 Authentication successful"))
+        #expect(trace.contains("C: <message data, complete>"))
+        #expect(!trace.contains { $0.contains(secret) || $0.contains("secret body") })
+    }
+
+    @Test("the continuation lines of an AUTH exchange are hidden too")
+    func traceLogin() async throws {
+        let lines = Mutex<[String]>([])
+        var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test", allowInsecureAuth: true))
+        configuration.trace = { line in lines.withLock { $0.append(line) } }
+        try await withServer(configuration) { address, _, _ in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.command("HELO c")
+                try await client.command("AUTH LOGIN")
+                try await client.command(Base64.encode(Array("user".utf8)))
+                #expect(try await client.command(Base64.encode(Array("secret".utf8))) == "235 2.7.0 Authentication successful")
+            }
+        }
+        let trace = lines.withLock { $0 }
+        #expect(trace.filter { $0 == "C: ***" }.count == 2)
+        #expect(!trace.contains { $0.contains(Base64.encode(Array("secret".utf8))) })
+    }
+
+    @Test("a client that stops reading its replies is disconnected after the write timeout")
+    func writeTimeout() async throws {
+        var configuration = Server.Configuration.test()
+        configuration.writeTimeout = .milliseconds(300)
+        try await withServer(configuration) { address, _, server in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                // Pipeline NOOPs without reading a single reply until the server gives up.
+                let burst = String(repeating: "NOOP\r\n", count: 20_000)
+                var gaveUp = false
+                for _ in 0..<200 {
+                    do {
+                        try await client.send(burst)
+                    } catch {
+                        gaveUp = true
+                        break
+                    }
+                    if server.connectionCount == 0 {
+                        gaveUp = true
+                        break
+                    }
+                }
+                for _ in 0..<500 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(gaveUp || server.connectionCount == 0)
+                #expect(server.connectionCount == 0)
+            }
+        }
+    }
+}

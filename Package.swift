@@ -81,6 +81,17 @@ let package = Package(
             path: "Benchmarks/CoreBenchmark",
             swiftSettings: strictness
         ),
+        .executableTarget(
+            name: "NullServer",
+            dependencies: [
+                "SMTPCore",
+                "SMTPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/NullServer",
+            swiftSettings: strictness
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

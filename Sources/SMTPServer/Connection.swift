@@ -53,6 +53,9 @@ final class Connection {
     private var pendingAction: ServerAction?
     private var collector: StatusCollector?
     private var dataDeadline: ContinuousClock.Instant?
+    /// Why the connection ended while a body was being read; the backend saw an `SMTPError`
+    /// instead, and the connection's task ends with this once the backend has returned.
+    private var connectionEnd: ConnectionEnd?
     /// The handle others see; its state is kept current.
     private let handle: Conn
     /// The server is shutting down: close as soon as no transaction is in flight.
@@ -206,6 +209,7 @@ final class Connection {
         bodyEndedByProtocol = false
         pendingAction = nil
         if let timeout = context.configuration.dataTimeout { dataDeadline = .now + timeout }
+        connectionEnd = nil
         defer {
             bodyMode = .idle
             collector = nil
@@ -334,11 +338,13 @@ final class Connection {
     /// reference's `ErrDataReset`) and is carried out after the backend has returned.
     private func nextChunkCommand() async throws {
         queue(machine.chunkProcessed())
-        guard let framed = try await nextLine() else {
-            bodyMode = .ended
-            bodyError = SMTPError.dataReset
-            throw ConnectionEnd.lost
+        let next: FramedLine?
+        do {
+            next = try await nextLine()
+        } catch let end as ConnectionEnd {
+            throw endBody(end)
         }
+        guard let framed = next else { throw endBody(.lost) }
         let action = process(framed)
         switch action {
         case .receiveChunk(let size, let last):
@@ -366,23 +372,45 @@ final class Connection {
         collector?.bodyEnded(failure: bodyError)
     }
 
+    /// Reads more of the body. When the connection ends (closed, timed out) the backend's
+    /// reader fails with an `SMTPError` — `dataReset` for a disconnection, as in the reference —
+    /// and the real reason is kept for the connection's task.
     private func readMoreBody() async throws {
-        if let dataDeadline, ContinuousClock.now > dataDeadline { throw ConnectionEnd.dataTimeout }
-        guard try await readMore() else {
-            bodyMode = .ended
-            bodyError = SMTPError.dataReset
+        do {
+            if let dataDeadline, ContinuousClock.now > dataDeadline { throw ConnectionEnd.dataTimeout }
+            if try await readMore() { return }
             throw ConnectionEnd.lost
+        } catch let end as ConnectionEnd {
+            throw endBody(end)
         }
     }
 
-    /// Reads whatever the backend left of the body, so the next command is read in sync.
+    /// Ends the body because the connection ends; returns the error the backend's reader throws.
+    private func endBody(_ end: ConnectionEnd) -> SMTPError {
+        connectionEnd = end
+        bodyMode = .ended
+        let error: SMTPError
+        switch end {
+        case .lost, .shutdown: error = SMTPError.dataReset
+        case .readTimeout, .dataTimeout:
+            error = SMTPError(code: 421, enhancedCode: EnhancedCode(4, 4, 2), message: "Timeout while receiving the message")
+        }
+        bodyError = error
+        bodyErrorDelivered = true
+        return error
+    }
+
+    /// Reads whatever the backend left of the body, so the next command is read in sync; ends
+    /// the connection's task if the connection ended meanwhile.
     private func drainBody() async throws {
         do {
             while try await nextBodyChunk() != nil {}
-        } catch let error as ConnectionEnd {
-            throw error
         } catch {
             // The body's own failure (too large, reset) was recorded in `bodyError`.
+        }
+        if let connectionEnd {
+            self.connectionEnd = nil
+            throw connectionEnd
         }
     }
 

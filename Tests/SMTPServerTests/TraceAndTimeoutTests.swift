@@ -81,4 +81,50 @@ struct TraceAndTimeoutTests {
             }
         }
     }
+
+    @Test("a message that takes longer than the DATA timeout ends with 421 4.4.2")
+    func dataTimeout() async throws {
+        var configuration = Server.Configuration.test()
+        configuration.dataTimeout = .milliseconds(300)
+        try await withServer(configuration) { address, recorder, _ in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.command("EHLO c")
+                try await client.command("MAIL FROM:<a@b.test>")
+                try await client.command("RCPT TO:<c@d.test>")
+                try await client.command("DATA")
+                var lines: [String] = []
+                for _ in 0..<20 {
+                    do {
+                        try await client.send("slow line\r\n")
+                    } catch {
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                    if client.pendingBytes > 0 { break }
+                }
+                lines = try await client.readUntilClosed()
+                #expect(lines == ["421 4.4.2 mx.test Error: message transfer took too long"])
+            }
+            #expect(recorder.dataErrors.map(\.code) == [421])
+        }
+    }
+
+    @Test("a client vanishing in the middle of DATA fails the backend's reader with a data reset")
+    func disconnectMidData() async throws {
+        try await withServer { address, recorder, server in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                try await client.command("EHLO c")
+                try await client.command("MAIL FROM:<a@b.test>")
+                try await client.command("RCPT TO:<c@d.test>")
+                try await client.command("DATA")
+                try await client.send("half a message\r\n")
+            }
+            for _ in 0..<200 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.connectionCount == 0)
+            #expect(recorder.dataErrors == [SMTPError.dataReset])
+            #expect(recorder.messages.isEmpty)
+        }
+    }
 }

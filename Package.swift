@@ -87,6 +87,7 @@ let package = Package(
                 "SMTPCore",
                 "SMTPServer",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/NullServer",

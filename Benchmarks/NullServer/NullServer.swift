@@ -8,6 +8,7 @@
 import Dispatch
 import Logging
 import NIOCore
+import NIOPosix
 import SMTPCore
 import SMTPServer
 
@@ -35,6 +36,11 @@ struct NullBackend: Backend {
 @main
 struct NullServer {
     static func main() async throws {
+        // Run Swift concurrency on NIO's event loops: a connection's task then continues on the
+        // thread that read its bytes instead of hopping to the global pool and back.
+        if CommandLine.arguments.contains("--global-pool") == false {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         var arguments = CommandLine.arguments.dropFirst()
         var endpoint: Server.Endpoint?
         var lmtp = false
@@ -49,6 +55,8 @@ struct NullServer {
                 endpoint = .tcp(host: String(value[..<colon]), port: port)
             case "--lmtp":
                 lmtp = true
+            case "--global-pool":
+                break
             default:
                 usage()
             }
@@ -69,7 +77,8 @@ struct NullServer {
         print("ready")
         fflush(nil)
         try await server.run()
-        _ = signals
+        // The signal sources must outlive the server, or the optimiser releases (and cancels) them.
+        for source in signals { source.cancel() }
     }
 
     static func usage() -> Never {

@@ -88,11 +88,7 @@ struct TraceAndTimeoutTests {
         configuration.dataTimeout = .milliseconds(300)
         try await withServer(configuration) { address, recorder, _ in
             try await TestClient.with(address) { client in
-                try await client.reply()
-                try await client.command("EHLO c")
-                try await client.command("MAIL FROM:<a@b.test>")
-                try await client.command("RCPT TO:<c@d.test>")
-                try await client.command("DATA")
+                try await client.beginData()
                 var lines: [String] = []
                 for _ in 0..<20 {
                     do {
@@ -114,11 +110,7 @@ struct TraceAndTimeoutTests {
     func disconnectMidData() async throws {
         try await withServer { address, recorder, server in
             try await TestClient.with(address) { client in
-                try await client.reply()
-                try await client.command("EHLO c")
-                try await client.command("MAIL FROM:<a@b.test>")
-                try await client.command("RCPT TO:<c@d.test>")
-                try await client.command("DATA")
+                try await client.beginData()
                 try await client.send("half a message\r\n")
             }
             for _ in 0..<200 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }

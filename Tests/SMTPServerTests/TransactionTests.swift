@@ -71,11 +71,7 @@ struct TransactionTests {
     func smuggling(sequence: String) async throws {
         try await withServer { address, recorder, _ in
             try await TestClient.with(address) { client in
-                try await client.reply()
-                try await client.command("EHLO c")
-                try await client.command("MAIL FROM:<a@b.test>")
-                try await client.command("RCPT TO:<c@d.test>")
-                try await client.command("DATA")
+                try await client.beginData()
                 try await client.send("first" + sequence + "MAIL FROM:<evil@b.test>\r\nRCPT TO:<victim@d.test>\r\nDATA\r\nforged\r\n.\r\n")
                 #expect(try await client.reply() == "250 2.0.0 Ok: queued")
                 #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
@@ -89,11 +85,7 @@ struct TransactionTests {
     func strictBareLineEndings() async throws {
         try await withServer(.test(ServerConfiguration(rejectBareLineEndings: true))) { address, recorder, _ in
             try await TestClient.with(address) { client in
-                try await client.reply()
-                try await client.command("EHLO c")
-                try await client.command("MAIL FROM:<a@b.test>")
-                try await client.command("RCPT TO:<c@d.test>")
-                try await client.command("DATA")
+                try await client.beginData()
                 try await client.send("a\n.\nb\r\n.\r\n")
                 #expect(try await client.reply() == "550 5.5.2 Error: message contains bare CR or LF (RFC 5321 section 2.3.8)")
                 #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
@@ -143,11 +135,7 @@ struct TransactionTests {
         behaviour.failDataEarly = SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "disk trouble")
         try await withServer(behaviour: behaviour) { address, _, _ in
             try await TestClient.with(address) { client in
-                try await client.reply()
-                try await client.command("EHLO c")
-                try await client.command("MAIL FROM:<a@b.test>")
-                try await client.command("RCPT TO:<c@d.test>")
-                try await client.command("DATA")
+                try await client.beginData()
                 try await client.send(String(repeating: "line of text\r\n", count: 5000) + ".\r\n")
                 #expect(try await client.reply() == "451 4.3.0 disk trouble")
                 #expect(try await client.command("NOOP") == "250 2.0.0 Ok")

@@ -85,6 +85,17 @@ final class TestClient {
         return try await reply()
     }
 
+    /// Reads the greeting and opens a transaction up to DATA's 354: EHLO c, MAIL FROM:<a@b.test>,
+    /// RCPT TO:<c@d.test>.
+    func beginData() async throws {
+        try await reply()
+        try await line("EHLO c")
+        _ = try await readReply()
+        #expect(try await command("MAIL FROM:<a@b.test>") == "250 2.1.0 Ok")
+        #expect(try await command("RCPT TO:<c@d.test>") == "250 2.1.5 Ok")
+        #expect(try await command("DATA").hasPrefix("354 "))
+    }
+
     /// Reads until the server closes; returns the lines that came before.
     func readUntilClosed() async throws -> [String] {
         var lines: [String] = []

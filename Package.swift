@@ -47,6 +47,12 @@ let package = Package(
             ],
             swiftSettings: strictness
         ),
+        .target(
+            name: "ProtocolFixtures",
+            dependencies: ["SMTPCore"],
+            path: "Tests/ProtocolFixtures",
+            swiftSettings: strictness
+        ),
         .testTarget(
             name: "SASLTests",
             dependencies: ["SASL"],
@@ -58,6 +64,7 @@ let package = Package(
                 "SMTPServer",
                 "SMTPCore",
                 "SASL",
+                "ProtocolFixtures",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -68,6 +75,7 @@ let package = Package(
             name: "SMTPCoreTests",
             dependencies: [
                 "SMTPCore",
+                "ProtocolFixtures",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictness

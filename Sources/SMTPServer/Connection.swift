@@ -334,33 +334,42 @@ final class Connection {
     }
 
     /// Between BDAT chunks: acknowledge the chunk and read the next command. Another BDAT
-    /// continues the message; anything else ends it with a data reset (RFC 3030 §2, the
-    /// reference's `ErrDataReset`) and is carried out after the backend has returned.
+    /// continues the message; a command the state machine answers without ending the
+    /// transaction (NOOP, or an error such as RCPT between chunks) is answered and the transfer
+    /// goes on; one that ends it (RSET, EHLO, QUIT, too many errors) ends the body with a data
+    /// reset (the reference's `ErrDataReset`) and is carried out after the backend has returned.
     private func nextChunkCommand() async throws {
         queue(machine.chunkProcessed())
-        let next: FramedLine?
-        do {
-            next = try await nextLine()
-        } catch let end as ConnectionEnd {
-            throw endBody(end)
-        }
-        guard let framed = next else { throw endBody(.lost) }
-        let action = process(framed)
-        switch action {
-        case .receiveChunk(let size, let last):
-            bodyMode = .chunk(ChunkReader(size: size), last: last)
-        case .discardChunk(let size, let replies, _):
-            try await discard(size)
-            replies.forEach(queue)
-            bodyMode = .ended
-            bodyEndedByProtocol = true
-            bodyError = replies.first.map { $0.error } ?? SMTPError.dataReset
-        default:
-            machine.messageAborted()
-            pendingAction = action
-            bodyMode = .ended
-            bodyEndedByProtocol = true
-            bodyError = SMTPError.dataReset
+        while true {
+            let next: FramedLine?
+            do {
+                next = try await nextLine()
+            } catch let end as ConnectionEnd {
+                throw endBody(end)
+            }
+            guard let framed = next else { throw endBody(.lost) }
+            let action = process(framed)
+            switch action {
+            case .receiveChunk(let size, let last):
+                bodyMode = .chunk(ChunkReader(size: size), last: last)
+                return
+            case .discardChunk(let size, let replies, _):
+                try await discard(size)
+                replies.forEach(queue)
+                bodyMode = .ended
+                bodyEndedByProtocol = true
+                bodyError = replies.first.map { $0.error } ?? SMTPError.dataReset
+                return
+            case .reply(let reply) where machine.phase == .receivingChunks:
+                queue(reply)
+            default:
+                machine.messageAborted()
+                pendingAction = action
+                bodyMode = .ended
+                bodyEndedByProtocol = true
+                bodyError = SMTPError.dataReset
+                return
+            }
         }
     }
 

@@ -27,6 +27,7 @@ final class Connection {
 
     private var inbound: NIOAsyncChannelInboundStream<InboundEvent>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>
+    private let channel: any Channel
     private var input = ByteBuffer()
     private var framer: LineFramer
     private var output = ByteBuffer()
@@ -65,6 +66,7 @@ final class Connection {
          inbound: NIOAsyncChannelInboundStream<InboundEvent>, outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>,
          handle: Conn, draining: Bool) {
         self.handle = handle
+        self.channel = handle.channel
         self.draining = draining
         self.context = context
         var session = context.configuration.session
@@ -251,40 +253,29 @@ final class Connection {
         }
     }
 
-    /// LMTP with per-recipient statuses: replies are written by a child task as soon as the
-    /// backend sets them (in RCPT order, after the end of the data).
+    /// LMTP with per-recipient statuses: the collector writes each reply as soon as the backend
+    /// sets it (in RCPT order, after the end of the data).
     private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody) async throws {
-        let collector = StatusCollector(recipients: machine.recipients)
+        let collector = StatusCollector(recipients: machine.recipients, channel: channel)
         self.collector = collector
-        let outbound = self.outbound
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await replies in collector.readyReplies {
-                    var buffer = ByteBuffer()
-                    for reply in replies { reply.write(to: &buffer) }
-                    try await outbound.write(.bytes(buffer))
-                }
-            }
-            var backendError: (any Error)?
-            do {
-                try await session.lmtpData(body, status: collector)
-            } catch {
-                backendError = error
-            }
-            do {
-                try await drainBody()
-            } catch {
-                collector.cancel()
-                throw error
-            }
-            if bodyEndedByProtocol {
-                collector.cancel()
-            } else {
-                let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
-                // The collector wrote the replies; this only moves the state machine on.
-                _ = machine.messageProcessed(.perRecipient(statuses))
-            }
-            try await group.waitForAll()
+        var backendError: (any Error)?
+        do {
+            try await session.lmtpData(body, status: collector)
+        } catch {
+            backendError = error
+        }
+        do {
+            try await drainBody()
+        } catch {
+            collector.cancel()
+            throw error
+        }
+        if bodyEndedByProtocol {
+            collector.cancel()
+        } else {
+            let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
+            // The collector wrote the replies; this only moves the state machine on.
+            _ = machine.messageProcessed(.perRecipient(statuses))
         }
     }
 

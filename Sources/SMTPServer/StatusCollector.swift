@@ -1,3 +1,4 @@
+import NIOCore
 import SMTPCore
 import Synchronization
 
@@ -20,14 +21,16 @@ public final class StatusCollector: Sendable {
     }
 
     private let state: Mutex<State>
-    private let ready: AsyncStream<[Reply]>.Continuation
-    let readyReplies: AsyncStream<[Reply]>
+    /// Ready replies are written straight to the channel, under the lock so that they leave in
+    /// RCPT order whichever task sets them. The connection's task has flushed everything it had
+    /// before the body ended, and writes nothing more until `lmtpData` has returned, so the
+    /// channel's FIFO keeps every reply in protocol order.
+    private let channel: any Channel
 
-    init(recipients: [Address]) {
+    init(recipients: [Address], channel: any Channel) {
         self.recipients = recipients
+        self.channel = channel
         self.state = Mutex(State(statuses: Array(repeating: nil, count: recipients.count)))
-        (readyReplies, ready) = AsyncStream.makeStream(of: [Reply].self)
-        if recipients.isEmpty { ready.finish() }
     }
 
     /// Sets the status of the first recipient equal to `recipient` that has none yet; `nil` is
@@ -89,17 +92,15 @@ public final class StatusCollector: Sendable {
             state.closed = true
             state.bodyComplete = false
         }
-        ready.finish()
     }
 
     private func publish(_ state: inout State) {
         guard state.bodyComplete else { return }
-        var replies: [Reply] = []
+        var buffer = ByteBuffer()
         while state.written < recipients.count, let status = state.statuses[state.written] {
-            replies.append(ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status))
+            ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status).write(to: &buffer)
             state.written += 1
         }
-        if !replies.isEmpty { ready.yield(replies) }
-        if state.written == recipients.count { ready.finish() }
+        if buffer.readableBytes > 0 { channel.writeAndFlush(OutboundMessage.bytes(buffer), promise: nil) }
     }
 }

@@ -38,9 +38,17 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let tlsContext: NIOSSLContext?
+    private let handshakeTimeout: TimeAmount?
+    /// Closes the connection if a handshake started by STARTTLS does not complete in time.
+    private var handshakeDeadline: Scheduled<Void>?
 
-    init(tlsContext: NIOSSLContext?) {
+    init(tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?) {
         self.tlsContext = tlsContext
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeDeadline?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,6 +77,8 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
             return
         }
         if let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls {
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
             let state = Self.tlsState(context.channel, alpn: negotiated)
             context.fireChannelRead(wrapInboundOut(.tlsEstablished(state)))
             context.fireChannelReadComplete()
@@ -89,11 +99,17 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(wrapOutboundOut(reply), promise: written)
             let channel = context.channel
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { result in
                 switch result {
                 case .success:
                     do {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+                        if let timeout = handler.value.handshakeTimeout {
+                            handler.value.handshakeDeadline = channel.eventLoop.scheduleTask(in: timeout) {
+                                channel.close(promise: nil)
+                            }
+                        }
                         promise?.succeed()
                     } catch {
                         promise?.fail(error)

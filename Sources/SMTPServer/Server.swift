@@ -142,6 +142,7 @@ public final class Server: Sendable {
             .childChannelOption(.autoRead, value: false)
         let readTimeout = configuration.readTimeout
         let writeTimeout = configuration.writeTimeout
+        let handshakeTimeout = configuration.tlsHandshakeTimeout
         let startTLS = configuration.tls
         let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { [self] channel in
             channel.eventLoop.makeCompletedFuture {
@@ -156,7 +157,7 @@ public final class Server: Sendable {
                 if readTimeout != nil || writeTimeout != nil {
                     try sync.addHandler(IdleStateHandler(readTimeout: readTimeout, writeTimeout: writeTimeout))
                 }
-                try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS))
+                try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS, handshakeTimeout: handshakeTimeout))
                 return channel
             }
         }

@@ -14,6 +14,8 @@ extension Server {
         /// How long a client may stay silent (RFC 5321 §4.5.3.2.7 recommends 5 minutes).
         /// Also bounds a stalled STARTTLS handshake.
         public var readTimeout: TimeAmount?
+        /// How long the TLS handshake after STARTTLS may take before the connection is closed.
+        public var tlsHandshakeTimeout: TimeAmount?
         /// How long replies may sit unsent because the client does not read them; the
         /// connection is then closed.
         public var writeTimeout: TimeAmount?
@@ -39,7 +41,8 @@ extension Server {
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),
                     maximumLineLength: Int = 2000, readTimeout: TimeAmount? = .minutes(5),
-                    writeTimeout: TimeAmount? = .minutes(5), dataTimeout: Duration? = .seconds(600),
+                    writeTimeout: TimeAmount? = .minutes(5), tlsHandshakeTimeout: TimeAmount? = .seconds(30),
+                    dataTimeout: Duration? = .seconds(600),
                     trace: (@Sendable (String) -> Void)? = nil, tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = [],
                     maximumConnections: Int? = nil, maximumConnectionsPerClient: Int? = nil,
                     rateLimiter: (any RateLimiter)? = nil) {
@@ -47,6 +50,7 @@ extension Server {
             self.maximumLineLength = maximumLineLength
             self.readTimeout = readTimeout
             self.writeTimeout = writeTimeout
+            self.tlsHandshakeTimeout = tlsHandshakeTimeout
             self.dataTimeout = dataTimeout
             self.trace = trace
             self.tls = tls

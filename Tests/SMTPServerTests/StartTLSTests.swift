@@ -75,4 +75,32 @@ struct StartTLSTests {
             }
         }
     }
+
+    @Test("a STARTTLS handshake that never happens is cut off; one that completes is not")
+    func handshakeTimeout() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            var configuration = try configuration(certificate)
+            configuration.tlsHandshakeTimeout = .milliseconds(300)
+            try await withServer(configuration) { address, _, _ in
+                try await TestClient.with(address) { client in
+                    try await client.reply()
+                    try await client.command("EHLO c")
+                    #expect(try await client.command("STARTTLS") == "220 2.0.0 Ready to start TLS")
+                    // No ClientHello: the server closes the connection.
+                    #expect(try await client.readUntilClosed().isEmpty)
+                }
+                try await TestClient.with(address) { client in
+                    try await client.reply()
+                    try await client.command("EHLO c")
+                    try await client.command("STARTTLS")
+                    try await Self.upgrade(client)
+                    try await client.line("EHLO c")
+                    _ = try await client.readReply()
+                    try await Task.sleep(for: .milliseconds(600))
+                    #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
+                }
+            }
+        }
+    }
 }

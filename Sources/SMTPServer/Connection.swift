@@ -44,6 +44,8 @@ final class Connection {
     private var bodyMode = BodyMode.idle
     private var bodyChunks: [ByteBuffer] = []
     private var bodyChunkIndex = 0
+    /// Octets of the body handed to the backend so far.
+    private var bodyOctets = 0
     /// The error the body ends with: a rule broken (SMTPError) or an abort (dataReset).
     private var bodyError: SMTPError?
     private var bodyErrorDelivered = false
@@ -209,7 +211,10 @@ final class Connection {
         bodyError = nil
         bodyErrorDelivered = false
         bodyEndedByProtocol = false
+        bodyOctets = 0
         pendingAction = nil
+        let sender = machine.sender.map { "<\($0)>" } ?? "<>"
+        let recipientCount = machine.recipients.count
         if let timeout = context.configuration.dataTimeout { dataDeadline = .now + timeout }
         connectionEnd = nil
         defer {
@@ -225,7 +230,7 @@ final class Connection {
         }
         let body = MessageBody(source: self)
         if context.configuration.session.lmtp, let lmtpSession = session as? any LMTPSession {
-            try await receiveLMTPMessage(lmtpSession, body)
+            try await receiveLMTPMessage(lmtpSession, body, sender: sender)
         } else {
             var backendError: (any Error)?
             do {
@@ -243,7 +248,9 @@ final class Connection {
                 } else {
                     outcome = .accepted
                 }
-                machine.messageProcessed(outcome).forEach(queue)
+                let replies = machine.messageProcessed(outcome)
+                replies.forEach(queue)
+                logMessage(sender: sender, recipients: recipientCount, replies: replies)
             }
         }
         await session.reset()
@@ -255,7 +262,7 @@ final class Connection {
 
     /// LMTP with per-recipient statuses: the collector writes each reply as soon as the backend
     /// sets it (in RCPT order, after the end of the data).
-    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody) async throws {
+    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: String) async throws {
         let collector = StatusCollector(recipients: machine.recipients, channel: channel)
         self.collector = collector
         var backendError: (any Error)?
@@ -275,8 +282,19 @@ final class Connection {
         } else {
             let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
             // The collector wrote the replies; this only moves the state machine on.
-            _ = machine.messageProcessed(.perRecipient(statuses))
+            let replies = machine.messageProcessed(.perRecipient(statuses))
+            logMessage(sender: sender, recipients: statuses.count, replies: replies)
         }
+    }
+
+    /// One line per message for operators: sender, recipients, size and the replies' codes.
+    private func logMessage(sender: String, recipients: Int, replies: [Reply]) {
+        logger.info("message received", metadata: [
+            "from": "\(sender)",
+            "recipients": "\(recipients)",
+            "octets": "\(bodyOctets)",
+            "replies": "\(replies.map { String($0.code) }.joined(separator: ","))",
+        ])
     }
 
     /// The next chunk of the message body for ``MessageBody``.
@@ -284,6 +302,7 @@ final class Connection {
         while true {
             if bodyChunkIndex < bodyChunks.count {
                 defer { bodyChunkIndex += 1 }
+                bodyOctets += bodyChunks[bodyChunkIndex].readableBytes
                 return bodyChunks[bodyChunkIndex]
             }
             bodyChunks.removeAll(keepingCapacity: true)
@@ -308,6 +327,7 @@ final class Connection {
             case .chunk(var reader, let last):
                 if let slice = reader.next(&input) {
                     bodyMode = .chunk(reader, last: last)
+                    bodyOctets += slice.readableBytes
                     return slice
                 }
                 guard reader.isComplete else {

@@ -9,11 +9,12 @@ func withServer<T>(
     behaviour: Behaviour = Behaviour(),
     endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
     backend makeBackend: ((TestBackend) -> any Backend)? = nil,
+    logger customLogger: Logger? = nil,
     _ body: (SocketAddress, Recorder, Server) async throws -> T
 ) async throws -> T {
     let recorder = Recorder()
-    var logger = Logger(label: "test.server")
-    logger.logLevel = .critical
+    var logger = customLogger ?? Logger(label: "test.server")
+    if customLogger == nil { logger.logLevel = .critical }
     let testBackend = TestBackend(recorder: recorder, behaviour: behaviour)
     let server = Server(backend: makeBackend?(testBackend) ?? testBackend, configuration: configuration, logger: logger)
     let address = try await server.listen(endpoint)!

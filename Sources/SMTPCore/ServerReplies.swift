@@ -98,4 +98,33 @@ public enum ServerReplies {
     public static func delivered(_ recipient: Address) -> Reply {
         make(250, EnhancedCode(2, 0, 0), "<\(recipient)> Ok")
     }
+
+    /// 421 4.4.2 — the client was silent for the read timeout (RFC 5321 §4.5.3.2.7, Postfix).
+    public static func timeoutExceeded(hostname: String) -> Reply {
+        make(421, EnhancedCode(4, 4, 2), "\(hostname) Error: timeout exceeded")
+    }
+
+    /// 421 4.4.2 — a message took longer than the DATA timeout (RFC 5321 §4.5.3.2.6).
+    public static func messageTransferTooSlow(hostname: String) -> Reply {
+        make(421, EnhancedCode(4, 4, 2), "\(hostname) Error: message transfer took too long")
+    }
+
+    /// 421 4.3.2 — the server is shutting down (RFC 5321 §3.8, RFC 3463 X.3.2).
+    public static func shuttingDown(hostname: String) -> Reply {
+        make(421, EnhancedCode(4, 3, 2), "\(hostname) Service shutting down, closing connection")
+    }
+
+    /// 421 4.4.5 — the server rejects the connection as too busy (the reference's `Conn.Reject`).
+    public static let tooBusy = make(421, EnhancedCode(4, 4, 5), "Too busy. Try again later.")
+
+    /// 421 4.7.28 — the client connects too often (the reference's rate limiter).
+    public static func rateLimited(hostname: String, client: String, retryAfterSeconds: Int) -> Reply {
+        make(421, EnhancedCode(4, 7, 28),
+             "\(hostname) Error: too many connections from \(client), try again in \(retryAfterSeconds) seconds")
+    }
+
+    /// 421 4.7.0 — too many connections overall, or from `client` (Postfix).
+    public static func tooManyConnections(hostname: String, client: String? = nil) -> Reply {
+        make(421, EnhancedCode(4, 7, 0), "\(hostname) Error: too many connections" + (client.map { " from \($0)" } ?? ""))
+    }
 }

@@ -40,7 +40,8 @@ public final class Conn: Sendable {
 
     /// Tells the client the server is too busy (`421 4.4.5`) and closes the connection.
     public func reject() {
-        writeResponse(code: 421, enhancedCode: EnhancedCode(4, 4, 5), text: "Too busy. Try again later.")
+        let reply = ServerReplies.tooBusy
+        writeResponse(code: reply.code, enhancedCode: reply.enhancedCode, text: reply.text())
         close()
     }
 

@@ -101,14 +101,11 @@ final class Connection {
             }
             try await flush()
         } catch ConnectionEnd.shutdown {
-            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 3, 2),
-                                  text: "\(context.configuration.session.hostname) Service shutting down, closing connection"))
+            await closeWith(ServerReplies.shuttingDown(hostname: context.configuration.session.hostname))
         } catch ConnectionEnd.readTimeout {
-            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 4, 2),
-                                  text: "\(context.configuration.session.hostname) Error: timeout exceeded"))
+            await closeWith(ServerReplies.timeoutExceeded(hostname: context.configuration.session.hostname))
         } catch ConnectionEnd.dataTimeout {
-            await closeWith(Reply(code: 421, enhancedCode: EnhancedCode(4, 4, 2),
-                                  text: "\(context.configuration.session.hostname) Error: message transfer took too long"))
+            await closeWith(ServerReplies.messageTransferTooSlow(hostname: context.configuration.session.hostname))
         } catch {
             logger.debug("connection ended: \(error)")
         }

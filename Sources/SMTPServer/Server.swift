@@ -295,16 +295,14 @@ public final class Server: Sendable {
         let hostname = configuration.session.hostname
         if let limiter = configuration.rateLimiter, case .limited(let retryAfter) = limiter.acquire(key: key) {
             let seconds = max(1, Int((retryAfter / .seconds(1)).rounded(.up)))
-            return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 28),
-                         text: "\(hostname) Error: too many connections from \(key), try again in \(seconds) seconds")
+            return ServerReplies.rateLimited(hostname: hostname, client: key, retryAfterSeconds: seconds)
         }
         return state.withLock { state in
             if let limit = configuration.maximumConnections, state.served >= limit {
-                return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 0), text: "\(hostname) Error: too many connections")
+                return ServerReplies.tooManyConnections(hostname: hostname)
             }
             if let limit = configuration.maximumConnectionsPerClient, state.servedPerClient[key, default: 0] >= limit {
-                return Reply(code: 421, enhancedCode: EnhancedCode(4, 7, 0),
-                             text: "\(hostname) Error: too many connections from \(key)")
+                return ServerReplies.tooManyConnections(hostname: hostname, client: key)
             }
             state.served += 1
             state.servedPerClient[key, default: 0] += 1

@@ -20,6 +20,9 @@ struct ProtocolDocumentTests {
         ServerReplies.messageTooBig, ServerReplies.needSMTPUTF8, ServerReplies.bareLineEnding,
         ServerReplies.tooManyErrors, ServerReplies.internalState,
         SMTPError.authenticationFailed.reply, SMTPError.temporaryAuthenticationFailure.reply,
+        ServerReplies.tooBusy,
+        ServerReplies.timeoutExceeded(hostname: "<hostname>"), ServerReplies.messageTransferTooSlow(hostname: "<hostname>"),
+        ServerReplies.shuttingDown(hostname: "<hostname>"), ServerReplies.tooManyConnections(hostname: "<hostname>"),
     ]
 
     static func document() throws -> String {

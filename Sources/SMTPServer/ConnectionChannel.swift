@@ -124,7 +124,7 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
 
     /// Reads the negotiated TLS facts from the channel (on the event loop).
     static func tlsState(_ channel: Channel, alpn: String?) -> TLSConnectionState {
-        var state = TLSConnectionState()
+        var state = TLSConnectionState(alpnProtocol: alpn)
         if let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
             state.protocolVersion = handler.tlsVersion.map(Self.name)
             state.peerCertificatePresented = handler.peerCertificate != nil

@@ -47,23 +47,20 @@ public final class Box<Value: Sendable>: Sendable {
     }
 }
 
-/// The TLS facts of a connection (the reference's `tls.ConnectionState`).
+/// The TLS facts of a connection (the reference's `tls.ConnectionState`), as far as
+/// swift-nio-ssl makes them known: it does not expose the negotiated cipher suite.
 public struct TLSConnectionState: Hashable, Sendable {
     /// The negotiated protocol version, e.g. `TLSv1.3`.
     public var protocolVersion: String?
-    /// The negotiated cipher suite, when known.
-    public var cipherSuite: String?
-    /// The server name the client asked for (SNI).
-    public var serverName: String?
+    /// The application protocol agreed by ALPN, if any.
+    public var alpnProtocol: String?
     /// Whether the client presented a certificate.
     public var peerCertificatePresented: Bool
 
     /// Creates a TLS state.
-    public init(protocolVersion: String? = nil, cipherSuite: String? = nil, serverName: String? = nil,
-                peerCertificatePresented: Bool = false) {
+    public init(protocolVersion: String? = nil, alpnProtocol: String? = nil, peerCertificatePresented: Bool = false) {
         self.protocolVersion = protocolVersion
-        self.cipherSuite = cipherSuite
-        self.serverName = serverName
+        self.alpnProtocol = alpnProtocol
         self.peerCertificatePresented = peerCertificatePresented
     }
 }

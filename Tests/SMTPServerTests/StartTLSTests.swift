@@ -26,7 +26,7 @@ struct StartTLSTests {
     func upgradeAndInjection() async throws {
         try await withTemporaryDirectory { directory in
             guard let certificate = try TestCertificate.make(in: directory) else { return }
-            try await withServer(try configuration(certificate)) { address, recorder, _ in
+            try await withServer(try configuration(certificate)) { address, recorder, server in
                 try await TestClient.with(address) { client in
                     try await client.reply()
                     try await client.line("EHLO c")
@@ -44,6 +44,8 @@ struct StartTLSTests {
                     #expect(!after.contains("250-STARTTLS"))
                     #expect(after.contains("250-AUTH PLAIN LOGIN"))
                     #expect(after.contains("250-REQUIRETLS"))
+                    #expect(server.connections.first?.tlsConnectionState?.protocolVersion == "TLSv1.3")
+                    #expect(server.connections.first?.state.hostname == "c")
                     #expect(try await client.command("RCPT TO:<c@d.test>") == "503 5.5.1 Error: need MAIL command")
                     #expect(try await client.command("STARTTLS") == "554 5.5.1 Error: TLS already active")
                     #expect(try await client.command("MAIL FROM:<a@b.test> REQUIRETLS") == "250 2.1.0 Ok")

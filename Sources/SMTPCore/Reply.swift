@@ -52,20 +52,38 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
     /// backend's message can never inject a reply of its own.
     public func write(to buffer: inout ByteBuffer) {
         let enhanced = enhancedCode.resolved(forReplyCode: code)
-        let codeText = String(code)
         for (index, line) in lines.enumerated() {
-            buffer.writeString(codeText)
+            Self.writeNumber(code, to: &buffer)
             buffer.writeInteger(index == lines.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
             if let enhanced {
-                buffer.writeString(enhanced.description)
+                Self.writeNumber(enhanced.statusClass, to: &buffer)
+                buffer.writeInteger(UInt8(ascii: "."))
+                Self.writeNumber(enhanced.subject, to: &buffer)
+                buffer.writeInteger(UInt8(ascii: "."))
+                Self.writeNumber(enhanced.detail, to: &buffer)
                 if !line.isEmpty { buffer.writeInteger(UInt8(ascii: " ")) }
             }
-            for byte in line.utf8 {
-                buffer.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0x00 ? UInt8(ascii: " ") : byte)
+            let utf8 = line.utf8
+            if utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+                for byte in utf8 {
+                    buffer.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0x00 ? UInt8(ascii: " ") : byte)
+                }
+            } else {
+                buffer.writeBytes(utf8)
             }
             buffer.writeInteger(UInt8(ascii: "\r"))
             buffer.writeInteger(UInt8(ascii: "\n"))
         }
+    }
+
+    /// Writes a small non-negative number in decimal without making a string.
+    private static func writeNumber(_ value: Int, to buffer: inout ByteBuffer) {
+        guard value >= 0 else {
+            buffer.writeString(String(value))
+            return
+        }
+        if value >= 10 { writeNumber(value / 10, to: &buffer) }
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// The wire form as a string, CRLF line endings included.

@@ -97,7 +97,6 @@ final class Connection {
                 if draining && isIdle { throw ConnectionEnd.shutdown }
                 guard let framed = try await nextLine() else { break }
                 try await perform(process(framed))
-                handle.update(state)
             }
             try await flush()
         } catch ConnectionEnd.shutdown {
@@ -138,7 +137,10 @@ final class Connection {
                 action = machine.parseFailed(error)
             }
         }
-        if let domain = machine.helloDomain { state.hostname = domain }
+        if let domain = machine.helloDomain, domain != state.hostname {
+            state.hostname = domain
+            handle.update(state)
+        }
         return action
     }
 
@@ -469,6 +471,7 @@ final class Connection {
         if dropped > 0 { logger.warning("discarded \(dropped) octets sent in plaintext after STARTTLS") }
         machine.tlsEstablished()
         state.hostname = nil
+        handle.update(state)
         logger.debug("TLS established: \(state.tls?.protocolVersion ?? "unknown version")")
     }
 
@@ -557,6 +560,7 @@ final class Connection {
             return
         }
         state = asserted
+        handle.update(state)
         if let remote = asserted.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
         let trusted = asserted.remoteAddress.map { address in
             context.configuration.secureNetworks.contains { $0.contains(address) }
@@ -654,6 +658,7 @@ final class Connection {
             case .tlsEstablished(let tls):
                 // TLS-on-connect: the handshake finished before the first command.
                 state.tls = tls
+                handle.update(state)
             }
         }
     }

@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-.build/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
+.build/release/NullServer --unix "$work/null.sock" --lmtp ${NULL_SERVER_ARGS:-} > "$work/null.out" &
 null_pid=$!
 smtp-sink -L -u nobody "unix:$work/sink.sock" 1024 &
 sink_pid=$!

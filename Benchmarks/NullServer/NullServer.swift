@@ -1,10 +1,12 @@
 // A server with a null backend: it accepts every sender and recipient and reads and discards
 // every message. It measures the protocol path alone, for comparison with Postfix's smtp-sink.
 //
-//   NullServer --unix PATH [--lmtp]
-//   NullServer --tcp HOST:PORT [--lmtp]
+//   NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor global]
 //
-// It prints "ready" once listening and serves until SIGTERM or SIGINT.
+// It prints "ready" once listening and serves until SIGTERM or SIGINT. By default it serves
+// every connection from one event-loop thread, each connection's task running on that loop
+// (the server's default executor preference): on two cores, with the load generator on the
+// other, one loop thread measured faster than two (see docs/performance.md).
 import Dispatch
 import Logging
 import NIOCore
@@ -36,14 +38,11 @@ struct NullBackend: Backend {
 @main
 struct NullServer {
     static func main() async throws {
-        // Run Swift concurrency on NIO's event loops: a connection's task then continues on the
-        // thread that read its bytes instead of hopping to the global pool and back.
-        if CommandLine.arguments.contains("--global-pool") == false {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         var arguments = CommandLine.arguments.dropFirst()
         var endpoint: Server.Endpoint?
         var lmtp = false
+        var threads = 1
+        var executor = Server.ConnectionExecutor.eventLoop
         while let argument = arguments.popFirst() {
             switch argument {
             case "--unix":
@@ -55,8 +54,15 @@ struct NullServer {
                 endpoint = .tcp(host: String(value[..<colon]), port: port)
             case "--lmtp":
                 lmtp = true
-            case "--global-pool":
-                break
+            case "--threads":
+                guard let value = arguments.popFirst(), let count = Int(value), count > 0 else { usage() }
+                threads = count
+            case "--connection-executor":
+                switch arguments.popFirst() {
+                case "global": executor = .globalConcurrent
+                case "event-loop": executor = .eventLoop
+                default: usage()
+                }
             default:
                 usage()
             }
@@ -66,7 +72,9 @@ struct NullServer {
         logger.logLevel = .error
         let session = ServerConfiguration(lmtp: lmtp, hostname: "null.test", maximumRecipients: 10_000,
                                           maximumMessageBytes: nil, authDisabled: true)
-        let server = Server(backend: NullBackend(), configuration: Server.Configuration(session: session), logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let configuration = Server.Configuration(session: session, connectionExecutor: executor)
+        let server = Server(backend: NullBackend(), configuration: configuration, logger: logger, eventLoopGroup: group)
         try await server.listen(endpoint)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -82,7 +90,7 @@ struct NullServer {
     }
 
     static func usage() -> Never {
-        print("usage: NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp]")
+        print("usage: NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor event-loop|global]")
         exit(64)
     }
 }

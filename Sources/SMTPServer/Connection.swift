@@ -25,8 +25,7 @@ final class Connection {
     var state: ConnectionState
     var logger: Logger
 
-    private var inbound: NIOAsyncChannelInboundStream<InboundEvent>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>
+    private let io: ConnectionIO
     private let channel: any Channel
     private var input = ByteBuffer()
     private var framer: LineFramer
@@ -65,8 +64,7 @@ final class Connection {
     private var draining: Bool
 
     init(context: ServerContext, state: ConnectionState, facts: ConnectionFacts,
-         inbound: NIOAsyncChannelInboundStream<InboundEvent>, outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>,
-         handle: Conn, draining: Bool) {
+         io: ConnectionIO, handle: Conn, draining: Bool) {
         self.handle = handle
         self.channel = handle.channel
         self.draining = draining
@@ -75,8 +73,7 @@ final class Connection {
         session.authMechanisms = context.mechanisms.names
         self.machine = ServerStateMachine(configuration: session, facts: facts)
         self.state = state
-        self.inbound = inbound.makeAsyncIterator()
-        self.outbound = outbound
+        self.io = io
         self.framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         self.parser = CommandParser(strict: context.configuration.session.strict)
         var logger = context.logger
@@ -452,10 +449,10 @@ final class Connection {
         framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         var wire = ByteBuffer()
         reply.write(to: &wire)
-        try await outbound.write(.startTLS(wire))
+        try await io.write(.startTLS(wire))
         var dropped = injected
         waiting: while true {
-            guard let event = try await inbound.next() else { throw ConnectionEnd.lost }
+            guard let event = try await io.next() else { throw ConnectionEnd.lost }
             switch event {
             case .bytes(let bytes):
                 dropped += bytes.readableBytes
@@ -626,7 +623,7 @@ final class Connection {
         guard output.readableBytes > 0 else { return }
         let pending = output
         output = ByteBuffer()
-        try await outbound.write(.bytes(pending))
+        try await io.write(.bytes(pending))
     }
 
     /// The next command line; flushes and reads only when none is buffered.
@@ -641,7 +638,7 @@ final class Connection {
     private func readMore() async throws -> Bool {
         try await flush()
         while true {
-            guard let event = try await inbound.next() else { return false }
+            guard let event = try await io.next() else { return false }
             switch event {
             case .bytes(var bytes):
                 if input.readableBytes == 0 {

@@ -26,41 +26,62 @@ enum OutboundMessage: Sendable {
 /// The user event ``Server/shutdown(gracePeriod:)`` sends down every connection's pipeline.
 struct ShutdownRequested: Sendable {}
 
-/// The one handler between the socket (or TLS) and the connection's `NIOAsyncChannel`.
+/// The last handler of a connection's pipeline, between the socket (or TLS) and the
+/// connection's task.
 ///
-/// It turns idle-state and TLS events into ``InboundEvent``s, and carries out STARTTLS on the
-/// event loop: the TLS handler is added in the completion of the 220's write, never before
-/// (that would deadlock) and never later from the task (that would race the ClientHello).
+/// It hands bytes, idle-state and TLS events to the task through ``ConnectionIO``, holds reads
+/// back while the task is behind, and carries out STARTTLS on the event loop: the TLS handler
+/// is added in the completion of the 220's write, never before (that would deadlock) and never
+/// later from the task (that would race the ClientHello).
 final class ConnectionChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = InboundEvent
     typealias OutboundIn = OutboundMessage
     typealias OutboundOut = ByteBuffer
 
+    /// Where the connection's task picks up what this handler receives.
+    let io: ConnectionIO
     private let tlsContext: NIOSSLContext?
     private let handshakeTimeout: TimeAmount?
     /// Closes the connection if a handshake started by STARTTLS does not complete in time.
     private var handshakeDeadline: Scheduled<Void>?
 
-    init(tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?) {
+    init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?) {
+        self.io = ConnectionIO(channel: channel)
         self.tlsContext = tlsContext
         self.handshakeTimeout = handshakeTimeout
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        handshakeDeadline?.cancel()
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        io.push(.bytes(unwrapInboundIn(data)))
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(wrapInboundOut(.bytes(unwrapInboundIn(data))))
+    func channelInactive(context: ChannelHandlerContext) {
+        io.end()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeDeadline?.cancel()
+        io.end()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A broken socket or a TLS failure: nothing more can be read or written.
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        io.writabilityChanged(context.channel.isWritable)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if io.mayRead() { context.read() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent {
             switch idle {
             case .read:
-                context.fireChannelRead(wrapInboundOut(.readTimeout))
-                context.fireChannelReadComplete()
+                io.push(.readTimeout)
             case .write:
                 // Nothing written for the write timeout: only a problem when replies are stuck
                 // because the client does not read them. Then the connection is useless.
@@ -72,16 +93,14 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
             return
         }
         if event is ShutdownRequested {
-            context.fireChannelRead(wrapInboundOut(.shutdown))
-            context.fireChannelReadComplete()
+            io.push(.shutdown)
             return
         }
         if let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls {
             handshakeDeadline?.cancel()
             handshakeDeadline = nil
             let state = Self.tlsState(context.channel, alpn: negotiated)
-            context.fireChannelRead(wrapInboundOut(.tlsEstablished(state)))
-            context.fireChannelReadComplete()
+            io.push(.tlsEstablished(state))
             return
         }
         context.fireUserInboundEventTriggered(event)

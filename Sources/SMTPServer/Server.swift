@@ -71,10 +71,8 @@ public final class Server: Sendable {
         case alreadyRunning
     }
 
-    typealias ConnectionChannel = NIOAsyncChannel<InboundEvent, OutboundMessage>
-    /// The listener yields raw channels: wrapping them in `NIOAsyncChannel` happens in the
-    /// connection's task, so a channel accepted while the server closes (and dropped by the
-    /// listener's stream) is simply closed instead of tripping NIOAsyncChannel's deinit check.
+    /// The listener yields raw channels; each connection's task then reads it through the
+    /// ``ConnectionIO`` of its last handler.
     typealias Listener = NIOAsyncChannel<any Channel, Never>
 
     private struct State {
@@ -157,7 +155,7 @@ public final class Server: Sendable {
                 if readTimeout != nil || writeTimeout != nil {
                     try sync.addHandler(IdleStateHandler(readTimeout: readTimeout, writeTimeout: writeTimeout))
                 }
-                try sync.addHandler(ConnectionChannelHandler(tlsContext: startTLS, handshakeTimeout: handshakeTimeout))
+                try sync.addHandler(ConnectionChannelHandler(channel: channel, tlsContext: startTLS, handshakeTimeout: handshakeTimeout))
                 return channel
             }
         }
@@ -223,7 +221,7 @@ public final class Server: Sendable {
                 try await listener.executeThenClose { inbound in
                     try await withThrowingDiscardingTaskGroup { connections in
                         for try await channel in inbound {
-                            connections.addTask {
+                            connections.addTask(executorPreference: self.executor(for: channel)) {
                                 await self.serve(channel, local: isUnix, implicitTLS: implicitTLS)
                             }
                         }
@@ -238,29 +236,37 @@ public final class Server: Sendable {
         if case .unix(let path, _) = endpoint { unlink(path) }
     }
 
+    /// Where a connection's task runs: on its channel's event loop unless configured otherwise.
+    private func executor(for channel: any Channel) -> (any TaskExecutor)? {
+        switch configuration.connectionExecutor {
+        case .eventLoop: EventLoopTaskExecutor(channel.eventLoop)
+        case .globalConcurrent: nil
+        }
+    }
+
     private func serve(_ rawChannel: any Channel, local: Bool, implicitTLS: Bool) async {
         let id = ObjectIdentifier(rawChannel)
         defer { _ = state.withLock { $0.connections.removeValue(forKey: id) } }
-        let channel: ConnectionChannel
+        let channel = rawChannel
+        let io: ConnectionIO
         do {
-            channel = try await rawChannel.eventLoop.submit {
-                let wrapped = try ConnectionChannel(wrappingChannelSynchronously: rawChannel)
-                try rawChannel.syncOptions?.setOption(.autoRead, value: true)
-                return wrapped
+            io = try await channel.eventLoop.submit {
+                let io = try channel.pipeline.syncOperations.handler(type: ConnectionChannelHandler.self).io
+                try channel.syncOptions?.setOption(.autoRead, value: true)
+                return io
             }.get()
         } catch {
-            try? await rawChannel.close()
+            try? await channel.close()
             return
         }
+        defer { channel.close(promise: nil) }
         let context = self.context
-        let remote = channel.channel.remoteAddress
+        let remote = channel.remoteAddress
         let clientKey = local ? "local" : (remote?.ipAddress ?? "unknown")
         if let refusal = admit(clientKey) {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
-            try? await channel.executeThenClose { _, outbound in
-                try await outbound.write(.bytes(wire))
-            }
+            try? await io.write(.bytes(wire))
             context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["client": "\(clientKey)"])
             return
         }
@@ -269,24 +275,18 @@ public final class Server: Sendable {
         let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
                                     xclientPermitted: context.backend is any ProxyBackend)
         var connectionState = ConnectionState(sessionID: context.backend.generateSessionID(),
-                                              localAddress: channel.channel.localAddress,
+                                              localAddress: channel.localAddress,
                                               remoteAddress: local ? nil : remote)
         connectionState.tls = nil
-        let handle = Conn(server: self, channel: channel.channel, state: connectionState)
+        let handle = Conn(server: self, channel: channel, state: connectionState)
         let draining = state.withLock { state in
             state.handles[id] = handle
             return state.draining
         }
         defer { _ = state.withLock { $0.handles.removeValue(forKey: id) } }
-        do {
-            try await channel.executeThenClose { inbound, outbound in
-                let connection = Connection(context: context, state: connectionState, facts: facts,
-                                            inbound: inbound, outbound: outbound, handle: handle, draining: draining)
-                await connection.run()
-            }
-        } catch {
-            context.logger.debug("connection closed with error: \(error)")
-        }
+        let connection = Connection(context: context, state: connectionState, facts: facts,
+                                    io: io, handle: handle, draining: draining)
+        await connection.run()
     }
 
     /// Applies the rate limiter and the connection limits; returns the 421 to send, or `nil`

@@ -37,6 +37,8 @@ extension Server {
         public var maximumConnectionsPerClient: Int?
         /// Limits how often a client may connect (the reference's `RateLimiter`).
         public var rateLimiter: (any RateLimiter)?
+        /// Where each connection's task, and so the backend's session calls, run.
+        public var connectionExecutor: ConnectionExecutor
 
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),
@@ -45,7 +47,7 @@ extension Server {
                     dataTimeout: Duration? = .seconds(600),
                     trace: (@Sendable (String) -> Void)? = nil, tls: NIOSSLContext? = nil, secureNetworks: [CIDR] = [],
                     maximumConnections: Int? = nil, maximumConnectionsPerClient: Int? = nil,
-                    rateLimiter: (any RateLimiter)? = nil) {
+                    rateLimiter: (any RateLimiter)? = nil, connectionExecutor: ConnectionExecutor = .eventLoop) {
             self.session = session
             self.maximumLineLength = maximumLineLength
             self.readTimeout = readTimeout
@@ -58,7 +60,20 @@ extension Server {
             self.maximumConnections = maximumConnections
             self.maximumConnectionsPerClient = maximumConnectionsPerClient
             self.rateLimiter = rateLimiter
+            self.connectionExecutor = connectionExecutor
         }
+    }
+
+    /// Where a connection's task runs (SE-0417 task executor preference).
+    public enum ConnectionExecutor: Sendable {
+        /// On the connection's own event loop: a command and its reply are handled on the
+        /// thread that read the bytes, with no thread hand-off. Session methods then run on the
+        /// event loop too, so a backend that blocks (disk I/O, fsync) must do that work
+        /// elsewhere, e.g. on a `NIOThreadPool`, or it stalls every connection of that loop.
+        case eventLoop
+        /// On Swift's global concurrent executor: session methods may block briefly without
+        /// stalling other connections' I/O, at the cost of two thread hand-offs per command.
+        case globalConcurrent
     }
 }
 

@@ -209,7 +209,7 @@ final class Connection {
         bodyEndedByProtocol = false
         bodyOctets = 0
         pendingAction = nil
-        let sender = machine.sender.map { "<\($0)>" } ?? "<>"
+        let sender = machine.sender
         let recipientCount = machine.recipients.count
         if let timeout = context.configuration.dataTimeout { dataDeadline = .now + timeout }
         connectionEnd = nil
@@ -258,7 +258,7 @@ final class Connection {
 
     /// LMTP with per-recipient statuses: the collector writes each reply as soon as the backend
     /// sets it (in RCPT order, after the end of the data).
-    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: String) async throws {
+    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: ReversePath?) async throws {
         let collector = StatusCollector(recipients: machine.recipients, channel: channel)
         self.collector = collector
         var backendError: (any Error)?
@@ -284,9 +284,9 @@ final class Connection {
     }
 
     /// One line per message for operators: sender, recipients, size and the replies' codes.
-    private func logMessage(sender: String, recipients: Int, replies: [Reply]) {
+    private func logMessage(sender: ReversePath?, recipients: Int, replies: [Reply]) {
         logger.info("message received", metadata: [
-            "from": "\(sender)",
+            "from": "\(sender.map { "<\($0)>" } ?? "<>")",
             "recipients": "\(recipients)",
             "octets": "\(bodyOctets)",
             "replies": "\(replies.map { String($0.code) }.joined(separator: ","))",

@@ -35,9 +35,19 @@ let package = Package(
             swiftSettings: strictness
         ),
         .target(
+            name: "SMTPTransport",
+            dependencies: [
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictness
+        ),
+        .target(
             name: "SMTPServer",
             dependencies: [
                 "SMTPCore",
+                "SMTPTransport",
                 "SASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import SASL
 import SMTPCore
+import SMTPTransport
 
 /// Why a connection's task stops early.
 enum ConnectionEnd: Error {
@@ -449,7 +450,7 @@ final class Connection {
         framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         var wire = ByteBuffer()
         reply.write(to: &wire)
-        try await io.write(.startTLS(wire))
+        try await io.write(OutboundMessage.startTLS(wire))
         var dropped = injected
         waiting: while true {
             guard let event = try await io.next() else { throw ConnectionEnd.lost }
@@ -623,7 +624,7 @@ final class Connection {
         guard output.readableBytes > 0 else { return }
         let pending = output
         output = ByteBuffer()
-        try await io.write(.bytes(pending))
+        try await io.write(OutboundMessage.bytes(pending))
     }
 
     /// The next command line; flushes and reads only when none is buffered.

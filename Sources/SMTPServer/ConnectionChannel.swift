@@ -1,19 +1,8 @@
 import NIOCore
 import NIOSSL
 import NIOTLS
-
-/// What the connection's task reads from its channel.
-enum InboundEvent: Sendable {
-    /// Bytes from the client (decrypted, under TLS).
-    case bytes(ByteBuffer)
-    /// Nothing was read for the read timeout.
-    case readTimeout
-    /// The server is shutting down: close once no transaction is in flight.
-    case shutdown
-    /// The TLS handshake after STARTTLS completed; everything before this event that arrived
-    /// after the STARTTLS line was sent in plaintext and must be discarded (CVE-2011-0411).
-    case tlsEstablished(TLSConnectionState)
-}
+import SMTPCore
+import SMTPTransport
 
 /// What the connection's task writes to its channel.
 enum OutboundMessage: Sendable {
@@ -99,7 +88,7 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
         if let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls {
             handshakeDeadline?.cancel()
             handshakeDeadline = nil
-            let state = Self.tlsState(context.channel, alpn: negotiated)
+            let state = TLSConnectionState(negotiatedOn: context.channel, alpn: negotiated)
             io.push(.tlsEstablished(state))
             return
         }
@@ -138,25 +127,6 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
                     promise?.fail(error)
                 }
             }
-        }
-    }
-
-    /// Reads the negotiated TLS facts from the channel (on the event loop).
-    static func tlsState(_ channel: Channel, alpn: String?) -> TLSConnectionState {
-        var state = TLSConnectionState(alpnProtocol: alpn)
-        if let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
-            state.protocolVersion = handler.tlsVersion.map(Self.name)
-            state.peerCertificatePresented = handler.peerCertificate != nil
-        }
-        return state
-    }
-
-    static func name(_ version: TLSVersion) -> String {
-        switch version {
-        case .tlsv1: return "TLSv1.0"
-        case .tlsv11: return "TLSv1.1"
-        case .tlsv12: return "TLSv1.2"
-        case .tlsv13: return "TLSv1.3"
         }
     }
 }

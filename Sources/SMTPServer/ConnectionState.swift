@@ -1,4 +1,5 @@
 import NIOCore
+import SMTPCore
 
 /// What is known about a connection (the reference's `ConnectionState`): who connected, to
 /// which address, how they greeted, and their TLS state.
@@ -44,23 +45,5 @@ public final class Box<Value: Sendable>: Sendable {
     /// Wraps `value`.
     public init(_ value: Value) {
         self.value = value
-    }
-}
-
-/// The TLS facts of a connection (the reference's `tls.ConnectionState`), as far as
-/// swift-nio-ssl makes them known: it does not expose the negotiated cipher suite.
-public struct TLSConnectionState: Hashable, Sendable {
-    /// The negotiated protocol version, e.g. `TLSv1.3`.
-    public var protocolVersion: String?
-    /// The application protocol agreed by ALPN, if any.
-    public var alpnProtocol: String?
-    /// Whether the client presented a certificate.
-    public var peerCertificatePresented: Bool
-
-    /// Creates a TLS state.
-    public init(protocolVersion: String? = nil, alpnProtocol: String? = nil, peerCertificatePresented: Bool = false) {
-        self.protocolVersion = protocolVersion
-        self.alpnProtocol = alpnProtocol
-        self.peerCertificatePresented = peerCertificatePresented
     }
 }

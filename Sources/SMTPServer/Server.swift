@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPCore
+import SMTPTransport
 import Synchronization
 
 #if canImport(Glibc)
@@ -266,7 +267,7 @@ public final class Server: Sendable {
         if let refusal = admit(clientKey) {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
-            try? await io.write(.bytes(wire))
+            try? await io.write(OutboundMessage.bytes(wire))
             context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["client": "\(clientKey)"])
             return
         }
@@ -287,6 +288,23 @@ public final class Server: Sendable {
         let connection = Connection(context: context, state: connectionState, facts: facts,
                                     io: io, handle: handle, draining: draining)
         await connection.run()
+        await Self.lingeringClose(channel, io)
+    }
+
+    /// Closes our side first and drops what the client still sends until it closes too, for at
+    /// most a second. Closing a socket whose input holds unread data makes the kernel send a
+    /// reset, which can destroy the final reply (a 421) before the client reads it; Postfix and
+    /// Apache linger the same way.
+    private static func lingeringClose(_ channel: any Channel, _ io: ConnectionIO) async {
+        guard channel.isActive else { return }
+        do {
+            try await channel.close(mode: .output)
+        } catch {
+            return   // not supported here (or already closed): the deferred close does it
+        }
+        let limit = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        defer { limit.cancel() }
+        while case .some = try? await io.next() {}
     }
 
     /// Applies the rate limiter and the connection limits; returns the 421 to send, or `nil`

@@ -83,7 +83,7 @@ struct StartTLSTests {
         try await withTemporaryDirectory { directory in
             guard let certificate = try TestCertificate.make(in: directory) else { return }
             var configuration = try configuration(certificate)
-            configuration.tlsHandshakeTimeout = .seconds(1)
+            configuration.tlsHandshakeTimeout = .seconds(2)
             try await withServer(configuration) { address, _, _ in
                 try await TestClient.with(address) { client in
                     try await client.reply()
@@ -99,7 +99,7 @@ struct StartTLSTests {
                     try await Self.upgrade(client)
                     try await client.line("EHLO c")
                     _ = try await client.readReply()
-                    try await Task.sleep(for: .milliseconds(1500))
+                    try await Task.sleep(for: .milliseconds(2500))
                     #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
                 }
             }

@@ -1,9 +1,10 @@
 import NIOCore
 import Synchronization
 
-/// The bridge between a connection's channel and the task that serves it: the channel's last
-/// handler pushes ``InboundEvent``s in, the task pulls them out one at a time and writes its
-/// replies straight to the channel.
+/// The bridge between a connection's channel and the task that drives it (a server's
+/// connection or a client): the channel's last
+/// handler pushes ``InboundEvent``s in, the task pulls them out one at a time and writes
+/// straight to the channel.
 ///
 /// It replaces `NIOAsyncChannel`, which does the same job generically: its sequence producer
 /// and writer cost a lock, a state machine and generic metadata look-ups per event, several
@@ -11,11 +12,11 @@ import Synchronization
 /// is waiting, one continuation. Backpressure works the same way: once more than
 /// ``highWatermark`` octets wait unread, the channel stops reading from the socket until the
 /// task has taken them below ``lowWatermark``; a write waits while the channel is not writable.
-final class ConnectionIO: Sendable {
+package final class ConnectionIO: Sendable {
     /// Unread octets above which the socket is no longer read.
-    static let highWatermark = 256 * 1024
+    package static let highWatermark = 256 * 1024
     /// Unread octets below which reading resumes.
-    static let lowWatermark = 64 * 1024
+    package static let lowWatermark = 64 * 1024
 
     private struct State {
         var events = CircularBuffer<InboundEvent>(initialCapacity: 4)
@@ -26,6 +27,8 @@ final class ConnectionIO: Sendable {
         var writer: UnsafeContinuation<Void, any Error>?
         /// The channel is closed; queued events are still delivered first.
         var ended = false
+        /// Why it closed, thrown by ``next()`` after the queued events, if anything went wrong.
+        var failure: (any Error)?
         var cancelled = false
         /// A read the pipeline asked for while too much was buffered.
         var heldRead = false
@@ -33,17 +36,17 @@ final class ConnectionIO: Sendable {
     }
 
     /// The channel served.
-    let channel: any Channel
+    package let channel: any Channel
     private let state = Mutex(State())
 
-    init(channel: any Channel) {
+    package init(channel: any Channel) {
         self.channel = channel
     }
 
     // MARK: - Channel side (called on the event loop)
 
     /// Queues an event for the task, waking it if it waits.
-    func push(_ event: InboundEvent) {
+    package func push(_ event: InboundEvent) {
         let reader = state.withLock { state -> UnsafeContinuation<InboundEvent?, any Error>? in
             if let reader = state.reader {
                 state.reader = nil
@@ -58,7 +61,7 @@ final class ConnectionIO: Sendable {
 
     /// Whether the pipeline's read request may go to the socket now; if not, it is remembered
     /// and issued once the task has caught up.
-    func mayRead() -> Bool {
+    package func mayRead() -> Bool {
         state.withLock { state in
             if state.bufferedBytes > Self.highWatermark {
                 state.heldRead = true
@@ -69,7 +72,7 @@ final class ConnectionIO: Sendable {
     }
 
     /// The channel's writability changed.
-    func writabilityChanged(_ writable: Bool) {
+    package func writabilityChanged(_ writable: Bool) {
         let writer = state.withLock { state -> UnsafeContinuation<Void, any Error>? in
             state.writable = writable
             guard writable else { return nil }
@@ -79,21 +82,27 @@ final class ConnectionIO: Sendable {
         writer?.resume()
     }
 
-    /// The channel closed: the task sees the events still queued, then the end.
-    func end() {
+    /// The channel closed (after `error`, if given): the task sees the events still queued, then
+    /// the end, or the error.
+    package func end(error: (any Error)? = nil) {
         let (reader, writer) = state.withLock { state in
+            if !state.ended { state.failure = error }
             state.ended = true
             defer { state.reader = nil; state.writer = nil }
             return (state.reader, state.writer)
         }
-        reader?.resume(returning: nil)
-        writer?.resume(throwing: ChannelError.ioOnClosedChannel)
+        if let error, let reader {
+            reader.resume(throwing: error)
+        } else {
+            reader?.resume(returning: nil)
+        }
+        writer?.resume(throwing: error ?? ChannelError.ioOnClosedChannel)
     }
 
     // MARK: - Task side
 
     /// The next event, or `nil` once the channel is closed and every event was taken.
-    func next() async throws -> InboundEvent? {
+    package func next() async throws -> InboundEvent? {
         switch try take(waiting: nil) {
         case .event(let event): return event
         case .end: return nil
@@ -121,6 +130,8 @@ final class ConnectionIO: Sendable {
         }
     }
 
+    private enum WriteOutcome { case proceed, closed, wait }
+
     private enum Taken {
         case event(InboundEvent)
         case end
@@ -138,7 +149,10 @@ final class ConnectionIO: Sendable {
                 if resume { state.heldRead = false }
                 return (.event(event), resume)
             }
-            if state.ended { return (.end, false) }
+            if state.ended {
+                if let failure = state.failure { throw failure }
+                return (.end, false)
+            }
             if state.cancelled { throw CancellationError() }
             if let reader { state.reader = reader }
             return (.waiting, false)
@@ -147,16 +161,15 @@ final class ConnectionIO: Sendable {
         return taken
     }
 
-    /// Writes and flushes `message`; waits while the channel is not writable (the client does
-    /// not read its replies). Throws once the channel is closed.
-    func write(_ message: OutboundMessage) async throws {
+    /// Writes and flushes `message` (whatever the channel's last handler takes); waits while the
+    /// channel is not writable (the peer does not read). Throws once the channel is closed.
+    package func write<Message: Sendable>(_ message: Message) async throws {
         let open = state.withLock { !$0.ended }
         guard open else { throw ChannelError.ioOnClosedChannel }
         channel.writeAndFlush(message, promise: nil)
         guard !state.withLock({ $0.writable }) else { return }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            enum Outcome { case proceed, closed, wait }
-            let outcome = state.withLock { state -> Outcome in
+            let outcome = state.withLock { state -> WriteOutcome in
                 if state.ended { return .closed }
                 if state.writable { return .proceed }
                 state.writer = continuation

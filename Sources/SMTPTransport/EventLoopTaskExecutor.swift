@@ -8,16 +8,16 @@ import NIOCore
 /// executor, on another thread than the channel's, and each write hops back to the event loop:
 /// two thread hand-offs per command. With this preference the task resumes on the thread that
 /// read the bytes, and its writes happen there at once.
-final class EventLoopTaskExecutor: TaskExecutor {
+package final class EventLoopTaskExecutor: TaskExecutor {
     /// The loop the jobs run on.
-    let eventLoop: any EventLoop
+    package let eventLoop: any EventLoop
 
     /// Creates an executor for one event loop.
-    init(_ eventLoop: any EventLoop) {
+    package init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute {
             job.runSynchronously(on: self.asUnownedTaskExecutor())

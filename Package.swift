@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
+        .library(name: "SMTPClient", targets: ["SMTPClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -58,9 +59,35 @@ let package = Package(
             swiftSettings: strictness
         ),
         .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPCore",
+                "SMTPTransport",
+                "SASL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strictness
+        ),
+        .target(
             name: "ProtocolFixtures",
             dependencies: ["SMTPCore"],
             path: "Tests/ProtocolFixtures",
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "SMTPServer",
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport",
             swiftSettings: strictness
         ),
         .testTarget(
@@ -75,10 +102,25 @@ let package = Package(
                 "SMTPCore",
                 "SASL",
                 "ProtocolFixtures",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "SMTPClientTests",
+            dependencies: [
+                "SMTPClient",
+                "SMTPServer",
+                "SMTPCore",
+                "SASL",
+                "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictness
         ),

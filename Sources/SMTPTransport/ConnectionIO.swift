@@ -101,6 +101,9 @@ package final class ConnectionIO: Sendable {
 
     // MARK: - Task side
 
+    /// Whether no event waits to be taken.
+    package var isEmpty: Bool { state.withLock { $0.events.isEmpty } }
+
     /// The next event, or `nil` once the channel is closed and every event was taken.
     package func next() async throws -> InboundEvent? {
         switch try take(waiting: nil) {

@@ -3,6 +3,7 @@ import SMTPCore
 import SMTPServer
 import SASL
 import Testing
+import TestSupport
 
 @Suite("AUTH over a real socket", .timeLimit(.minutes(1)))
 struct AuthTests {

@@ -5,6 +5,7 @@ import SMTPCore
 import SMTPServer
 import Synchronization
 import Testing
+import TestSupport
 
 /// A session whose `data` reads the first chunk of the body, then waits for the test to open
 /// the gate before reading the rest; it counts the octets it was given.

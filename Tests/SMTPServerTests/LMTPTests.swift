@@ -6,6 +6,7 @@ import NIOCore
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 @Suite("LMTP over a Unix socket", .timeLimit(.minutes(1)))
 struct LMTPTests {

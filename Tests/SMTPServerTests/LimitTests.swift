@@ -3,6 +3,7 @@ import SMTPCore
 import SMTPServer
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Rate and connection limits", .timeLimit(.minutes(1)))
 struct LimitTests {

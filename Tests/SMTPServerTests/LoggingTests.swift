@@ -3,6 +3,7 @@ import NIOCore
 import SMTPServer
 import Synchronization
 import Testing
+import TestSupport
 
 /// Keeps every log record, for assertions.
 struct CapturingLogHandler: LogHandler {

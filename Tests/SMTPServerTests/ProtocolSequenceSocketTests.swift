@@ -3,6 +3,7 @@ import ProtocolFixtures
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 /// The sequences of docs/protocol.md that the state-machine tests check, replayed line by line
 /// against a real server over a socket. Sequences that need TLS, SASL or a proxy backend are

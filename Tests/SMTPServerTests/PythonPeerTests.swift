@@ -2,6 +2,7 @@ import NIOCore
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 /// Clients nobody here wrote: Python's `smtplib`.
 @Suite("Python smtplib as a peer", .timeLimit(.minutes(1)))

@@ -2,6 +2,7 @@ import NIOCore
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 @Suite("Graceful shutdown and connection handles", .timeLimit(.minutes(1)))
 struct ShutdownTests {

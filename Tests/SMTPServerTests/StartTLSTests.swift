@@ -3,6 +3,7 @@ import NIOSSL
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 @Suite("STARTTLS and TLS-on-connect", .timeLimit(.minutes(1)))
 struct StartTLSTests {

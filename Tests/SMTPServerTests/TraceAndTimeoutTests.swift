@@ -3,6 +3,7 @@ import SMTPCore
 import SMTPServer
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Protocol trace and write timeout", .timeLimit(.minutes(1)))
 struct TraceAndTimeoutTests {

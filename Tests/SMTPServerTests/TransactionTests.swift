@@ -2,6 +2,7 @@ import NIOCore
 import SMTPCore
 import SMTPServer
 import Testing
+import TestSupport
 
 @Suite("SMTP over a real socket", .timeLimit(.minutes(1)))
 struct TransactionTests {

@@ -3,6 +3,7 @@ import SMTPCore
 import SMTPServer
 import Synchronization
 import Testing
+import TestSupport
 
 /// A backend that lets proxies assert client facts, recording what it was asked.
 final class ProxyingBackend: ProxyBackend {

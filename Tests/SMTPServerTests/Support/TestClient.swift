@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Testing
+import TestSupport
 
 /// A raw protocol client for tests: sends exactly the bytes it is given and reads reply lines.
 final class TestClient {

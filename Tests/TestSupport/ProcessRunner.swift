@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs a program to completion without blocking a thread of the concurrency pool.
-func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

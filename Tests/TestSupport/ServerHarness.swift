@@ -4,7 +4,7 @@ import SMTPCore
 import SMTPServer
 
 /// Runs a real server on a loopback port (or a Unix socket) for the duration of `body`.
-func withServer<T>(
+public func withServer<T>(
     _ configuration: Server.Configuration = .test(),
     behaviour: Behaviour = Behaviour(),
     endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
@@ -35,7 +35,7 @@ func withServer<T>(
 
 extension Server.Configuration {
     /// A configuration for tests, with a short read timeout.
-    static func test(_ session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(hostname: "mx.test")) -> Self {
+    public static func test(_ session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(hostname: "mx.test")) -> Self {
         Server.Configuration(session: session, readTimeout: .seconds(10))
     }
 }

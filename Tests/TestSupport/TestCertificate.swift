@@ -3,12 +3,12 @@ import NIOSSL
 import Testing
 
 /// A self-signed certificate made by `openssl` for this test run.
-struct TestCertificate {
-    let certificate: NIOSSLCertificate
-    let key: NIOSSLPrivateKey
+public struct TestCertificate {
+    public let certificate: NIOSSLCertificate
+    public let key: NIOSSLPrivateKey
 
     /// Generates one, or returns `nil` (recording an issue in CI) when `openssl` is missing.
-    static func make(in directory: String, commonName: String = "mx.test") throws -> TestCertificate? {
+    public static func make(in directory: String, commonName: String = "mx.test") throws -> TestCertificate? {
         guard let openssl = External.find("openssl") else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: openssl)
@@ -28,12 +28,12 @@ struct TestCertificate {
                                key: try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem))
     }
 
-    func serverContext() throws -> NIOSSLContext {
+    public func serverContext() throws -> NIOSSLContext {
         try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)],
                                                                   privateKey: .privateKey(key)))
     }
 
-    static func clientContext() throws -> NIOSSLContext {
+    public static func clientContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .none
         return try NIOSSLContext(configuration: configuration)
@@ -42,10 +42,10 @@ struct TestCertificate {
 
 /// External programs the tests use. On a developer's machine a missing one skips its test;
 /// in CI (`LETTERBOX_REQUIRE_EXTERNAL=1`, set by `.ci/run`) it is a failure.
-enum External {
-    static var required: Bool { ProcessInfo.processInfo.environment["LETTERBOX_REQUIRE_EXTERNAL"] == "1" }
+public enum External {
+    public static var required: Bool { ProcessInfo.processInfo.environment["LETTERBOX_REQUIRE_EXTERNAL"] == "1" }
 
-    static func find(_ name: String) -> String? {
+    public static func find(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"

@@ -64,7 +64,7 @@ public final class Client {
     /// A greeting other than 220 closes the connection and throws it as an `SMTPError`.
     public static func connect(to endpoint: Endpoint, configuration: Configuration = Configuration(),
                                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Client {
-        let hostname = endpoint.serverHostname
+        let hostname = configuration.tlsServerName ?? endpoint.serverHostname
         let implicitTLS: Bool
         switch endpoint {
         case .tls: implicitTLS = true
@@ -129,7 +129,7 @@ public final class Client {
         }.get()
         let transport = ClientTransport(channel: channel, io: io, trace: configuration.trace)
         do {
-            return try await start(transport, configuration, serverHostname: serverHostname)
+            return try await start(transport, configuration, serverHostname: configuration.tlsServerName ?? serverHostname)
         } catch {
             try? await channel.close()
             throw error

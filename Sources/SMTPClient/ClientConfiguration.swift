@@ -52,6 +52,9 @@ extension Client {
         public var submissionTimeout: TimeAmount
         /// TLS settings for ``Client/startTLS(configuration:)`` and TLS endpoints.
         public var tls: TLSConfiguration
+        /// The name the server's certificate must carry (and the SNI sent); by default the host
+        /// connected to, unless that is an address literal (Go's `tls.Config.ServerName`).
+        public var tlsServerName: String?
         /// A protocol trace (the reference's `DebugWriter`): called with every command line
         /// (`C: …`) and reply line (`S: …`). AUTH payloads are replaced by `***`; message data
         /// is summarised, not copied.
@@ -69,6 +72,7 @@ extension Client {
             self.commandTimeout = commandTimeout
             self.submissionTimeout = submissionTimeout
             self.tls = tls
+            self.tlsServerName = nil
             self.trace = trace
         }
     }

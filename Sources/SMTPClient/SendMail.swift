@@ -42,6 +42,19 @@ extension Client {
         }
     }
 
+    /// The message's size counting every line ending as CRLF, as SIZE wants it (RFC 1870 §3).
+    static func transmittedSize(_ message: ByteBuffer) -> Int {
+        var size = message.readableBytes
+        var previous: UInt8 = 0
+        for byte in message.readableBytesView {
+            if byte == 0x0A && previous != 0x0D { size += 1 }
+            if previous == 0x0D && byte != 0x0A { size += 1 }
+            previous = byte
+        }
+        if previous == 0x0D { size += 1 }
+        return size
+    }
+
     /// The session of ``sendMail(to:configuration:tls:auth:from:to:mailOptions:rcptOptions:message:eventLoopGroup:)``
     /// on a connected client, without QUIT.
     public func send(tls: TLSPolicy = .opportunistic, auth: (any SASLClientMechanism)? = nil,
@@ -62,7 +75,7 @@ extension Client {
         }
         if let auth { try await self.auth(auth) }
         var mailOptions = mailOptions
-        if mailOptions.size == nil, capabilities.contains("SIZE") { mailOptions.size = message.readableBytes }
+        if mailOptions.size == nil, capabilities.contains("SIZE") { mailOptions.size = Self.transmittedSize(message) }
         let (writer, rcptStatuses) = try await beginMessage(from: from, to: recipients, mailOptions: mailOptions,
                                                             rcptOptions: rcptOptions)
         try await writer.write(message)

@@ -62,7 +62,7 @@ final class ScriptedServer: Sendable {
             while let end = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
                 let length = end - buffer.readerIndex + 1
                 var line = buffer.readString(length: length) ?? ""
-                line.removeLast(line.hasSuffix("\r\n") ? 2 : 1)
+                line.removeLast()   // "\r\n" is one Character, like "\n"
                 record(line)
                 if let answer = respond(line) {
                     if answer == "<close>" {

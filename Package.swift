@@ -17,11 +17,13 @@ let package = Package(
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "SMTPClient", targets: ["SMTPClient"]),
+        .executable(name: "letterbox", targets: ["letterbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -68,6 +70,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strictness
+        ),
+        .executableTarget(
+            name: "letterbox",
+            dependencies: [
+                "SMTPClient",
+                "SMTPCore",
+                "SASL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictness
         ),
@@ -121,6 +136,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "LetterboxTests",
+            dependencies: [
+                "letterbox",
+                "SMTPServer",
+                "SMTPCore",
+                "TestSupport",
             ],
             swiftSettings: strictness
         ),

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import SMTPClient
 import SMTPCore
 import SMTPServer
@@ -201,6 +202,22 @@ struct ClientTransactionTests {
             try await client.rcpt(to: "c@d.test")
             await #expect(throws: SMTPClientError.extensionNotSupported("CHUNKING")) { _ = try await client.data(transfer: .bdat(chunkSize: 10)) }
             try await client.quit()
+        }
+    }
+
+    @Test("a channel the caller connected (the reference's NewClient)")
+    func callerChannel() async throws {
+        try await withServer { address, recorder, _ in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address).get()
+            let client = try await Client.connect(over: channel)
+            try await client.mail(from: "")
+            try await client.rcpt(to: "c@d.test")
+            let writer = try await client.data()
+            try await writer.write("over a given channel\r\n")
+            try await writer.finish()
+            try await client.quit()
+            #expect(recorder.messages.first?.from == .null)
+            #expect(!channel.isActive)
         }
     }
 

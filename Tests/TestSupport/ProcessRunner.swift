@@ -25,3 +25,8 @@ public func runProcess(_ executable: String, _ arguments: [String], input: Strin
     let data = outputPipe.fileHandleForReading.readDataToEndOfFile()
     return (status, String(decoding: data, as: UTF8.self))
 }
+
+/// The `letterbox` executable built beside the test bundle.
+public func letterboxExecutable() -> String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("letterbox").path
+}

@@ -9,6 +9,14 @@ import PackageDescription
 /// can never land; dependencies are not affected.
 let strictness: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
+/// What a module that talks over the network with SwiftNIO and swift-nio-ssl needs.
+let networking: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "NIOTLS", package: "swift-nio"),
+]
+
 let package = Package(
     name: "Letterbox",
     platforms: [.macOS(.v15)],
@@ -48,42 +56,18 @@ let package = Package(
         ),
         .target(
             name: "SMTPServer",
-            dependencies: [
-                "SMTPCore",
-                "SMTPTransport",
-                "SASL",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["SMTPCore", "SMTPTransport", "SASL", .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness
         ),
         .target(
             name: "SMTPClient",
-            dependencies: [
-                "SMTPCore",
-                "SMTPTransport",
-                "SASL",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-            ],
+            dependencies: ["SMTPCore", "SMTPTransport", "SASL"] + networking,
             swiftSettings: strictness
         ),
         .executableTarget(
             name: "letterbox",
-            dependencies: [
-                "SMTPClient",
-                "SMTPCore",
-                "SASL",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
+            dependencies: ["SMTPClient", "SMTPCore", "SASL",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")] + networking,
             swiftSettings: strictness
         ),
         .target(
@@ -94,14 +78,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: [
-                "SMTPServer",
-                "SMTPCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["SMTPServer", "SMTPCore", .product(name: "Logging", package: "swift-log")] + networking,
             path: "Tests/TestSupport",
             swiftSettings: strictness
         ),
@@ -112,31 +89,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SMTPServerTests",
-            dependencies: [
-                "SMTPServer",
-                "SMTPCore",
-                "SASL",
-                "ProtocolFixtures",
-                "TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["SMTPServer", "SMTPCore", "SASL", "ProtocolFixtures", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness
         ),
         .testTarget(
             name: "SMTPClientTests",
-            dependencies: [
-                "SMTPClient",
-                "SMTPServer",
-                "SMTPCore",
-                "SASL",
-                "TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
+            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "TestSupport"] + networking,
             swiftSettings: strictness
         ),
         .testTarget(

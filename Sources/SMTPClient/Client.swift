@@ -118,13 +118,17 @@ public final class Client {
     }
 
     /// Makes a client on a channel the caller has connected (the reference's `NewClient` and
-    /// `NewClientLMTP`), then reads the greeting. The channel must be active; the client adds
-    /// its handler at the end of the pipeline and owns the channel from then on.
+    /// `NewClientLMTP`), then reads the greeting. The channel must be active and should have
+    /// been made with `ChannelOptions.autoRead` off: the client adds its handler at the end of
+    /// the pipeline and only then turns reading on, so the greeting cannot slip past it. The
+    /// client owns the channel from then on.
     public static func connect(over channel: any Channel, serverHostname: String? = nil,
                                configuration: Configuration = Configuration()) async throws -> Client {
         let io = try await channel.eventLoop.submit {
             let handler = ClientChannelHandler(channel: channel)
             try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.syncOptions?.setOption(.autoRead, value: true)
+            channel.read()
             return handler.io
         }.get()
         let transport = ClientTransport(channel: channel, io: io, trace: configuration.trace)

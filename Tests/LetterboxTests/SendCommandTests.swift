@@ -7,25 +7,12 @@ import TestSupport
 /// `letterbox send`, run as the real binary against our server.
 @Suite("letterbox send", .timeLimit(.minutes(1)))
 struct SendCommandTests {
-    static let lmtpBehaviour: Behaviour = {
-        var behaviour = Behaviour()
-        behaviour.lmtp = true
-        behaviour.lmtpStatuses = { recipient in
-            switch recipient.localPart {
-            case "full": return .some(SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "Mailbox full"))
-            case "gone": return .some(SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "No such user"))
-            default: return .none
-            }
-        }
-        return behaviour
-    }()
-
     @Test("LMTP over a Unix socket: one line per recipient, exit status by the worst outcome")
     func lmtp() async throws {
         try await withTemporaryDirectory { directory in
             let socket = directory + "/lmtp.sock"
             let configuration = Server.Configuration.test(ServerConfiguration(lmtp: true, hostname: "lmtp.test"))
-            try await withServer(configuration, behaviour: Self.lmtpBehaviour, endpoint: .unix(path: socket)) { _, recorder, _ in
+            try await withServer(configuration, behaviour: Behaviour.lmtpMailboxStates, endpoint: .unix(path: socket)) { _, recorder, _ in
                 let message = "Subject: from the CLI\n\n.dot\nbody\n"
                 let ok = try await runProcess(letterboxExecutable(), ["send", "--server", "unix:" + socket, "--lmtp",
                                                                       "--from", "a@b.test", "--to", "ok@x.test", "--to", "ok2@x.test"], input: message)

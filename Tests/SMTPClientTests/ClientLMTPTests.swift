@@ -21,21 +21,9 @@ struct ClientLMTPTests {
         }
     }
 
-    static let behaviour: Behaviour = {
-        var behaviour = Behaviour()
-        behaviour.lmtpStatuses = { recipient in
-            switch recipient.localPart {
-            case "full": return .some(SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "Mailbox full"))
-            case "gone": return .some(SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "No such user"))
-            default: return .none
-            }
-        }
-        return behaviour
-    }()
-
     @Test("LHLO, then one status per recipient, duplicates included, in RCPT order")
     func statuses() async throws {
-        try await withLMTP(Self.behaviour) { endpoint, recorder in
+        try await withLMTP(Behaviour.lmtpMailboxStates) { endpoint, recorder in
             let client = try await Client.connect(to: endpoint, configuration: Client.Configuration(lmtp: true))
             #expect(client.isLMTP)
             let pipelining = try await client.extension("PIPELINING")
@@ -56,7 +44,7 @@ struct ClientLMTPTests {
 
     @Test("the callback form reports each recipient; finish() throws the first refusal")
     func callbackAndFinish() async throws {
-        try await withLMTP(Self.behaviour) { endpoint, _ in
+        try await withLMTP(Behaviour.lmtpMailboxStates) { endpoint, _ in
             let client = try await Client.connect(to: endpoint, configuration: Client.Configuration(lmtp: true))
             try await client.mail(from: "a@b.test")
             for name in ["ok", "gone"] { try await client.rcpt(to: Address(localPart: name, domain: "x.test")) }
@@ -81,7 +69,7 @@ struct ClientLMTPTests {
 
     @Test("BDAT in LMTP: one status per recipient after the last chunk")
     func bdatStatuses() async throws {
-        try await withLMTP(Self.behaviour) { endpoint, recorder in
+        try await withLMTP(Behaviour.lmtpMailboxStates) { endpoint, recorder in
             let client = try await Client.connect(to: endpoint, configuration: Client.Configuration(lmtp: true))
             let (writer, _) = try await client.beginMessage(from: .null, to: [Address("ok@x.test")!, Address("gone@x.test")!],
                                                             mailOptions: MailOptions(body: .binaryMIME))

@@ -208,7 +208,9 @@ struct ClientTransactionTests {
     @Test("a channel the caller connected (the reference's NewClient)")
     func callerChannel() async throws {
         try await withServer { address, recorder, _ in
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address).get()
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.autoRead, value: false)
+                .connect(to: address).get()
             let client = try await Client.connect(over: channel)
             try await client.mail(from: "")
             try await client.rcpt(to: "c@d.test")

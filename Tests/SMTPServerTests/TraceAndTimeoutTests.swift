@@ -76,7 +76,7 @@ struct TraceAndTimeoutTests {
                         break
                     }
                 }
-                for _ in 0..<500 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                for _ in 0..<1500 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(gaveUp || server.connectionCount == 0)
                 #expect(server.connectionCount == 0)
             }

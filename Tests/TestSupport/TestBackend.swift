@@ -47,6 +47,21 @@ public struct Behaviour: Sendable {
 
     /// The default behaviour: accept everything.
     public init() {}
+
+    /// LMTP with per-mailbox outcomes: `full@…` gets 452 4.2.2, `gone@…` 550 5.1.1, every other
+    /// recipient the message's own outcome.
+    public static let lmtpMailboxStates: Behaviour = {
+        var behaviour = Behaviour()
+        behaviour.lmtp = true
+        behaviour.lmtpStatuses = { recipient in
+            switch recipient.localPart {
+            case "full": return .some(SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "Mailbox full"))
+            case "gone": return .some(SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "No such user"))
+            default: return .none
+            }
+        }
+        return behaviour
+    }()
 }
 
 public struct TestBackend: Backend {

@@ -1,6 +1,7 @@
 import NIOCore
 import SMTPClient
 import SMTPCore
+import SMTPServer
 import Testing
 import TestSupport
 
@@ -43,6 +44,38 @@ struct ClientSOCKS5Tests {
                     _ = try await Client.connect(to: .socks5(proxy: anonymous, host: "127.0.0.1", port: address.port!, tls: false))
                 }
             }
+        }
+    }
+
+    @Test("a proxy without authentication, with TLS from the first byte through it")
+    func anonymousProxyWithTLS() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            guard let proxy = try PythonPeer.start(socks5ProxyScript, arguments: ["-", "-"], in: directory) else { return }
+            defer { proxy.stop() }
+            var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test"))
+            configuration.tls = try certificate.serverContext()
+            try await withServer(configuration, endpoint: .tls(host: "127.0.0.1", port: 0)) { address, _, _ in
+                let client = try await Client.connect(
+                    to: .socks5(proxy: SOCKS5Proxy(host: "127.0.0.1", port: proxy.port), host: "127.0.0.1", port: address.port!, tls: true),
+                    configuration: ClientSecurityTests.clientConfiguration(certificate))
+                #expect(client.tlsConnectionState != nil)
+                try await client.noop()
+                try await client.quit()
+            }
+        }
+    }
+
+    @Test("a proxy that never answers: the connect timeout applies to the handshake")
+    func silentProxy() async throws {
+        let silent = try await ScriptedServer.start(greeting: "") { _ in nil }
+        defer { Task { await silent.stop() } }
+        var configuration = Client.Configuration()
+        configuration.connectTimeout = .milliseconds(300)
+        await #expect(throws: SMTPClientError.timeout) {
+            _ = try await Client.connect(to: .socks5(proxy: SOCKS5Proxy(host: "127.0.0.1", port: silent.port),
+                                                     host: "127.0.0.1", port: 25, tls: false),
+                                         configuration: configuration)
         }
     }
 }

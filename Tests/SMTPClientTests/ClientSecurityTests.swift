@@ -44,6 +44,19 @@ struct ChallengingServer: SASLServerMechanism {
     }
 }
 
+/// A server mechanism that accepts exactly one initial response: checks what a client
+/// mechanism sends, byte for byte, through a real exchange.
+struct ExpectingServer: SASLServerMechanism {
+    let context: AuthenticationContext
+    let expected: [UInt8]
+
+    mutating func next(_ response: [UInt8]?) async throws -> SASLServerStep {
+        guard response == expected else { throw SASLError.authenticationFailed }
+        context.session = try await context.backend.anonymousLogin(state: context.state, sessionID: context.state.sessionID)
+        return .success
+    }
+}
+
 @Suite("Client STARTTLS and AUTH", .timeLimit(.minutes(1)))
 struct ClientSecurityTests {
     static func serverConfiguration(_ certificate: TestCertificate) throws -> Server.Configuration {
@@ -77,7 +90,7 @@ struct ClientSecurityTests {
                 #expect(try await client.extension("STARTTLS") == nil)
                 #expect(try await client.supportsAuth("PLAIN"))
                 try await client.auth(PlainClient(username: "user", password: "secret"))
-                try await client.mail(from: "a@b.test", options: MailOptions(requireTLS: true))
+                try await client.mail(from: "a@b.test", options: MailOptions(requireTLS: true, auth: "alice+1@b.test"))
                 try await client.rcpt(to: "c@d.test")
                 let writer = try await client.data()
                 try await writer.write("secret\r\n")
@@ -85,6 +98,7 @@ struct ClientSecurityTests {
                 try await client.quit()
                 #expect(recorder.logins == ["user"])
                 #expect(recorder.messages.first?.mailOptions.requireTLS == true)
+                #expect(recorder.messages.first?.mailOptions.auth == "alice+1@b.test")   // AUTH= goes as xtext
             }
         }
     }
@@ -150,6 +164,30 @@ struct ClientSecurityTests {
             #expect(trace.lines.contains("C: *"))
             #expect(!trace.lines.contains { $0.contains(Base64.encode(Array("\0user\0wrong".utf8))) })
             #expect(trace.lines.contains("C: AUTH PLAIN ***"))
+        }
+    }
+
+    @Test("XOAUTH2, OAUTHBEARER, EXTERNAL and ANONYMOUS succeed against servers that expect their exact messages")
+    func tokenMechanisms() async throws {
+        let configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test", allowInsecureAuth: true))
+        try await withServer(configuration) { address, _, server in
+            server.enableAuth(name: "XOAUTH2") { ExpectingServer(context: $0, expected: Array("user=u@x.test\u{1}auth=Bearer tok\u{1}\u{1}".utf8)) }
+            server.enableAuth(name: "OAUTHBEARER") {
+                ExpectingServer(context: $0, expected: Array("n,a=u@x.test,\u{1}host=mx.test\u{1}port=25\u{1}auth=Bearer tok\u{1}\u{1}".utf8))
+            }
+            server.enableAuth(name: "EXTERNAL") { ExpectingServer(context: $0, expected: []) }
+            server.enableAuth(name: "ANONYMOUS") { ExpectingServer(context: $0, expected: Array("tracer".utf8)) }
+            let mechanisms: [any SASLClientMechanism] = [
+                XOAuth2Client(username: "u@x.test", token: "tok"),
+                OAuthBearerClient(username: "u@x.test", token: "tok", host: "mx.test", port: 25),
+                ExternalClient(),
+                AnonymousClient(trace: "tracer"),
+            ]
+            for mechanism in mechanisms {
+                let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+                try await client.auth(mechanism)
+                try await client.quit()
+            }
         }
     }
 

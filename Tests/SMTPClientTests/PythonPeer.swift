@@ -55,7 +55,9 @@ final class PythonPeer: Sendable {
 let socks5ProxyScript = #"""
 import socket, struct, sys, threading
 
+# A user name of "-" means no authentication (method 0x00) instead of RFC 1929.
 port_file, user, password = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+anonymous = user == b"-"
 
 def exact(s, n):
     data = b""
@@ -86,18 +88,20 @@ def serve(client):
     try:
         version, count = exact(client, 2)
         methods = exact(client, count)
-        if version != 5 or 2 not in methods:
+        wanted = 0 if anonymous else 2
+        if version != 5 or wanted not in methods:
             client.sendall(b"\x05\xff")
             return
-        client.sendall(b"\x05\x02")
-        _, ulen = exact(client, 2)
-        name = exact(client, ulen)
-        plen = exact(client, 1)[0]
-        secret = exact(client, plen)
-        if name != user or secret != password:
-            client.sendall(b"\x01\x01")
-            return
-        client.sendall(b"\x01\x00")
+        client.sendall(bytes([5, wanted]))
+        if not anonymous:
+            _, ulen = exact(client, 2)
+            name = exact(client, ulen)
+            plen = exact(client, 1)[0]
+            secret = exact(client, plen)
+            if name != user or secret != password:
+                client.sendall(b"\x01\x01")
+                return
+            client.sendall(b"\x01\x00")
         _, command, _, kind = exact(client, 4)
         if kind == 1:
             host = socket.inet_ntoa(exact(client, 4))

@@ -64,6 +64,10 @@ let package = Package(
             dependencies: ["SMTPCore", "SMTPTransport", "SASL"] + networking,
             swiftSettings: strictness
         ),
+        .target(
+            name: "Maildir",
+            swiftSettings: strictness
+        ),
         .executableTarget(
             name: "letterbox",
             dependencies: ["SMTPClient", "SMTPCore", "SASL",
@@ -106,6 +110,11 @@ let package = Package(
                 "SMTPCore",
                 "TestSupport",
             ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "MaildirTests",
+            dependencies: ["Maildir", "TestSupport"],
             swiftSettings: strictness
         ),
         .testTarget(

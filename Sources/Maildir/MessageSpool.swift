@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How line endings are stored.
+public enum StoredLineEndings: Sendable, Hashable {
+    /// CRLF becomes LF, as Maildir readers expect (Dovecot, mutt, Courier); a bare CR is kept.
+    case lf
+    /// The bytes exactly as received (BODY=BINARYMIME, where CRLF may be data).
+    case asReceived
+}
+
+/// Writes one message into a Maildir's `tmp/` as it arrives, counting its size on disk (`S=`)
+/// and its size with CRLF line ends (`W=`, what IMAP's RFC822.SIZE reports). Used from one
+/// thread at a time; nothing is visible in `new/` until ``SpooledMessage/deliver(into:fsync:)``.
+public final class MessageSpool {
+    /// The Maildir whose `tmp/` holds the file.
+    public let maildir: Maildir
+    /// The unique name of the file.
+    public let name: String
+    private let lineEndings: StoredLineEndings
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    private var size = 0
+    private var bareLineFeeds = 0
+    private var pendingCR = false
+    private var previous: UInt8 = 0
+
+    private static let bufferSize = 64 * 1024
+
+    /// The path of the file in `tmp/`.
+    public var path: String { maildir.tmp + "/" + name }
+
+    /// Creates `tmp/<name>` (mode 0600; the name must not exist).
+    public init(in maildir: Maildir, name: String, lineEndings: StoredLineEndings = .lf) throws(MaildirError) {
+        self.maildir = maildir
+        self.name = name
+        self.lineEndings = lineEndings
+        let path = maildir.tmp + "/" + name
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .last("open", path) }
+        buffer.reserveCapacity(Self.bufferSize)
+    }
+
+    deinit {
+        if descriptor >= 0 {
+            close(descriptor)
+            unlink(path)
+        }
+    }
+
+    /// Appends message bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(MaildirError) {
+        for byte in bytes {
+            switch lineEndings {
+            case .asReceived:
+                append(byte)
+            case .lf:
+                if pendingCR {
+                    pendingCR = false
+                    if byte != 0x0A { append(0x0D) }
+                }
+                if byte == 0x0D {
+                    pendingCR = true
+                } else {
+                    append(byte)
+                }
+            }
+            if buffer.count >= Self.bufferSize { try flush() }
+        }
+    }
+
+    /// Appends message bytes.
+    public func write(_ bytes: [UInt8]) throws(MaildirError) {
+        // withUnsafeBytes rethrows untyped errors; carry the typed one out in a Result.
+        try bytes.withUnsafeBytes { raw in Result { () throws(MaildirError) in try write(raw) } }.get()
+    }
+
+    /// Appends text.
+    public func write(_ text: String) throws(MaildirError) {
+        try write(Array(text.utf8))
+    }
+
+    private func append(_ byte: UInt8) {
+        if byte == 0x0A && previous != 0x0D { bareLineFeeds += 1 }
+        previous = byte
+        buffer.append(byte)
+    }
+
+    private func flush() throws(MaildirError) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .last("write", path)
+            }
+            offset += written
+        }
+        size += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered, fsyncs the file when `fsync` is set, and closes it.
+    public func finish(fsync sync: Bool) throws(MaildirError) -> SpooledMessage {
+        if pendingCR {
+            pendingCR = false
+            append(0x0D)
+        }
+        try flush()
+        if sync && fsync(descriptor) != 0 { throw .last("fsync", path) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw .last("fstat", path) }
+        let device = UInt64(info.st_dev)
+        guard close(descriptor) == 0 else {
+            descriptor = -1
+            throw .last("close", path)
+        }
+        descriptor = -1
+        return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds, device: device)
+    }
+
+    /// Abandons the message: closes and removes the file.
+    public func discard() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+        unlink(path)
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A complete message in a Maildir's `tmp/`, ready to be linked into any number of `new/`
+/// directories.
+public struct SpooledMessage: Hashable, Sendable {
+    /// The Maildir whose `tmp/` holds it.
+    public let maildir: Maildir
+    /// Its unique name.
+    public let name: String
+    /// Its size on disk (`S=`).
+    public let size: Int
+    /// Its size with every line ending counted as CRLF (`W=`).
+    public let virtualSize: Int
+    /// The file system it is on, to decide between linking and copying.
+    let device: UInt64
+
+    /// The path in `tmp/`.
+    public var path: String { maildir.tmp + "/" + name }
+
+    /// The name in `new/`: `<unique>,S=<size>,W=<size with CRLF>`.
+    public var deliveredName: String { "\(name),S=\(size),W=\(virtualSize)" }
+
+    /// Makes the message appear in `target`'s `new/`, atomically: a hard link to the spooled
+    /// file when both are on one file system, else a copy written to `target`'s `tmp/`, fsynced
+    /// and linked. When `fsync` is set, `new/` is fsynced before this returns, so the delivery
+    /// survives a crash. Returns the delivered file's path.
+    @discardableResult
+    public func deliver(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
+        let destination = target.new + "/" + deliveredName
+        if link(path, destination) != 0 {
+            guard errno == EXDEV else { throw .last("link", destination) }
+            try copy(into: target, destination: destination, fsync: sync)
+        }
+        if sync {
+            do {
+                try Maildir.syncDirectory(target.new)
+            } catch {
+                unlink(destination)   // not durable: the client will be told to retry
+                throw error
+            }
+        }
+        return destination
+    }
+
+    /// The cross-file-system case: a copy through `target`'s `tmp/`.
+    private func copy(into target: Maildir, destination: String, fsync sync: Bool) throws(MaildirError) {
+        let source = open(path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw .last("open", path) }
+        defer { close(source) }
+        let copy = MessageSpool.Raw(path: target.tmp + "/" + name)
+        try copy.create()
+        do {
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw MaildirError.last("read", path)
+                }
+                if count == 0 { break }
+                try chunk.withUnsafeBytes { raw in
+                    Result { () throws(MaildirError) in try copy.write(UnsafeRawBufferPointer(rebasing: raw[0..<count])) }
+                }.get()
+            }
+            try copy.close(fsync: sync)
+            if link(copy.path, destination) != 0 { throw MaildirError.last("link", destination) }
+            unlink(copy.path)
+        } catch let error as MaildirError {
+            copy.abandon()
+            throw error
+        } catch {
+            copy.abandon()
+            throw MaildirError(operation: "copy", path: destination, errno: EIO)
+        }
+    }
+
+    /// Removes the spooled file from `tmp/` once every delivery is done.
+    public func remove() {
+        unlink(path)
+    }
+}
+
+extension MessageSpool {
+    /// A plain file written as is (the copy of an already spooled message).
+    final class Raw {
+        let path: String
+        private var descriptor: Int32 = -1
+
+        init(path: String) {
+            self.path = path
+        }
+
+        func create() throws(MaildirError) {
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw .last("open", path) }
+        }
+
+        func write(_ bytes: UnsafeRawBufferPointer) throws(MaildirError) {
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw .last("write", path)
+                }
+                offset += written
+            }
+        }
+
+        func close(fsync sync: Bool) throws(MaildirError) {
+            if sync && fsync(descriptor) != 0 { throw .last("fsync", path) }
+            let result = Glibc.close(descriptor)
+            descriptor = -1
+            if result != 0 { throw .last("close", path) }
+        }
+
+        func abandon() {
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+            unlink(path)
+        }
+    }
+}

@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -66,6 +67,11 @@ let package = Package(
         ),
         .target(
             name: "Maildir",
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "DeliveryLog",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictness
         ),
         .executableTarget(
@@ -110,6 +116,11 @@ let package = Package(
                 "SMTPCore",
                 "TestSupport",
             ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "DeliveryLogTests",
+            dependencies: ["DeliveryLog", "TestSupport"],
             swiftSettings: strictness
         ),
         .testTarget(

@@ -1,0 +1,139 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// The SQLite record of every delivery (GRDB, WAL mode), shared by all sessions.
+///
+/// ``record(_:)`` returns only once the rows are committed — durably when the log was opened
+/// with `durable: true` — so a recipient's 250 can wait for it. Concurrent calls are committed
+/// together (group commit): the first caller writes every record queued at that moment in one
+/// transaction, so one fsync serves many deliveries.
+public final class DeliveryLog: Sendable {
+    let database: DatabasePool
+    private let queue = Mutex(GroupCommit())
+
+    private struct GroupCommit {
+        var pending: [(TransactionRecord, CheckedContinuation<Int64, any Error>)] = []
+        var writing = false
+    }
+
+    /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
+    /// is synced to disk (SQLite `synchronous = FULL`); without, a crash may lose the last ones.
+    /// `busyTimeout` is how long a write waits for another process holding the lock.
+    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: transactions and deliveries") { db in
+            try db.execute(sql: """
+                CREATE TABLE transactions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    session_id TEXT NOT NULL,
+                    time TEXT NOT NULL,
+                    client_address TEXT,
+                    helo TEXT,
+                    sender TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    message_id TEXT,
+                    body_sha256 TEXT
+                );
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    transaction_id INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+                    time TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    original_recipient TEXT,
+                    mailbox TEXT,
+                    folder TEXT,
+                    file TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'deferred', 'duplicate')),
+                    code INTEGER NOT NULL,
+                    enhanced_code TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    duration REAL NOT NULL
+                );
+                CREATE INDEX deliveries_transaction ON deliveries(transaction_id);
+                CREATE INDEX deliveries_recipient_time ON deliveries(recipient, time);
+                CREATE INDEX deliveries_time ON deliveries(time);
+                CREATE INDEX transactions_message_id ON transactions(message_id);
+                """)
+        }
+        return migrator
+    }
+
+    /// Records a transaction and its recipients; returns the transaction's id once committed.
+    public func record(_ transaction: TransactionRecord) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            let lead = queue.withLock { state -> Bool in
+                state.pending.append((transaction, continuation))
+                guard !state.writing else { return false }
+                state.writing = true
+                return true
+            }
+            if lead { Task { await self.commitPending() } }
+        }
+    }
+
+    /// Writes batches until nothing is queued.
+    private func commitPending() async {
+        while true {
+            let batch = queue.withLock { state -> [(TransactionRecord, CheckedContinuation<Int64, any Error>)] in
+                let batch = state.pending
+                state.pending.removeAll()
+                if batch.isEmpty { state.writing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let records = batch.map(\.0)
+            do {
+                let ids = try await database.write { db in try records.map { try Self.insert($0, db) } }
+                for (entry, id) in zip(batch, ids) { entry.1.resume(returning: id) }
+            } catch {
+                for entry in batch { entry.1.resume(throwing: error) }
+            }
+        }
+    }
+
+    private static func insert(_ record: TransactionRecord, _ db: Database) throws -> Int64 {
+        let time = Timestamp.format(record.time)
+        try db.execute(sql: """
+            INSERT INTO transactions (session_id, time, client_address, helo, sender, size, message_id, body_sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [record.sessionID, time, record.clientAddress, record.helo, record.sender, record.size,
+                             record.messageID, record.bodySHA256])
+        let id = db.lastInsertedRowID
+        for recipient in record.recipients {
+            try db.execute(sql: """
+                INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
+                                        status, code, enhanced_code, text, duration)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, time, recipient.recipient, recipient.originalRecipient, recipient.mailbox,
+                                 recipient.folder, recipient.file, recipient.status.rawValue, recipient.code,
+                                 recipient.enhancedCode, recipient.text, recipient.duration])
+        }
+        return id
+    }
+
+    /// Whether `recipient` already got the message with this Message-ID and body hash, delivered
+    /// (or suppressed as a duplicate) at or after `since`.
+    public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date) async throws -> Bool {
+        let since = Timestamp.format(since)
+        return try await database.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (
+                    SELECT 1 FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
+                    WHERE d.recipient = ? AND d.time >= ? AND d.status IN ('delivered', 'duplicate')
+                      AND t.message_id = ? AND t.body_sha256 = ?)
+                """, arguments: [recipient, since, messageID, bodySHA256]) ?? false
+        }
+    }
+}

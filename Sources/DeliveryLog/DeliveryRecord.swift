@@ -1,0 +1,129 @@
+import Foundation
+
+/// What happened to one recipient (the `status` column).
+public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    /// In the Maildir, durably; the client got 2xx.
+    case delivered
+    /// Refused for good; the client got 5xx.
+    case failed
+    /// Refused for now; the client got 4xx and will retry.
+    case deferred
+    /// Already delivered within the duplicate window; answered 2xx without a second copy.
+    case duplicate
+}
+
+/// One recipient's outcome, as recorded.
+public struct RecipientRecord: Sendable, Hashable {
+    public var recipient: String
+    /// The DSN original recipient (ORCPT, RFC 3461), if the client gave one.
+    public var originalRecipient: String?
+    /// The Maildir delivered into.
+    public var mailbox: String?
+    /// The Maildir++ folder, when the delivery went into one.
+    public var folder: String?
+    /// The delivered file's name in `new/`.
+    public var file: String?
+    public var status: DeliveryStatus
+    public var code: Int
+    public var enhancedCode: String
+    public var text: String
+    /// How long this recipient's delivery took, in seconds.
+    public var duration: Double
+
+    public init(recipient: String, originalRecipient: String? = nil, mailbox: String? = nil, folder: String? = nil,
+                file: String? = nil, status: DeliveryStatus, code: Int, enhancedCode: String, text: String, duration: Double = 0) {
+        self.recipient = recipient
+        self.originalRecipient = originalRecipient
+        self.mailbox = mailbox
+        self.folder = folder
+        self.file = file
+        self.status = status
+        self.code = code
+        self.enhancedCode = enhancedCode
+        self.text = text
+        self.duration = duration
+    }
+}
+
+/// One LMTP/SMTP transaction and the outcome for each of its recipients.
+public struct TransactionRecord: Sendable, Hashable {
+    public var sessionID: String
+    public var time: Date
+    public var clientAddress: String?
+    public var helo: String?
+    /// The envelope sender; empty for the null reverse path.
+    public var sender: String
+    /// The message's size as stored.
+    public var size: Int
+    /// The message's Message-ID header field, if it has one.
+    public var messageID: String?
+    /// The hex SHA-256 of the message body as received.
+    public var bodySHA256: String?
+    public var recipients: [RecipientRecord]
+
+    public init(sessionID: String, time: Date = Date(), clientAddress: String? = nil, helo: String? = nil, sender: String,
+                size: Int, messageID: String? = nil, bodySHA256: String? = nil, recipients: [RecipientRecord]) {
+        self.sessionID = sessionID
+        self.time = time
+        self.clientAddress = clientAddress
+        self.helo = helo
+        self.sender = sender
+        self.size = size
+        self.messageID = messageID
+        self.bodySHA256 = bodySHA256
+        self.recipients = recipients
+    }
+}
+
+/// One recorded delivery, joined with its transaction: what `letterbox deliveries` shows.
+public struct Delivery: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var time: String
+    public var recipient: String
+    public var originalRecipient: String?
+    public var sender: String
+    public var status: DeliveryStatus
+    public var code: Int
+    public var enhancedCode: String
+    public var text: String
+    public var mailbox: String?
+    public var folder: String?
+    public var file: String?
+    public var size: Int
+    public var messageID: String?
+    public var sessionID: String
+    public var clientAddress: String?
+    public var helo: String?
+    public var duration: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration
+        case originalRecipient = "original_recipient"
+        case enhancedCode = "enhanced_code"
+        case messageID = "message_id"
+        case sessionID = "session_id"
+        case clientAddress = "client_address"
+    }
+}
+
+/// RFC 3339 times in UTC with microseconds, fixed width so that text order is time order.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        let seconds = floor(date.timeIntervalSince1970)
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let micros = Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded(.down))
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+    }
+
+    /// Parses an RFC 3339 time (`2026-11-29T10:00:00Z`, fractional seconds and offsets allowed).
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

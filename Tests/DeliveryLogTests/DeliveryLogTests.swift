@@ -1,0 +1,89 @@
+import DeliveryLog
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Delivery log on a real SQLite file", .timeLimit(.minutes(1)))
+struct DeliveryLogTests {
+    static func transaction(_ index: Int, recipients: [String], status: DeliveryStatus = .delivered, time: Date = Date(),
+                            messageID: String? = nil) -> TransactionRecord {
+        TransactionRecord(sessionID: "S\(index)", time: time, clientAddress: "127.0.0.1", helo: "mx.test", sender: "a\(index)@b.test",
+                          size: 100 + index, messageID: messageID ?? "<m\(index)@b.test>", bodySHA256: "hash\(index)",
+                          recipients: recipients.map {
+                              RecipientRecord(recipient: $0, mailbox: "/mail/\($0)", file: "f\(index)", status: status,
+                                              code: status == .delivered ? 250 : 550,
+                                              enhancedCode: status == .delivered ? "2.0.0" : "5.1.1", text: "text \(index)")
+                          })
+    }
+
+    @Test("concurrent records all commit (group commit), and sqlite3 sees a sound WAL database")
+    func concurrentRecords() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/deliveries.sqlite"
+            let log = try DeliveryLog(path: path)
+            let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for index in 0..<200 {
+                    group.addTask { try await log.record(Self.transaction(index, recipients: ["r\(index)@x.test", "s\(index)@x.test"])) }
+                }
+                return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 200)
+            guard let sqlite = External.find("sqlite3") else { return }
+            let check = try await runProcess(sqlite, [path, "PRAGMA integrity_check; PRAGMA journal_mode; SELECT COUNT(*) FROM deliveries; SELECT COUNT(DISTINCT transaction_id) FROM deliveries;"])
+            #expect(check.output == "ok\nwal\n400\n200\n")
+        }
+    }
+
+    @Test("list filters, show, and stats")
+    func queries() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try DeliveryLog(path: directory + "/d.sqlite")
+            let old = Date(timeIntervalSinceNow: -3 * 86400)
+            _ = try await log.record(Self.transaction(1, recipients: ["alice@x.test"], time: old))
+            _ = try await log.record(Self.transaction(2, recipients: ["alice@x.test", "bob@x.test"]))
+            _ = try await log.record(Self.transaction(3, recipients: ["nobody@x.test"], status: .failed))
+            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 4)
+            let alice = try await log.deliveries(matching: DeliveryFilter(recipient: "ALICE@x.test"))
+            #expect(alice.map(\.sessionID) == ["S2", "S1"])   // newest first
+            #expect(try await log.deliveries(matching: DeliveryFilter(status: .failed)).map(\.recipient) == ["nobody@x.test"])
+            #expect(try await log.deliveries(matching: DeliveryFilter(since: Date(timeIntervalSinceNow: -86400))).count == 3)
+            #expect(try await log.deliveries(matching: DeliveryFilter(until: Date(timeIntervalSinceNow: -86400))).count == 1)
+            #expect(try await log.deliveries(matching: DeliveryFilter(sender: "a2@b.test")).count == 2)
+            #expect(try await log.deliveries(matching: DeliveryFilter(messageID: "<m3@b.test>")).count == 1)
+            #expect(try await log.deliveries(matching: DeliveryFilter(limit: 2)).count == 2)
+            let first = try #require(alice.last)
+            let shown = try #require(try await log.delivery(id: first.id))
+            #expect(shown == first)
+            #expect(shown.code == 250 && shown.enhancedCode == "2.0.0" && shown.size == 101 && shown.mailbox == "/mail/alice@x.test")
+            #expect(try await log.delivery(id: 9999) == nil)
+            let stats = try await log.stats()
+            #expect(stats.transactions == 3 && stats.deliveries == 4 && stats.delivered == 3 && stats.failed == 1)
+            #expect(stats.bytes == 101 + 102)
+            #expect(try await log.stats(since: Date(timeIntervalSinceNow: -86400)).deliveries == 3)
+        }
+    }
+
+    @Test("duplicates: same recipient, Message-ID and body hash within the window")
+    func duplicates() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try DeliveryLog(path: directory + "/d.sqlite")
+            _ = try await log.record(Self.transaction(1, recipients: ["alice@x.test"], messageID: "<same@x>"))
+            let hour = Date(timeIntervalSinceNow: -3600)
+            #expect(try await log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
+            #expect(try await !log.alreadyDelivered(recipient: "bob@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
+            #expect(try await !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "other", since: hour))
+            #expect(try await !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1",
+                                                   since: Date(timeIntervalSinceNow: 60)))
+        }
+    }
+
+    @Test("timestamps are fixed-width RFC 3339 in UTC and parse back")
+    func timestamps() throws {
+        let date = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let text = Timestamp.format(date)
+        #expect(text == "2026-11-18T11:06:40.123456Z")
+        #expect(abs((Timestamp.parse(text)?.timeIntervalSince1970 ?? 0) - date.timeIntervalSince1970) < 0.001)
+        #expect(Timestamp.parse("2026-11-29T10:00:00+01:00")?.timeIntervalSince1970 == 1_795_942_800)
+        #expect(Timestamp.parse("yesterday") == nil)
+    }
+}

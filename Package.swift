@@ -74,10 +74,17 @@ let package = Package(
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictness
         ),
+        .target(
+            name: "LocalDelivery",
+            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog",
+                           .product(name: "Logging", package: "swift-log")] + networking,
+            swiftSettings: strictness
+        ),
         .executableTarget(
             name: "letterbox",
-            dependencies: ["SMTPClient", "SMTPCore", "SASL",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")] + networking,
+            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness
         ),
         .target(
@@ -110,12 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LetterboxTests",
-            dependencies: [
-                "letterbox",
-                "SMTPServer",
-                "SMTPCore",
-                "TestSupport",
-            ],
+            dependencies: ["letterbox", "SMTPServer", "SMTPClient", "SMTPCore", "TestSupport"] + networking,
             swiftSettings: strictness
         ),
         .testTarget(

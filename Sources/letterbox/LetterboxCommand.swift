@@ -6,6 +6,6 @@ struct LetterboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "letterbox",
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
-        subcommands: [SendCommand.self]
+        subcommands: [ServeCommand.self, DeliveriesCommand.self, SendCommand.self]
     )
 }

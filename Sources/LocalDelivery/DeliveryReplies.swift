@@ -1,0 +1,31 @@
+import Maildir
+import SMTPCore
+
+/// The replies of the delivery agent, chosen as Postfix and Dovecot choose them: 4xx for
+/// anything that may work on retry (RFC 5321 §4.2.1), 5xx only for what never will.
+enum DeliveryReplies {
+    static func delivered(_ address: Address) -> SMTPError? { nil }
+
+    static func deliveredText(_ address: Address, file: String) -> String { "<\(address)> delivered as \(file)" }
+
+    static func duplicateText(_ address: Address) -> String { "<\(address)> already delivered (duplicate suppressed)" }
+
+    /// A file-system failure for one recipient.
+    static func failure(_ error: MaildirError, for address: Address, quotaTempfail: Bool) -> SMTPError {
+        if error.isDiskFull {
+            return SMTPError(code: 452, enhancedCode: EnhancedCode(4, 3, 1), message: "<\(address)> Mail system full")
+        }
+        if error.isQuotaExceeded {
+            return quotaTempfail
+                ? SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "<\(address)> Mailbox is full")
+                : SMTPError(code: 552, enhancedCode: EnhancedCode(5, 2, 2), message: "<\(address)> Mailbox is full")
+        }
+        return SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0),
+                         message: "<\(address)> Temporary failure writing the mailbox (\(error.operation))")
+    }
+
+    /// The delivery log could not record the outcome: nothing was kept, the client retries.
+    static func logUnavailable(_ address: Address) -> SMTPError {
+        SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Delivery log unavailable; try again later")
+    }
+}

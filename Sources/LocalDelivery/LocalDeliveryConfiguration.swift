@@ -1,0 +1,51 @@
+import Foundation
+
+/// How `letterbox` delivers.
+public struct LocalDeliveryConfiguration: Sendable {
+    /// Where `+detail` goes (Maildir++ folders).
+    public enum DetailFolders: String, Sendable, CaseIterable {
+        /// The detail is ignored: always INBOX.
+        case off
+        /// Into the folder `.detail` if it exists, else INBOX.
+        case existing
+        /// Into the folder `.detail`, created on first delivery.
+        case create
+    }
+
+    /// The directory holding every Maildir.
+    public var mailRoot: String
+    /// Where a recipient's Maildir is under the mail root: `%d` the domain, `%n` the local part
+    /// (without `+detail`), `%u` the whole address, all lower-cased.
+    public var mailboxTemplate: String
+    /// The local domains (lower-cased); `nil` makes every domain local.
+    public var domains: Set<String>?
+    /// The recipient delimiter (e.g. `+`), if `local+detail` addresses are understood.
+    public var recipientDelimiter: String?
+    /// What a detail selects.
+    public var detailFolders: DetailFolders
+    /// Whether files and directories are fsynced before a delivery is acknowledged.
+    public var fsync: Bool
+    /// A re-sent message (same Message-ID and body) within this window is not delivered twice;
+    /// 0 turns suppression off.
+    public var duplicateWindow: TimeInterval
+    /// The name in `Received:` lines.
+    public var hostname: String
+    /// Answer a full mailbox with 452 4.2.2 (try later) instead of 552 5.2.2.
+    public var quotaTempfail: Bool
+
+    /// Creates a configuration.
+    public init(mailRoot: String, mailboxTemplate: String = "%d/%n", domains: Set<String>? = nil,
+                recipientDelimiter: String? = nil, detailFolders: DetailFolders = .off, fsync: Bool = true,
+                duplicateWindow: TimeInterval = 86400, hostname: String = ProcessInfo.processInfo.hostName,
+                quotaTempfail: Bool = false) {
+        self.mailRoot = mailRoot
+        self.mailboxTemplate = mailboxTemplate
+        self.domains = domains.map { Set($0.map { $0.lowercased() }) }
+        self.recipientDelimiter = recipientDelimiter
+        self.detailFolders = detailFolders
+        self.fsync = fsync
+        self.duplicateWindow = duplicateWindow
+        self.hostname = hostname
+        self.quotaTempfail = quotaTempfail
+    }
+}

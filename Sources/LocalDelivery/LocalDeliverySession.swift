@@ -1,0 +1,239 @@
+import DeliveryLog
+import Foundation
+import Maildir
+import NIOCore
+import SMTPCore
+import SMTPServer
+import Synchronization
+
+/// One LMTP session of the delivery agent.
+final class LocalDeliverySession: LMTPSession {
+    private let backend: LocalDeliveryBackend
+    private let state: ConnectionState
+    private var sender: ReversePath?
+    private var mailOptions = MailOptions()
+    /// The accepted recipients, in RCPT order.
+    private var targets: [DeliveryTarget] = []
+
+    init(backend: LocalDeliveryBackend, state: ConnectionState) {
+        self.backend = backend
+        self.state = state
+    }
+
+    func reset() async {
+        sender = nil
+        mailOptions = MailOptions()
+        targets = []
+    }
+
+    func logout() async {}
+
+    func mail(from: ReversePath, options: MailOptions) async throws {
+        sender = from
+        mailOptions = options
+        targets = []
+    }
+
+    func rcpt(to: Address, options: RcptOptions) async throws {
+        targets.append(try backend.resolver.resolve(to, originalRecipient: options.originalRecipient?.address))
+    }
+
+    func data(_ body: MessageBody) async throws {
+        let outcomes = try await deliver(body)
+        if let failure = outcomes.compactMap({ $0 }).first { throw failure }
+    }
+
+    func lmtpData(_ body: MessageBody, status: StatusCollector) async throws {
+        for (index, outcome) in try await deliver(body).enumerated() {
+            status.setStatus(at: index, outcome)
+        }
+    }
+
+    // MARK: - The pipeline
+
+    /// Holds the spool for the thread pool's closures: it is only ever touched under the lock.
+    private final class SpoolBox: Sendable {
+        let spool = Mutex<MessageSpool?>(nil)
+    }
+
+    /// One outcome per accepted RCPT (`nil`: delivered or suppressed as a duplicate).
+    private func deliver(_ body: MessageBody) async throws -> [SMTPError?] {
+        let configuration = backend.configuration
+        let started = Date()
+        // A recipient given twice gets one copy and the same answer twice.
+        var unique: [DeliveryTarget] = []
+        var uniqueIndex: [Int] = []
+        for target in targets {
+            if let existing = unique.firstIndex(where: { $0.canonical == target.canonical && $0.maildir == target.maildir }) {
+                uniqueIndex.append(existing)
+            } else {
+                uniqueIndex.append(unique.count)
+                unique.append(target)
+            }
+        }
+        var outcomes = [SMTPError?](repeating: nil, count: unique.count)
+        var records = unique.map { target in
+            RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient, mailbox: target.inbox.path,
+                            status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
+        }
+
+        // Spool into the first Maildir that can be created.
+        let box = SpoolBox()
+        let name = backend.names.next()
+        let lineEndings: StoredLineEndings = mailOptions.body == .binaryMIME ? .asReceived : .lf
+        var spoolIndex: Int?
+        for (index, target) in unique.enumerated() {
+            let maildir = target.maildir
+            do {
+                try await backend.pool.runIfActive {
+                    try maildir.create()
+                    try box.spool.withLock { $0 = try MessageSpool(in: maildir, name: name, lineEndings: lineEndings) }
+                }
+                spoolIndex = index
+                break
+            } catch {
+                outcomes[index] = Self.failure(error, target.address, configuration)
+            }
+        }
+        var hash = SHA256()
+        var scanner = MessageIDScanner()
+        guard spoolIndex != nil else {
+            // No mailbox can take the message: read it anyway so the session stays in step.
+            for try await _ in body {}
+            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
+                                    size: 0, messageID: nil, hash: nil, started: started)
+        }
+        let spooled: SpooledMessage
+        do {
+            let header = traceHeader(unique)
+            try await backend.pool.runIfActive { try box.spool.withLock { try $0?.write(header) } }
+            for try await chunk in body {
+                chunk.withUnsafeReadableBytes { bytes in
+                    hash.update(bytes)
+                    scanner.feed(bytes)
+                }
+                try await backend.pool.runIfActive {
+                    try box.spool.withLock { spool in try chunk.withUnsafeReadableBytes { try spool?.write($0) } }
+                }
+            }
+            let sync = configuration.fsync
+            spooled = try await backend.pool.runIfActive {
+                try box.spool.withLock { spool -> SpooledMessage in
+                    guard let spool else { throw MaildirError(operation: "spool", path: "", errno: EIO) }
+                    return try spool.finish(fsync: sync)
+                }
+            }
+        } catch {
+            await discard(box)
+            if error is SMTPError { throw error }   // the body failed: the server answers for it
+            let failure = Self.failure(error, unique[spoolIndex!].address, configuration)
+            for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = failure }
+            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
+                                    size: 0, messageID: nil, hash: nil, started: started)
+        }
+        let messageID = scanner.messageID
+        let bodyHash = hash.finalize()
+
+        // Link into every recipient's new/.
+        var delivered: [String] = []
+        for (index, target) in unique.enumerated() where outcomes[index] == nil {
+            let recipientStart = Date()
+            if configuration.duplicateWindow > 0, let messageID,
+               (try? await backend.log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
+                                                        since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))) == true {
+                records[index].status = .duplicate
+                records[index].code = 250
+                records[index].enhancedCode = "2.0.0"
+                records[index].text = DeliveryReplies.duplicateText(target.address)
+                records[index].duration = Date().timeIntervalSince(recipientStart)
+                continue
+            }
+            let maildir = target.maildir
+            let sync = configuration.fsync
+            do {
+                let path = try await backend.pool.runIfActive {
+                    try maildir.create()
+                    return try spooled.deliver(into: maildir, fsync: sync)
+                }
+                delivered.append(path)
+                let file = String(path.split(separator: "/").last ?? "")
+                records[index].status = .delivered
+                records[index].code = 250
+                records[index].enhancedCode = "2.0.0"
+                records[index].text = DeliveryReplies.deliveredText(target.address, file: file)
+                records[index].file = file
+                records[index].folder = maildir.folderName
+                records[index].mailbox = maildir.path
+            } catch {
+                outcomes[index] = Self.failure(error, target.address, configuration)
+            }
+            records[index].duration = Date().timeIntervalSince(recipientStart)
+        }
+        try? await backend.pool.runIfActive { spooled.remove() }
+        do {
+            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
+                                    size: spooled.size, messageID: messageID, hash: bodyHash, started: started)
+        } catch {
+            // Not recorded, so not acknowledged: take the copies back, the client will retry.
+            let copies = delivered
+            try? await backend.pool.runIfActive { for path in copies { unlink(path) } }
+            backend.logger.error("delivery log failed: \(error)")
+            return uniqueIndex.map { DeliveryReplies.logUnavailable(unique[$0].address) }
+        }
+    }
+
+    /// Records the transaction (waiting for the commit) and spreads outcomes over the RCPTs.
+    private func finish(uniqueIndex: [Int], outcomes: [SMTPError?], records: [RecipientRecord], unique: [DeliveryTarget],
+                        size: Int, messageID: String?, hash: String?, started: Date) async throws -> [SMTPError?] {
+        var records = records
+        for (index, outcome) in outcomes.enumerated() {
+            guard let outcome else { continue }
+            records[index].status = outcome.isTemporary ? .deferred : .failed
+            records[index].code = outcome.code
+            records[index].enhancedCode = outcome.enhancedCode.resolved(forReplyCode: outcome.code).map { "\($0)" } ?? ""
+            records[index].text = outcome.message
+        }
+        let transaction = TransactionRecord(sessionID: state.sessionID, time: started,
+                                            clientAddress: state.remoteAddress?.ipAddress ?? "local", helo: state.hostname,
+                                            sender: sender?.address?.description ?? "", size: size, messageID: messageID,
+                                            bodySHA256: hash, recipients: records)
+        _ = try await backend.log.record(transaction)
+        return uniqueIndex.map { outcomes[$0] }
+    }
+
+    private func discard(_ box: SpoolBox) async {
+        try? await backend.pool.runIfActive { box.spool.withLock { $0?.discard() } }
+    }
+
+    static func failure(_ error: any Error, _ address: Address, _ configuration: LocalDeliveryConfiguration) -> SMTPError {
+        if let error = error as? MaildirError {
+            return DeliveryReplies.failure(error, for: address, quotaTempfail: configuration.quotaTempfail)
+        }
+        return SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Temporary local error")
+    }
+
+    /// `Return-Path:`, then `Delivered-To:` and a `Received:` with `for` when there is exactly
+    /// one recipient (so that one file can be hard-linked to all of them otherwise).
+    private func traceHeader(_ unique: [DeliveryTarget]) -> String {
+        let configuration = backend.configuration
+        var header = "Return-Path: <\(sender?.address?.description ?? "")>\r\n"
+        if unique.count == 1 { header += "Delivered-To: \(unique[0].address)\r\n" }
+        let client = state.remoteAddress?.ipAddress ?? "local"
+        header += "Received: from \(state.hostname ?? "unknown") (\(client))\r\n"
+        header += "\tby \(configuration.hostname) (Letterbox) with LMTP id \(state.sessionID)"
+        if unique.count == 1 { header += "\r\n\tfor <\(unique[0].address)>" }
+        header += "; \(Self.rfc5322Date(Date()))\r\n"
+        return header
+    }
+
+    /// `Sun, 29 Nov 2026 10:00:00 +0000` (RFC 5322 §3.3).
+    static func rfc5322Date(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d +0000", days[Int(parts.tm_wday)], Int(parts.tm_mday),
+                      months[Int(parts.tm_mon)], Int(parts.tm_year) + 1900, Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}

@@ -1,0 +1,67 @@
+import Maildir
+import SMTPCore
+
+/// Where one recipient's mail goes.
+struct DeliveryTarget: Sendable, Hashable {
+    /// The address as given at RCPT.
+    var address: Address
+    /// The canonical address (lower-cased, without detail): the log's `recipient`.
+    var canonical: String
+    var originalRecipient: String?
+    /// The user's Maildir (INBOX).
+    var inbox: Maildir
+    /// The folder the detail asked for, if any.
+    var folder: String?
+    /// Whether the folder may be created.
+    var createFolder: Bool
+
+    /// The Maildir delivered into: the folder when it exists or may be created, else INBOX.
+    var maildir: Maildir {
+        guard let folder else { return inbox }
+        let candidate = inbox.folder(folder)
+        return createFolder || candidate.exists ? candidate : inbox
+    }
+}
+
+/// Turns a RCPT address into a delivery target, or the reply refusing it.
+struct RecipientResolver: Sendable {
+    let configuration: LocalDeliveryConfiguration
+    let users: UserDirectory?
+
+    static func badMailbox(_ address: Address) -> SMTPError {
+        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 3), message: "<\(address)> Bad recipient mailbox address syntax")
+    }
+
+    static func unknownUser(_ address: Address) -> SMTPError {
+        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "<\(address)> User unknown")
+    }
+
+    func resolve(_ address: Address, originalRecipient: String? = nil) throws(SMTPError) -> DeliveryTarget {
+        guard !address.isBarePostmaster, !address.isAddressLiteral else { throw Self.unknownUser(address) }
+        var local = address.unquotedLocalPart
+        var detail: String?
+        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.range(of: delimiter) {
+            detail = String(local[range.upperBound...])
+            local = String(local[..<range.lowerBound])
+        }
+        let domain: String, name: String
+        do {
+            domain = try MailboxName.component(address.domain)
+            name = try MailboxName.component(local)
+            if let given = detail, !given.isEmpty { detail = try MailboxName.component(given) } else { detail = nil }
+        } catch {
+            throw Self.badMailbox(address)
+        }
+        let canonical = name + "@" + domain
+        if let domains = configuration.domains, !domains.contains(domain) { throw Self.unknownUser(address) }
+        if let users, users.user(canonical) == nil { throw Self.unknownUser(address) }
+        let relative = configuration.mailboxTemplate
+            .replacingOccurrences(of: "%u", with: canonical)
+            .replacingOccurrences(of: "%d", with: domain)
+            .replacingOccurrences(of: "%n", with: name)
+        let inbox = Maildir(path: configuration.mailRoot + "/" + relative)
+        let folder = configuration.detailFolders == .off ? nil : detail
+        return DeliveryTarget(address: address, canonical: canonical, originalRecipient: originalRecipient, inbox: inbox,
+                              folder: folder, createFolder: configuration.detailFolders == .create)
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import DeliveryLog
+import Foundation
+
+/// Where letterbox keeps its state: shared by `serve`, `deliver` and `deliveries`.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(name: .long, help: "The data directory (default ./letterbox-data, or $LETTERBOX_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "The delivery log (default <data-dir>/deliveries.sqlite).")
+    var database: String?
+
+    var resolvedDataDir: String {
+        dataDir ?? ProcessInfo.processInfo.environment["LETTERBOX_DATA_DIR"] ?? "./letterbox-data"
+    }
+
+    var resolvedDatabase: String { database ?? resolvedDataDir + "/deliveries.sqlite" }
+}
+
+/// `2h`, `30m`, `45s`, `7d` (and `0`).
+func parseDuration(_ text: String) -> TimeInterval? {
+    guard let last = text.last else { return nil }
+    let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+    if let unit = units[last], let value = Double(text.dropLast()), value >= 0 { return value * unit }
+    if let value = Double(text), value >= 0 { return value }
+    return nil
+}
+
+/// An RFC 3339 time or a duration back from now.
+func parseTime(_ text: String) -> Date? {
+    if let date = Timestamp.parse(text) { return date }
+    return parseDuration(text).map { Date(timeIntervalSinceNow: -$0) }
+}

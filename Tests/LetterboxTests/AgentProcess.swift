@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `letterbox serve` running as a real process for one test, in a data directory of its own.
+final class AgentProcess: Sendable {
+    let process: Process
+    let dataDir: String
+    let output: Pipe
+
+    var socket: String { dataDir + "/lmtp.sock" }
+    var mailRoot: String { dataDir + "/mail" }
+    var database: String { dataDir + "/deliveries.sqlite" }
+
+    private init(process: Process, dataDir: String, output: Pipe) {
+        self.process = process
+        self.dataDir = dataDir
+        self.output = output
+    }
+
+    /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket.
+    static func start(in dataDir: String, _ arguments: [String] = []) async throws -> AgentProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: letterboxExecutable())
+        process.arguments = ["serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let agent = AgentProcess(process: process, dataDir: dataDir, output: output)
+        for _ in 0..<400 {
+            if FileManager.default.fileExists(atPath: agent.socket) { return agent }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        agent.stop()
+        Issue.record("letterbox serve did not start")
+        throw CancellationError()
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        for _ in 0..<400 where process.isRunning { usleep(25_000) }
+        if process.isRunning {
+            Issue.record("letterbox serve did not exit within 10 s of SIGTERM")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Every file in `new/` of the Maildir at `relative` (under the mail root).
+    func newFiles(_ relative: String) -> [String] {
+        let directory = mailRoot + "/" + relative + "/new"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
+    }
+
+    /// Runs `letterbox` with `arguments` against this agent's data directory.
+    func letterbox(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runProcess(letterboxExecutable(), arguments + ["--data-dir", dataDir])
+    }
+}
+
+/// Runs `script` with python3 (`nil`, an issue in CI, when python3 is missing).
+func python(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String)? {
+    guard let python = External.find("python3") else { return nil }
+    return try await runProcess(python, ["-c", script] + arguments)
+}

@@ -1,0 +1,198 @@
+import Foundation
+import NIOCore
+import SMTPClient
+import SMTPCore
+import Testing
+import TestSupport
+
+/// `letterbox serve` end to end: the real binary, a real socket, real Maildirs and SQLite.
+@Suite("letterbox serve", .timeLimit(.minutes(2)))
+struct ServeCommandTests {
+    static func lmtpClient(_ agent: AgentProcess) async throws -> Client {
+        try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true, localName: "client.test"))
+    }
+
+    static func text(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    static func info(_ path: String) -> stat? {
+        var result = stat()
+        return stat(path, &result) == 0 ? result : nil
+    }
+
+    @Test("a single recipient with Python's smtplib.LMTP: trace headers, LF line ends, true S= and W=, a log row")
+    func singleRecipient() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            defer { agent.stop() }
+            let script = #"""
+            import smtplib, sys
+            c = smtplib.LMTP(sys.argv[1])
+            c.sendmail("alice@example.org", ["Bob@Example.NET"], "Subject: hi\r\nMessage-ID: <m1@example.org>\r\n\r\nhello\r\n.leading dot\r\n")
+            c.quit()
+            """#
+            guard let result = try await python(script, [agent.socket]) else { return }
+            #expect(result.status == 0, "\(result.output)")
+            let files = agent.newFiles("example.net/bob")
+            let file = try #require(files.first)
+            #expect(files.count == 1)
+            let content = Self.text(file)
+            #expect(content.hasPrefix("Return-Path: <alice@example.org>\nDelivered-To: Bob@Example.NET\nReceived: from "))
+            #expect(content.contains("\tby mx.test (Letterbox) with LMTP id "))
+            #expect(content.contains("\tfor <Bob@Example.NET>; "))
+            #expect(content.hasSuffix("Subject: hi\nMessage-ID: <m1@example.org>\n\nhello\n.leading dot\n"))
+            #expect(!content.contains("\r"))
+            let size = content.utf8.count, lines = content.utf8.filter { $0 == 0x0A }.count
+            #expect(file.hasSuffix(",S=\(size),W=\(size + lines)"))
+            #expect(Self.info(agent.mailRoot + "/example.net/bob/new").map { $0.st_mode & 0o777 } == 0o700)
+
+            let listed = try await agent.letterbox(["deliveries", "list", "--json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]
+            let row = try #require(rows?.first)
+            #expect(row["recipient"] as? String == "bob@example.net")
+            #expect(row["sender"] as? String == "alice@example.org")
+            #expect(row["status"] as? String == "delivered")
+            #expect(row["code"] as? Int == 250)
+            #expect(row["enhanced_code"] as? String == "2.0.0")
+            #expect(row["message_id"] as? String == "<m1@example.org>")
+            #expect(row["size"] as? Int == size)
+            #expect((row["file"] as? String).map { file.hasSuffix($0) } == true)
+            #expect(row["session_id"] as? String != nil && row["time"] as? String != nil && row["mailbox"] as? String != nil)
+        }
+    }
+
+    @Test("several recipients: one write hard-linked, duplicates answered twice, an unknown user refused at RCPT")
+    func multipleRecipients() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "alice@x.test\nbob@x.test quota=1G\n# carol is gone\ndave@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            let recipients = ["alice@x.test", "carol@x.test", "bob@x.test", "alice@x.test"].map { Address($0)! }
+            let (writer, rcpt) = try await client.beginMessage(from: .mailbox(Address("sender@y.test")!), to: recipients)
+            #expect(rcpt.map(\.reply.code) == [250, 550, 250, 250])
+            #expect(rcpt[1].reply.enhancedCode == EnhancedCode(5, 1, 1))
+            try await writer.write("Subject: to many\r\n\r\nbody\r\n")
+            let statuses = try await writer.finishWithStatuses()
+            #expect(statuses.map(\.recipient.localPart) == ["alice", "bob", "alice"])
+            #expect(statuses.map(\.reply.code) == [250, 250, 250])
+            try await client.quit()
+            let alice = agent.newFiles("x.test/alice"), bob = agent.newFiles("x.test/bob")
+            #expect(alice.count == 1 && bob.count == 1)
+            let a = try #require(Self.info(alice[0])), b = try #require(Self.info(bob[0]))
+            #expect(a.st_ino == b.st_ino)
+            // With several recipients no Delivered-To and no "for", so one file serves all.
+            #expect(!Self.text(alice[0]).contains("Delivered-To:"))
+            #expect(!Self.text(alice[0]).contains("\tfor <"))
+            guard let sqlite = External.find("sqlite3") else { return }
+            let check = try await runProcess(sqlite, [agent.database, "PRAGMA integrity_check; SELECT recipient || ' ' || status FROM deliveries ORDER BY recipient;"])
+            #expect(check.output == "ok\nalice@x.test delivered\nbob@x.test delivered\n")
+        }
+    }
+
+    @Test("a mailbox that cannot be written fails only its recipient, with 451 4.3.0, nothing partial in new/")
+    func perRecipientFailure() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            defer { agent.stop() }
+            // Break bob's Maildir: new/ is a file (permissions would not stop root).
+            let bob = agent.mailRoot + "/x.test/bob"
+            for sub in ["tmp", "cur"] { try FileManager.default.createDirectory(atPath: bob + "/" + sub, withIntermediateDirectories: true) }
+            #expect(FileManager.default.createFile(atPath: bob + "/new", contents: Data()))
+            let client = try await Self.lmtpClient(agent)
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("alice@x.test")!, Address("bob@x.test")!])
+            try await writer.write("x\r\n")
+            let statuses = try await writer.finishWithStatuses()
+            #expect(statuses.map(\.reply.code) == [250, 451])
+            #expect(statuses[1].reply.enhancedCode == EnhancedCode(4, 3, 0))
+            try await client.quit()
+            #expect(agent.newFiles("x.test/alice").count == 1)
+            let listed = try await agent.letterbox(["deliveries", "list", "--status", "deferred", "--json"])
+            #expect(listed.output.contains("\"bob@x.test\""))
+        }
+    }
+
+    @Test("traversal attempts are refused at RCPT with 550 5.1.3; nothing lands outside the mail root")
+    func traversal() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--recipient-delimiter", "+", "--detail-folders", "create"])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            try await client.mail(from: "a@b.test")
+            // Local parts as they go on the wire, quotes included; some do not even parse.
+            for evil in ["\"../../etc\"", "\".hidden\"", "bob+..", "bob+.x", "\"a/b\"", "\"..\""] {
+                await #expect(throws: SMTPError.self, "\(evil)") { try await client.rcpt(to: Address(localPart: evil, domain: "x.test")) }
+            }
+            await #expect(throws: SMTPError.self) { try await client.rcpt(to: Address(localPart: "bob", domain: "..")) }
+            try await client.quit()
+            let entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+            #expect(entries == ["data"])
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: agent.mailRoot)) ?? [] == [])
+        }
+    }
+
+    @Test("+detail goes to the Maildir++ folder when configured")
+    func detailFolders() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--recipient-delimiter", "+", "--detail-folders", "create"])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob+Lists@x.test")!])
+            try await writer.write("x\r\n")
+            #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+            try await client.quit()
+            #expect(agent.newFiles("x.test/bob/.lists").count == 1)
+            #expect(FileManager.default.fileExists(atPath: agent.mailRoot + "/x.test/bob/.lists/maildirfolder"))
+        }
+    }
+
+    @Test("a message re-sent with the same Message-ID and body is not delivered twice")
+    func duplicates() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            defer { agent.stop() }
+            for _ in 0..<2 {
+                let client = try await Self.lmtpClient(agent)
+                let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
+                try await writer.write("Message-ID: <same@x.test>\r\n\r\nbody\r\n")
+                #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+                try await client.quit()
+            }
+            #expect(agent.newFiles("x.test/bob").count == 1)
+            let duplicates = try await agent.letterbox(["deliveries", "list", "--status", "duplicate", "--json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(duplicates.output.utf8)) as? [[String: Any]]
+            #expect(rows?.count == 1)
+            let stats = try await agent.letterbox(["deliveries", "stats", "--json"])
+            #expect(stats.output.contains("\"duplicate\" : 1"))
+        }
+    }
+
+    @Test("a 20 MiB message streams into the Maildir intact")
+    func largeMessage() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--max-message-size", "64M"])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
+            let line = String(repeating: "0123456789", count: 10) + "\r\n"
+            for _ in 0..<(20 * 1024 * 1024 / line.utf8.count) { try await writer.write(line) }
+            #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+            try await client.quit()
+            let file = try #require(agent.newFiles("x.test/bob").first)
+            let lines = 20 * 1024 * 1024 / line.utf8.count
+            let size = try #require(Self.info(file)).st_size
+            #expect(file.contains(",S=\(size),"))
+            #expect(Int(size) > lines * 101)
+        }
+    }
+
+    @Test("SIGTERM ends the agent with status 0")
+    func gracefulStop() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            #expect(agent.stop() == 0)
+        }
+    }
+}

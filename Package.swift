@@ -126,6 +126,11 @@ let package = Package(
             swiftSettings: strictness
         ),
         .testTarget(
+            name: "LocalDeliveryTests",
+            dependencies: ["LocalDelivery"],
+            swiftSettings: strictness
+        ),
+        .testTarget(
             name: "MaildirTests",
             dependencies: ["Maildir", "TestSupport"],
             swiftSettings: strictness

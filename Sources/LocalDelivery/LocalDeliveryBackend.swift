@@ -1,6 +1,7 @@
 import DeliveryLog
 import Logging
 import Maildir
+import NIOCore
 import NIOPosix
 import SMTPCore
 import SMTPServer
@@ -43,5 +44,30 @@ public final class LocalDeliveryBackend: Backend {
 
     public func anonymousLogin(state: ConnectionState, sessionID: String) async throws -> any Session {
         LocalDeliverySession(backend: self, state: state)
+    }
+
+    /// Delivers one message without a socket (`letterbox deliver`, like dovecot-lda): the same
+    /// checks and pipeline as an LMTP transaction. Returns one outcome per recipient, in order:
+    /// `nil` when delivered (or suppressed as a duplicate), else the reply an LMTP client would
+    /// have got. Throws only when the body itself could not be read.
+    public func deliver<Body: AsyncSequence>(from sender: ReversePath, to recipients: [Address], body: Body,
+                                             mailOptions: MailOptions = MailOptions()) async throws -> [SMTPError?]
+    where Body.Element == ByteBuffer {
+        let state = ConnectionState(sessionID: generateSessionID(), hostname: "localhost")
+        let session = LocalDeliverySession(backend: self, state: state)
+        try await session.mail(from: sender, options: mailOptions)
+        var outcomes = [SMTPError?](repeating: nil, count: recipients.count)
+        var accepted: [Int] = []
+        for (index, recipient) in recipients.enumerated() {
+            do {
+                try await session.rcpt(to: recipient, options: RcptOptions())
+                accepted.append(index)
+            } catch let error as SMTPError {
+                outcomes[index] = error
+            }
+        }
+        guard !accepted.isEmpty else { return outcomes }
+        for (index, outcome) in zip(accepted, try await session.deliver(body)) { outcomes[index] = outcome }
+        return outcomes
     }
 }

@@ -56,8 +56,10 @@ final class LocalDeliverySession: LMTPSession {
         let spool = Mutex<MessageSpool?>(nil)
     }
 
-    /// One outcome per accepted RCPT (`nil`: delivered or suppressed as a duplicate).
-    private func deliver(_ body: MessageBody) async throws -> [SMTPError?] {
+    /// One outcome per accepted RCPT (`nil`: delivered or suppressed as a duplicate). An error
+    /// thrown by `body` itself (the client aborted, the message is too large) is rethrown after
+    /// the spool is discarded; nothing is delivered then.
+    func deliver<Body: AsyncSequence>(_ body: Body) async throws -> [SMTPError?] where Body.Element == ByteBuffer {
         let configuration = backend.configuration
         let started = Date()
         // A recipient given twice gets one copy and the same answer twice.
@@ -125,7 +127,7 @@ final class LocalDeliverySession: LMTPSession {
             }
         } catch {
             await discard(box)
-            if error is SMTPError { throw error }   // the body failed: the server answers for it
+            if error is SMTPError || !(error is MaildirError) { throw error }   // the body failed, not the disk
             let failure = Self.failure(error, unique[spoolIndex!].address, configuration)
             for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = failure }
             return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,

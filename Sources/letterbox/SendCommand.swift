@@ -166,7 +166,7 @@ struct SendCommand: AsyncParsableCommand {
             }
             if let auth { try await client.auth(auth) }
             let (writer, rcpt) = try await client.beginMessage(from: sender, to: recipients)
-            while let chunk = try await Self.readStandardInput() {
+            for try await chunk in StandardInput() {
                 try await writer.write(chunk)
             }
             let final = try await writer.finishWithStatuses()
@@ -178,17 +178,6 @@ struct SendCommand: AsyncParsableCommand {
         } catch {
             await client.close()
             throw error
-        }
-    }
-
-    /// The next piece of standard input, read off the concurrency pool; `nil` at its end.
-    private static func readStandardInput() async throws -> ByteBuffer? {
-        try await NIOThreadPool.singleton.runIfActive {
-            var buffer = ByteBuffer()
-            let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { pointer in
-                max(0, read(0, pointer.baseAddress, pointer.count))
-            }
-            return count == 0 ? nil : buffer
         }
     }
 

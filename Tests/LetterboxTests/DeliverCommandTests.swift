@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `letterbox deliver`, the pipe-transport entry point, as the real binary.
+@Suite("letterbox deliver", .timeLimit(.minutes(1)))
+struct DeliverCommandTests {
+    func deliver(_ dataDir: String, _ arguments: [String], message: String = "Subject: piped\n\nbody\n") async throws -> (status: Int32, output: String) {
+        try await runProcess(letterboxExecutable(), ["deliver", "--data-dir", dataDir, "--hostname", "mx.test"] + arguments, input: message)
+    }
+
+    static func newFiles(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path + "/new")) ?? []).map { path + "/new/" + $0 }
+    }
+
+    @Test("two recipients from standard input: exit 0, one file linked twice, two log rows")
+    func delivers() async throws {
+        try await withTemporaryDirectory { directory in
+            let result = try await deliver(directory, ["--sender", "alice@example.org", "--recipient", "bob@x.test", "--recipient", "carol@x.test"])
+            #expect(result.status == 0, "\(result.output)")
+            let bob = Self.newFiles(directory + "/mail/x.test/bob"), carol = Self.newFiles(directory + "/mail/x.test/carol")
+            #expect(bob.count == 1 && carol.count == 1)
+            let content = (try? String(contentsOfFile: bob[0], encoding: .utf8)) ?? ""
+            #expect(content.hasPrefix("Return-Path: <alice@example.org>\n"))
+            #expect(content.hasSuffix("Subject: piped\n\nbody\n"))
+            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--json", "--data-dir", directory])
+            let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]
+            #expect(Set(rows?.compactMap { $0["recipient"] as? String } ?? []) == ["bob@x.test", "carol@x.test"])
+        }
+    }
+
+    @Test("exit statuses: 67 unknown user, 65 bad address, 75 temporary failure")
+    func exitStatuses() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "bob@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let unknown = try await deliver(directory, ["--users", users, "--recipient", "nobody@x.test"])
+            #expect(unknown.status == 67)
+            #expect(unknown.output.contains("nobody@x.test: 550 5.1.1"))
+            let bad = try await deliver(directory, ["--recipient", "not an address"])
+            #expect(bad.status == 65)
+            let traversal = try await deliver(directory, ["--recipient", "\".hidden\"@x.test"])
+            #expect(traversal.status == 65)
+            // Break bob's Maildir: new/ is a file.
+            let bob = directory + "/mail/x.test/bob"
+            for sub in ["tmp", "cur"] { try FileManager.default.createDirectory(atPath: bob + "/" + sub, withIntermediateDirectories: true) }
+            #expect(FileManager.default.createFile(atPath: bob + "/new", contents: Data()))
+            let temporary = try await deliver(directory, ["--recipient", "bob@x.test"])
+            #expect(temporary.status == 75)
+            #expect(temporary.output.contains("bob@x.test: 451 4.3.0"))
+        }
+    }
+}

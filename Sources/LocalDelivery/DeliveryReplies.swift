@@ -24,6 +24,13 @@ enum DeliveryReplies {
                          message: "<\(address)> Temporary failure writing the mailbox (\(error.operation))")
     }
 
+    /// The user's quota would be exceeded (RFC 3463 X.2.2, mailbox full).
+    static func overQuota(_ address: Address, quotaTempfail: Bool) -> SMTPError {
+        quotaTempfail
+            ? SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "<\(address)> Mailbox is over quota")
+            : SMTPError(code: 552, enhancedCode: EnhancedCode(5, 2, 2), message: "<\(address)> Mailbox is over quota")
+    }
+
     /// The delivery log could not record the outcome: nothing was kept, the client retries.
     static func logUnavailable(_ address: Address) -> SMTPError {
         SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Delivery log unavailable; try again later")

@@ -35,7 +35,22 @@ final class LocalDeliverySession: LMTPSession {
     }
 
     func rcpt(to: Address, options: RcptOptions) async throws {
-        targets.append(try backend.resolver.resolve(to, originalRecipient: options.originalRecipient?.address))
+        let target = try backend.resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
+        // With SIZE announced, a recipient the message cannot fit is refused now (RFC 1870 §6.1).
+        if let size = mailOptions.size, try await !fits(size, target) {
+            throw DeliveryReplies.overQuota(to, quotaTempfail: backend.configuration.quotaTempfail)
+        }
+        targets.append(target)
+    }
+
+    /// Whether `size` more octets stay within the target's quota (always, without one).
+    private func fits(_ size: Int, _ target: DeliveryTarget) async throws -> Bool {
+        guard let quota = target.quota else { return true }
+        let inbox = target.inbox
+        let used = try await backend.pool.runIfActive {
+            inbox.exists ? try MaildirSize.usage(of: inbox, limit: quota).bytes : 0
+        }
+        return used + size <= quota
     }
 
     func data(_ body: MessageBody) async throws {
@@ -153,9 +168,18 @@ final class LocalDeliverySession: LMTPSession {
             let maildir = target.maildir
             let sync = configuration.fsync
             do {
+                guard try await fits(spooled.size, target) else {
+                    outcomes[index] = DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail)
+                    records[index].duration = Date().timeIntervalSince(recipientStart)
+                    continue
+                }
+                let inbox = target.inbox
+                let counted = target.quota != nil
                 let path = try await backend.pool.runIfActive {
                     try maildir.create()
-                    return try spooled.deliver(into: maildir, fsync: sync)
+                    let path = try spooled.deliver(into: maildir, fsync: sync)
+                    if counted { MaildirSize.record(bytes: spooled.size, in: inbox) }
+                    return path
                 }
                 delivered.append(path)
                 let file = String(path.split(separator: "/").last ?? "")

@@ -14,6 +14,8 @@ struct DeliveryTarget: Sendable, Hashable {
     var folder: String?
     /// Whether the folder may be created.
     var createFolder: Bool
+    /// The user's quota in octets, from the users file.
+    var quota: Int?
 
     /// The Maildir delivered into: the folder when it exists or may be created, else INBOX.
     var maildir: Maildir {
@@ -55,6 +57,7 @@ struct RecipientResolver: Sendable {
         let canonical = name + "@" + domain
         if let domains = configuration.domains, !domains.contains(domain) { throw Self.unknownUser(address) }
         if let users, users.user(canonical) == nil { throw Self.unknownUser(address) }
+        let quota = users?.user(canonical)?.quota
         let relative = configuration.mailboxTemplate
             .replacingOccurrences(of: "%u", with: canonical)
             .replacingOccurrences(of: "%d", with: domain)
@@ -62,6 +65,6 @@ struct RecipientResolver: Sendable {
         let inbox = Maildir(path: configuration.mailRoot + "/" + relative)
         let folder = configuration.detailFolders == .off ? nil : detail
         return DeliveryTarget(address: address, canonical: canonical, originalRecipient: originalRecipient, inbox: inbox,
-                              folder: folder, createFolder: configuration.detailFolders == .create)
+                              folder: folder, createFolder: configuration.detailFolders == .create, quota: quota)
     }
 }

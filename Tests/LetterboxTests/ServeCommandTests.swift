@@ -188,6 +188,41 @@ struct ServeCommandTests {
         }
     }
 
+    @Test("quota: Maildir++ maildirsize kept, over quota 552 5.2.2 (452 4.2.2 with --quota-tempfail), SIZE checked at RCPT")
+    func quota() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "bob@x.test quota=2K\nalice@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            for tempfail in [false, true] {
+                let agent = try await AgentProcess.start(in: directory + "/data-\(tempfail)", ["--users", users] + (tempfail ? ["--quota-tempfail"] : []))
+                defer { agent.stop() }
+                func send(_ octets: Int, size: Int? = nil) async throws -> [Int] {
+                    let client = try await Self.lmtpClient(agent)
+                    let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!, Address("alice@x.test")!],
+                                                                    mailOptions: MailOptions(size: size))
+                    try await writer.write(String(repeating: "x", count: octets) + "\r\n")
+                    let codes = try await writer.finishWithStatuses().map(\.reply.code)
+                    try await client.quit()
+                    return codes
+                }
+                #expect(try await send(1000) == [250, 250])
+                let maildirsize = (try? String(contentsOfFile: agent.mailRoot + "/x.test/bob/maildirsize", encoding: .utf8)) ?? ""
+                #expect(maildirsize.hasPrefix("2048S\n"))
+                #expect(try await send(1500) == (tempfail ? [452, 250] : [552, 250]))
+                // Announced with SIZE, the message is refused for bob at RCPT; alice still gets it.
+                let client = try await Self.lmtpClient(agent)
+                let (writer, rcpt) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!, Address("alice@x.test")!],
+                                                                   mailOptions: MailOptions(size: 5000))
+                #expect(rcpt.map(\.reply.code) == [tempfail ? 452 : 552, 250])
+                #expect(rcpt[0].reply.enhancedCode == EnhancedCode(tempfail ? 4 : 5, 2, 2))
+                try await writer.write("small\r\n")
+                #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+                try await client.quit()
+                #expect(agent.newFiles("x.test/bob").count == 1)
+            }
+        }
+    }
+
     @Test("SIGTERM ends the agent with status 0")
     func gracefulStop() async throws {
         try await withTemporaryDirectory { directory in

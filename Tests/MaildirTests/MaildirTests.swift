@@ -166,4 +166,22 @@ struct MaildirTests {
             #expect(throws: MaildirError.self) { _ = try MessageSpool(in: Maildir(path: root + "/missing"), name: "x") }
         }
     }
+
+    @Test("maildirsize: built by scanning the Maildir and its folders, appended to, rebuilt for a new quota")
+    func maildirSize() async throws {
+        try await withTemporaryDirectory { root in
+            let inbox = Maildir(path: root + "/bob"), folder = inbox.folder("lists")
+            try inbox.create()
+            try folder.create()
+            #expect(FileManager.default.createFile(atPath: inbox.cur + "/1.M1P1.h,S=100,W=104:2,S", contents: Data()))
+            #expect(FileManager.default.createFile(atPath: folder.new + "/2.M1P1.h", contents: Data(repeating: 65, count: 50)))
+            #expect(try MaildirSize.usage(of: inbox, limit: 1000) == MaildirSize.Usage(bytes: 150, messages: 2))
+            #expect((try? String(contentsOfFile: inbox.path + "/maildirsize", encoding: .utf8)) == "1000S\n150 2\n")
+            MaildirSize.record(bytes: 30, in: inbox)
+            #expect(try MaildirSize.usage(of: inbox, limit: 1000) == MaildirSize.Usage(bytes: 180, messages: 3))
+            // Another quota: the file is rebuilt from what is really there (the 30 were never stored).
+            #expect(try MaildirSize.usage(of: inbox, limit: 2000) == MaildirSize.Usage(bytes: 150, messages: 2))
+            #expect((try? String(contentsOfFile: inbox.path + "/maildirsize", encoding: .utf8)) == "2000S\n150 2\n")
+        }
+    }
 }

@@ -8,4 +8,15 @@ struct LetterboxCommand: AsyncParsableCommand {
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
         subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self]
     )
+
+    /// Expands `--config FILE` before parsing (see ``ConfigFile``).
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            exit(withError: error)
+        }
+        await main(arguments)
+    }
 }

@@ -1,10 +1,14 @@
 import Foundation
 
 /// Runs a program to completion without blocking a thread of the concurrency pool.
-public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil,
+                       environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let outputPipe = Pipe()
     process.standardOutput = outputPipe
     process.standardError = outputPipe

@@ -1,0 +1,118 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SMTPClient
+import SMTPCore
+import Testing
+import TestSupport
+
+/// The operator-facing options of `letterbox serve`: the config file, SIGHUP, TCP, socket mode,
+/// JSON logs, and LETTERBOX_DATA_DIR.
+@Suite("letterbox serve options", .timeLimit(.minutes(2)))
+struct ServeOptionsTests {
+    static func codes(_ agent: AgentProcess, _ recipients: [String], endpoint: Client.Endpoint? = nil) async throws -> [Int] {
+        let client = try await Client.connect(to: endpoint ?? .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
+        try await client.mail(from: "")
+        var codes: [Int] = []
+        for recipient in recipients {
+            do {
+                try await client.rcpt(to: recipient)
+                codes.append(250)
+            } catch let error as SMTPError {
+                codes.append(error.code)
+            }
+        }
+        try await client.quit()
+        return codes
+    }
+
+    /// A loopback port nobody uses right now.
+    static func freePort() throws -> Int {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress?.port ?? 0
+        try channel.close().wait()
+        return port
+    }
+
+    @Test("a config file sets options, the command line overrides it; socket mode and JSON logs apply")
+    func configFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let config = directory + "/letterbox.conf"
+            try """
+            # letterbox configuration
+            socket-mode = 0600
+            domain = x.test
+            domain = y.test     # a second local domain
+            hostname = from-config.test
+            log-format = json
+            log-level = info
+            quota-tempfail = true
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            // The harness passes --log-level warning; info here, on the command line, wins again.
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--config", config, "--hostname", "from-cli.test", "--log-level", "info"])
+            var info = stat()
+            #expect(stat(agent.socket, &info) == 0 && info.st_mode & 0o777 == 0o600)
+            #expect(try await Self.codes(agent, ["a@x.test", "b@y.test", "c@z.test"]) == [250, 250, 550])
+            let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
+            #expect(client.greeting.lines.first?.hasPrefix("from-cli.test ") == true)
+            try await client.quit()
+            agent.stop()
+            let output = String(decoding: agent.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let jsonLines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(!jsonLines.isEmpty)
+            for line in jsonLines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                #expect(object?["level"] != nil && object?["message"] != nil)
+            }
+            let broken = directory + "/broken.conf"
+            try "this is not an option line\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let refused = try await runProcess(letterboxExecutable(), ["serve", "--config", broken, "--data-dir", directory + "/other"])
+            #expect(refused.status == 64)
+            #expect(refused.output.contains("broken.conf:1"))
+        }
+    }
+
+    @Test("SIGHUP reloads the users file")
+    func reloadUsers() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "alice@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users])
+            defer { agent.stop() }
+            #expect(try await Self.codes(agent, ["alice@x.test", "carol@x.test"]) == [250, 550])
+            try "alice@x.test\ncarol@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            kill(agent.process.processIdentifier, SIGHUP)
+            var codes: [Int] = []
+            for _ in 0..<100 {
+                codes = try await Self.codes(agent, ["carol@x.test"])
+                if codes == [250] { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(codes == [250])
+        }
+    }
+
+    @Test("--tcp adds an LMTP listener on loopback; LETTERBOX_DATA_DIR replaces --data-dir")
+    func tcpAndEnvironment() async throws {
+        try await withTemporaryDirectory { directory in
+            let port = try Self.freePort()
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--tcp", "127.0.0.1:\(port)"])
+            defer { agent.stop() }
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: port), configuration: Client.Configuration(lmtp: true))
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
+            try await writer.write("over tcp\r\n")
+            #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+            try await client.quit()
+            let stats = try await runProcess(letterboxExecutable(), ["deliveries", "stats", "--json"],
+                                             environment: ["LETTERBOX_DATA_DIR": agent.dataDir])
+            #expect(stats.output.contains("\"delivered\" : 1"))
+            let table = try await runProcess(letterboxExecutable(), ["deliveries", "list"], environment: ["LETTERBOX_DATA_DIR": agent.dataDir])
+            #expect(table.output.hasPrefix("ID  TIME"))
+            #expect(table.output.contains("delivered  250 2.0.0  bob@x.test"))
+            let shown = try await runProcess(letterboxExecutable(), ["deliveries", "show", "1"], environment: ["LETTERBOX_DATA_DIR": agent.dataDir])
+            #expect(shown.output.contains("recipient           bob@x.test"))
+            let missing = try await runProcess(letterboxExecutable(), ["deliveries", "show", "99"], environment: ["LETTERBOX_DATA_DIR": agent.dataDir])
+            #expect(missing.status != 0)
+        }
+    }
+}

@@ -223,6 +223,55 @@ struct ServeCommandTests {
         }
     }
 
+    @Test("a full disk is 452 4.3.1 for the message, nothing is left behind, and the agent goes on")
+    func diskFull() async throws {
+        try await withTemporaryDirectory { directory in
+            let mailRoot = directory + "/small"
+            try FileManager.default.createDirectory(atPath: mailRoot, withIntermediateDirectories: true)
+            guard mount("tmpfs", mailRoot, "tmpfs", 0, "size=256k") == 0 else {
+                print("diskFull: cannot mount a tmpfs here (errno \(errno)); not tested")
+                return
+            }
+            defer { umount(mailRoot) }
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--mail-root", mailRoot])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!, Address("carol@x.test")!])
+            let line = String(repeating: "x", count: 1000) + "\r\n"
+            for _ in 0..<1024 { try await writer.write(line) }   // 1 MiB into 256 KiB
+            let statuses = try await writer.finishWithStatuses()
+            #expect(statuses.map(\.reply.code) == [452, 452])
+            #expect(statuses.first?.reply.enhancedCode == EnhancedCode(4, 3, 1))
+            #expect(agent.newFiles("x.test/bob").isEmpty)
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: mailRoot + "/x.test/bob/tmp")) ?? []).isEmpty)
+            // A message that fits still goes through on the same connection.
+            let (small, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
+            try await small.write("fits\r\n")
+            #expect(try await small.finishWithStatuses().map(\.reply.code) == [250])
+            try await client.quit()
+        }
+    }
+
+    @Test("--detail-folders existing: into the folder only when it exists")
+    func existingDetailFolders() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--recipient-delimiter", "+", "--detail-folders", "existing"])
+            defer { agent.stop() }
+            let lists = agent.mailRoot + "/x.test/bob/.lists"
+            for sub in ["tmp", "new", "cur"] { try FileManager.default.createDirectory(atPath: lists + "/" + sub, withIntermediateDirectories: true) }
+            for recipient in ["bob+lists@x.test", "bob+other@x.test"] {
+                let client = try await Self.lmtpClient(agent)
+                let (writer, _) = try await client.beginMessage(from: .null, to: [Address(recipient)!])
+                try await writer.write("x\r\n")
+                #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+                try await client.quit()
+            }
+            #expect(agent.newFiles("x.test/bob/.lists").count == 1)
+            #expect(agent.newFiles("x.test/bob").count == 1)
+            #expect(!FileManager.default.fileExists(atPath: agent.mailRoot + "/x.test/bob/.other"))
+        }
+    }
+
     @Test("SIGTERM ends the agent with status 0")
     func gracefulStop() async throws {
         try await withTemporaryDirectory { directory in

@@ -167,8 +167,8 @@ package final class ConnectionIO: Sendable {
     /// Writes and flushes `message` (whatever the channel's last handler takes); waits while the
     /// channel is not writable (the peer does not read). Throws once the channel is closed.
     package func write<Message: Sendable>(_ message: Message) async throws {
-        let open = state.withLock { !$0.ended }
-        guard open else { throw ChannelError.ioOnClosedChannel }
+        // Closed: say why (a timeout, a TLS failure) when that is known.
+        if let closed = state.withLock({ $0.ended ? ($0.failure ?? ChannelError.ioOnClosedChannel) : nil }) { throw closed }
         channel.writeAndFlush(message, promise: nil)
         guard !state.withLock({ $0.writable }) else { return }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in

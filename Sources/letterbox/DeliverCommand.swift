@@ -31,43 +31,13 @@ struct DeliverCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The envelope sender; empty or absent for <>.")
     var sender: String = ""
 
-    @Option(name: .long, help: "The directory holding the Maildirs (default <data-dir>/mail).")
-    var mailRoot: String?
-
-    @Option(name: .long, help: "Where a Maildir is under the mail root: %d domain, %n local part, %u address.")
-    var mailboxTemplate: String = "%d/%n"
-
-    @Option(name: .long, help: "The users file: one address per line; only those are local users.")
-    var users: String?
-
-    @Option(name: .long, help: "A local domain (repeatable); without it every domain is local.")
-    var domain: [String] = []
-
-    @Option(name: .long, help: "The name in Received: lines.")
-    var hostname: String = ProcessInfo.processInfo.hostName
-
-    @Option(name: .long, help: "always or never.")
-    var fsync: String = "always"
-
-    @Option(name: .long, help: "The recipient delimiter, e.g. +.")
-    var recipientDelimiter: String?
-
-    @Option(name: .long, help: "Where +detail goes: off, existing, create.")
-    var detailFolders: String = "off"
-
-    @Option(name: .long, help: "Suppress a re-sent message within this time; 0 turns it off.")
-    var duplicateWindow: String = "24h"
+    @OptionGroup var delivery: DeliveryOptions
 
     func validate() throws {
         if recipient.isEmpty { throw ValidationError("at least one --recipient is required") }
     }
 
     func run() async throws {
-        guard let folders = LocalDeliveryConfiguration.DetailFolders(rawValue: detailFolders) else {
-            throw ValidationError("--detail-folders is off, existing or create")
-        }
-        guard fsync == "always" || fsync == "never" else { throw ValidationError("--fsync is always or never") }
-        guard let window = parseDuration(duplicateWindow) else { throw ValidationError("bad --duplicate-window") }
         let senderPath: ReversePath
         if sender.isEmpty {
             senderPath = .null
@@ -86,12 +56,9 @@ struct DeliverCommand: AsyncParsableCommand {
         let dataDir = data.resolvedDataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let log = try DeliveryLog(path: data.resolvedDatabase, durable: fsync == "always")
-        let configuration = LocalDeliveryConfiguration(
-            mailRoot: mailRoot ?? dataDir + "/mail", mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
-            recipientDelimiter: recipientDelimiter, detailFolders: folders, fsync: fsync == "always",
-            duplicateWindow: window, hostname: hostname)
-        let backend = LocalDeliveryBackend(configuration: configuration, log: log, users: try users.map(ServeCommand.loadUsers))
+        let configuration = try delivery.configuration(dataDir: dataDir)
+        let log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
+        let backend = LocalDeliveryBackend(configuration: configuration, log: log, users: try delivery.loadUsers())
         let outcomes: [SMTPError?]
         do {
             outcomes = try await backend.deliver(from: senderPath, to: addresses, body: StandardInput())

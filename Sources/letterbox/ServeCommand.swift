@@ -36,41 +36,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Also listen for LMTP on this TCP address, e.g. 127.0.0.1:24.")
     var tcp: String?
 
-    @Option(name: .long, help: "The directory holding the Maildirs (default <data-dir>/mail).")
-    var mailRoot: String?
-
-    @Option(name: .long, help: "Where a Maildir is under the mail root: %d domain, %n local part, %u address.")
-    var mailboxTemplate: String = "%d/%n"
-
-    @Option(name: .long, help: "The users file: one address per line; only those are local users.")
-    var users: String?
-
-    @Option(name: .long, help: "A local domain (repeatable); without it every domain is local.")
-    var domain: [String] = []
-
-    @Option(name: .long, help: "The name in the greeting and in Received: lines.")
-    var hostname: String = ProcessInfo.processInfo.hostName
+    @OptionGroup var delivery: DeliveryOptions
 
     @Option(name: .long, help: "The largest message accepted, in octets (K, M, G suffixes).")
     var maxMessageSize: String = "50M"
 
     @Option(name: .long, help: "The most recipients in one transaction.")
     var maxRecipients: Int = 1000
-
-    @Option(name: .long, help: "always: fsync every message and directory before answering; never: don't.")
-    var fsync: String = "always"
-
-    @Option(name: .long, help: "The recipient delimiter, e.g. + for user+detail addresses.")
-    var recipientDelimiter: String?
-
-    @Option(name: .long, help: "Where +detail goes: off, existing (its folder if present), create.")
-    var detailFolders: String = "off"
-
-    @Flag(name: .long, help: "Answer a full mailbox with 452 4.2.2 (retry) instead of 552 5.2.2.")
-    var quotaTempfail = false
-
-    @Option(name: .long, help: "Suppress a re-sent message (same Message-ID and body) within this time; 0 turns it off.")
-    var duplicateWindow: String = "24h"
 
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
@@ -81,32 +53,26 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard let format = StandardErrorLogHandler.Format(rawValue: logFormat) else { throw ValidationError("--log-format is text or json") }
-        guard fsync == "always" || fsync == "never" else { throw ValidationError("--fsync is always or never") }
-        guard let folders = LocalDeliveryConfiguration.DetailFolders(rawValue: detailFolders) else {
-            throw ValidationError("--detail-folders is off, existing or create")
-        }
         guard let mode = mode_t(socketMode, radix: 8) else { throw ValidationError("--socket-mode must be octal, e.g. 0660") }
         guard let maxSize = UserDirectory.size(maxMessageSize) else { throw ValidationError("bad --max-message-size") }
-        guard let window = parseDuration(duplicateWindow) else { throw ValidationError("bad --duplicate-window") }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: format, logLevel: level) }
         let logger = Logger(label: "letterbox")
 
         let dataDir = data.resolvedDataDir
-        let mailRoot = self.mailRoot ?? dataDir + "/mail"
+        let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        let mailRoot = deliveryConfiguration.mailRoot
+        let hostname = delivery.hostname
         let socketPath = socket ?? dataDir + "/lmtp.sock"
         for directory in [dataDir, mailRoot] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
-        let userDirectory = try users.map(Self.loadUsers)
-        let log = try DeliveryLog(path: data.resolvedDatabase, durable: fsync == "always")
+        let userDirectory = try delivery.loadUsers()
+        let log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
         let pool = NIOThreadPool(numberOfThreads: 16)
         pool.start()
-        let delivery = LocalDeliveryConfiguration(
-            mailRoot: mailRoot, mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
-            recipientDelimiter: recipientDelimiter, detailFolders: folders, fsync: fsync == "always",
-            duplicateWindow: window, hostname: hostname, quotaTempfail: quotaTempfail)
-        let backend = LocalDeliveryBackend(configuration: delivery, log: log, users: userDirectory, logger: logger, pool: pool)
+        let backend = LocalDeliveryBackend(configuration: deliveryConfiguration, log: log, users: userDirectory,
+                                           logger: logger, pool: pool)
         let session = ServerConfiguration(lmtp: true, hostname: hostname, maximumRecipients: maxRecipients,
                                           maximumMessageBytes: maxSize, authDisabled: true)
         let server = Server(backend: backend, configuration: Server.Configuration(session: session), logger: logger)
@@ -126,7 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
         print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
         fflush(nil)   // all streams: the listening lines reach a pipe at once
 
-        let usersPath = users
+        let usersPath = delivery.users
         // A supervisor may have started us with these blocked; they are how we are stopped.
         var handled = sigset_t()
         sigemptyset(&handled)
@@ -138,7 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
                 if number == SIGHUP {
                     guard let usersPath else { return }
                     do {
-                        backend.reloadUsers(try Self.loadUsers(usersPath))
+                        backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
                         logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])
                     } catch {
                         logger.error("users file not reloaded: \(error)")
@@ -154,14 +120,5 @@ struct ServeCommand: AsyncParsableCommand {
         try await server.run()
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()
-    }
-
-    static func loadUsers(_ path: String) throws -> UserDirectory {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        do {
-            return try UserDirectory(parsing: text)
-        } catch {
-            throw ValidationError("\(path): \(error)")
-        }
     }
 }

@@ -105,8 +105,9 @@ struct ClientScriptedTests {
         let server = try await ScriptedServer.start { line in line.hasPrefix("EHLO") ? "250 ok\r\n" : nil }
         defer { Task { await server.stop() } }
         var configuration = Client.Configuration()
-        configuration.commandTimeout = .milliseconds(300)
+        configuration.commandTimeout = .seconds(1)
         let client = try await Self.connect(server, configuration)
+        try await client.hello("client.test")
         let start = ContinuousClock.now
         await #expect(throws: SMTPClientError.timeout) { try await client.noop() }
         #expect(ContinuousClock.now - start < .seconds(5))

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import LocalDelivery
+
+/// How mail is delivered: the options `serve` and `deliver` share.
+struct DeliveryOptions: ParsableArguments {
+    @Option(name: .long, help: "The directory holding the Maildirs (default <data-dir>/mail).")
+    var mailRoot: String?
+
+    @Option(name: .long, help: "Where a Maildir is under the mail root: %d domain, %n local part, %u address.")
+    var mailboxTemplate: String = "%d/%n"
+
+    @Option(name: .long, help: "The users file: one address per line (quota=2G optional); only those are local users.")
+    var users: String?
+
+    @Option(name: .long, help: "A local domain (repeatable); without it every domain is local.")
+    var domain: [String] = []
+
+    @Option(name: .long, help: "The name in the greeting and in Received: lines.")
+    var hostname: String = ProcessInfo.processInfo.hostName
+
+    @Option(name: .long, help: "always: fsync every message and directory before answering; never: don't.")
+    var fsync: String = "always"
+
+    @Option(name: .long, help: "The recipient delimiter, e.g. + for user+detail addresses.")
+    var recipientDelimiter: String?
+
+    @Option(name: .long, help: "Where +detail goes: off, existing (its folder if present), create.")
+    var detailFolders: String = "off"
+
+    @Flag(name: .long, help: "Answer a full mailbox with 452 4.2.2 (retry) instead of 552 5.2.2.")
+    var quotaTempfail = false
+
+    @Option(name: .long, help: "Suppress a re-sent message (same Message-ID and body) within this time; 0 turns it off.")
+    var duplicateWindow: String = "24h"
+
+    /// Whether files, directories and the log are synced before an answer.
+    var durable: Bool { fsync == "always" }
+
+    /// The delivery configuration these options describe, with the mail root under `dataDir`
+    /// unless given.
+    func configuration(dataDir: String) throws -> LocalDeliveryConfiguration {
+        guard fsync == "always" || fsync == "never" else { throw ValidationError("--fsync is always or never") }
+        guard let folders = LocalDeliveryConfiguration.DetailFolders(rawValue: detailFolders) else {
+            throw ValidationError("--detail-folders is off, existing or create")
+        }
+        guard let window = parseDuration(duplicateWindow) else { throw ValidationError("bad --duplicate-window") }
+        return LocalDeliveryConfiguration(
+            mailRoot: mailRoot ?? dataDir + "/mail", mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
+            recipientDelimiter: recipientDelimiter, detailFolders: folders, fsync: durable, duplicateWindow: window,
+            hostname: hostname, quotaTempfail: quotaTempfail)
+    }
+
+    /// The users file, read and parsed, if one was given.
+    func loadUsers() throws -> UserDirectory? {
+        try users.map(Self.loadUsers)
+    }
+
+    static func loadUsers(_ path: String) throws -> UserDirectory {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        do {
+            return try UserDirectory(parsing: text)
+        } catch {
+            throw ValidationError("\(path): \(error)")
+        }
+    }
+}

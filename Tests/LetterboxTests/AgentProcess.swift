@@ -7,27 +7,29 @@ final class AgentProcess: Sendable {
     let process: Process
     let dataDir: String
     let output: Pipe
-
-    var socket: String { dataDir + "/lmtp.sock" }
+    let socket: String
     var mailRoot: String { dataDir + "/mail" }
     var database: String { dataDir + "/deliveries.sqlite" }
 
-    private init(process: Process, dataDir: String, output: Pipe) {
+    private init(process: Process, dataDir: String, output: Pipe, socket: String) {
         self.process = process
         self.dataDir = dataDir
         self.output = output
+        self.socket = socket
     }
 
-    /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket.
-    static func start(in dataDir: String, _ arguments: [String] = []) async throws -> AgentProcess {
+    /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket
+    /// (`<data-dir>/lmtp.sock` unless `socket` is given).
+    static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = []) async throws -> AgentProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: letterboxExecutable())
-        process.arguments = ["serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"] + arguments
+        process.arguments = ["serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
+            + (socket.map { ["--socket", $0] } ?? []) + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let agent = AgentProcess(process: process, dataDir: dataDir, output: output)
+        let agent = AgentProcess(process: process, dataDir: dataDir, output: output, socket: socket ?? dataDir + "/lmtp.sock")
         for _ in 0..<400 {
             if FileManager.default.fileExists(atPath: agent.socket) { return agent }
             if !process.isRunning { break }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// Runs a program to completion without blocking a thread of the concurrency pool.
+/// Runs a program to completion without blocking a thread of the concurrency pool. Its input
+/// is written and its output read on Dispatch threads while it runs, so neither a large input
+/// nor an output larger than a pipe's buffer can deadlock it.
 public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil,
                        environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
     let process = Process()
@@ -14,19 +16,24 @@ public func runProcess(_ executable: String, _ arguments: [String], input: Strin
     process.standardError = outputPipe
     let inputPipe = Pipe()
     process.standardInput = inputPipe
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { process in continuation.resume(returning: process.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-            return
-        }
-        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inputPipe.fileHandleForWriting.close()
+    let (exits, exited) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    process.terminationHandler = { process in
+        exited.yield(process.terminationStatus)
+        exited.finish()
     }
-    let data = outputPipe.fileHandleForReading.readDataToEndOfFile()
+    try process.run()
+    let writer = inputPipe.fileHandleForWriting
+    let bytes = Data((input ?? "").utf8)
+    DispatchQueue.global().async {
+        if !bytes.isEmpty { try? writer.write(contentsOf: bytes) }
+        try? writer.close()
+    }
+    let reader = outputPipe.fileHandleForReading
+    let data: Data = await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: reader.readDataToEndOfFile()) }
+    }
+    var status: Int32 = -1
+    for await code in exits { status = code }
     return (status, String(decoding: data, as: UTF8.self))
 }
 

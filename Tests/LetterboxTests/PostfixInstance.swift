@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A private Postfix for one test: its own config, queue and data directories under the test's
+/// directory, no chroot, an SMTP listener on a loopback port, and the given domains delivered
+/// over LMTP to `socket` (virtual_transport).
+final class PostfixInstance: Sendable {
+    let directory: String
+    let port: Int
+    let postfix: String
+    let sendmail: String
+    let postqueue: String
+
+    var config: String { directory + "/etc" }
+    var maillog: String { directory + "/maillog" }
+
+    private init(directory: String, port: Int, postfix: String, sendmail: String, postqueue: String) {
+        self.directory = directory
+        self.port = port
+        self.postfix = postfix
+        self.sendmail = sendmail
+        self.postqueue = postqueue
+    }
+
+    /// Starts it; `nil` (an issue in CI) when Postfix is not installed.
+    static func start(in directory: String, socket: String, domains: [String], port: Int,
+                      extraSettings: [String] = []) async throws -> PostfixInstance? {
+        guard let postfix = External.find("postfix"), let sendmail = External.find("sendmail"),
+              let postqueue = External.find("postqueue") else { return nil }
+        let instance = PostfixInstance(directory: directory, port: port, postfix: postfix, sendmail: sendmail, postqueue: postqueue)
+        let manager = FileManager.default
+        for sub in ["etc", "queue", "data"] { try manager.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true) }
+        // Postfix's own processes write their lock and cache files here.
+        chown(directory + "/data", Self.postfixUID(), gid_t.max)
+        let main = """
+        compatibility_level = 3.6
+        queue_directory = \(directory)/queue
+        data_directory = \(directory)/data
+        mail_owner = postfix
+        setgid_group = postdrop
+        myhostname = mx.test
+        myorigin = \(domains[0])
+        mydestination =
+        inet_interfaces = loopback-only
+        inet_protocols = ipv4
+        mynetworks = 127.0.0.0/8
+        virtual_mailbox_domains = \(domains.joined(separator: ", "))
+        virtual_transport = lmtp:unix:\(socket)
+        alias_maps =
+        alias_database =
+        maillog_file = \(directory)/maillog
+        maillog_file_prefixes = \(directory)
+        smtputf8_enable = no
+        biff = no
+        message_size_limit = 67108864
+        # Retry deferred mail quickly once the queue is flushed.
+        minimal_backoff_time = 1s
+        maximal_backoff_time = 2s
+        queue_run_delay = 1s
+        """ + "\n" + extraSettings.joined(separator: "\n") + "\n"
+        try main.write(toFile: directory + "/etc/main.cf", atomically: true, encoding: .utf8)
+        // The packaged master.cf with every chroot switched off and smtpd on our port.
+        var master = try String(contentsOfFile: "/etc/postfix/master.cf", encoding: .utf8)
+        var lines: [String] = []
+        for line in master.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            var fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            if fields.count >= 8, !line.hasPrefix(" "), !line.hasPrefix("#") {
+                if fields[0] == "smtp" && fields[1] == "inet" { fields[0] = "127.0.0.1:\(port)" }
+                fields[4] = "n"
+                lines.append(fields.joined(separator: " "))
+            } else {
+                lines.append(line)
+            }
+        }
+        master = lines.joined(separator: "\n")
+        try master.write(toFile: directory + "/etc/master.cf", atomically: true, encoding: .utf8)
+        let started = try await runProcess(postfix, ["-c", instance.config, "start"])
+        guard started.status == 0 else {
+            Issue.record("postfix start failed: \(started.output) \((try? String(contentsOfFile: instance.maillog, encoding: .utf8)) ?? "")")
+            return nil
+        }
+        return instance
+    }
+
+    static func postfixUID() -> uid_t {
+        getpwnam("postfix").map { $0.pointee.pw_uid } ?? 0
+    }
+
+    /// Injects a message with Postfix's sendmail.
+    func send(from sender: String, to recipients: [String], message: String) async throws {
+        let result = try await runProcess(sendmail, ["-C", config, "-f", sender] + recipients, input: message)
+        #expect(result.status == 0, "sendmail: \(result.output)")
+    }
+
+    /// The queue as `postqueue -j` lists it: one JSON object per message.
+    func queue() async throws -> [[String: Any]] {
+        let result = try await runProcess(postqueue, ["-c", config, "-j"])
+        return result.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Asks Postfix to retry everything queued now.
+    func flush() async throws {
+        _ = try await runProcess(postqueue, ["-c", config, "-f"])
+    }
+
+    func stop() async {
+        _ = try? await runProcess(postfix, ["-c", config, "stop"])
+    }
+
+    var log: String { (try? String(contentsOfFile: maillog, encoding: .utf8)) ?? "" }
+}

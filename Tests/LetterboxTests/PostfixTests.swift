@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import SMTPClient
+import SMTPCore
+import Testing
+import TestSupport
+
+/// Letterbox as Postfix's LMTP transport, with a private Postfix started by each test.
+@Suite("Behind Postfix", .serialized, .timeLimit(.minutes(3)))
+struct PostfixTests {
+    /// Waits up to 60 s for `condition`.
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<600 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Runs `body` with an agent (users sender, bob, carol of x.test) behind a private Postfix.
+    func withPostfix(_ body: (AgentProcess, PostfixInstance) async throws -> Void) async throws {
+        try await withTemporaryDirectory { directory in
+            // The socket must be reachable by Postfix's unprivileged lmtp client: a directory
+            // it may enter and a socket mode that lets it connect (deployments use group
+            // postfix and mode 0660; see docs).
+            let sockets = directory + "/sockets"
+            try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            let users = directory + "/users"
+            try "sender@x.test\nbob@x.test\ncarol@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let agent = try await AgentProcess.start(in: directory + "/agent", socket: sockets + "/letterbox",
+                                                     ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666"])
+            defer { agent.stop() }
+            let port = try ServeOptionsTests.freePort()
+            guard let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
+                                                                domains: ["x.test"], port: port) else { return }
+            do {
+                try await body(agent, postfix)
+            } catch {
+                await postfix.stop()
+                throw error
+            }
+            await postfix.stop()
+        }
+    }
+
+    static func rows(_ agent: AgentProcess, _ arguments: [String] = []) async throws -> [[String: Any]] {
+        let listed = try await agent.letterbox(["deliveries", "list", "--json", "--limit", "10000"] + arguments)
+        return (try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    @Test("three recipients, one unknown: two delivered, the unknown bounced into the sender's Maildir")
+    func unknownRecipientBounces() async throws {
+        try await withPostfix { agent, postfix in
+            try await postfix.send(from: "sender@x.test", to: ["bob@x.test", "carol@x.test", "dave@x.test"], message: """
+                From: sender@x.test
+                To: bob@x.test, carol@x.test, dave@x.test
+                Subject: through Postfix
+                Message-ID: <p1@x.test>
+
+                hello via Postfix
+
+                """)
+            let arrived = try await Self.eventually {
+                agent.newFiles("x.test/bob").count == 1 && agent.newFiles("x.test/carol").count == 1
+                    && agent.newFiles("x.test/sender").count == 1
+            }
+            #expect(arrived, "\(postfix.log)")
+            #expect(agent.newFiles("x.test/dave").isEmpty)
+            let bounce = (try? String(contentsOfFile: agent.newFiles("x.test/sender").first ?? "", encoding: .utf8)) ?? ""
+            #expect(bounce.contains("dave@x.test"))
+            #expect(bounce.contains("5.1.1"))
+            #expect(postfix.log.contains("status=bounced"))
+            #expect(try await postfix.queue().isEmpty)
+        }
+    }
+
+    @Test("an unwritable mailbox: deferred in Postfix's queue, delivered once fixed and flushed")
+    func deferredThenDelivered() async throws {
+        try await withPostfix { agent, postfix in
+            let bob = agent.mailRoot + "/x.test/bob"
+            for sub in ["tmp", "cur"] { try FileManager.default.createDirectory(atPath: bob + "/" + sub, withIntermediateDirectories: true) }
+            #expect(FileManager.default.createFile(atPath: bob + "/new", contents: Data()))
+            try await postfix.send(from: "sender@x.test", to: ["bob@x.test"], message: "Subject: later\nMessage-ID: <p2@x.test>\n\nbody\n")
+            let deferred = try await Self.eventually {
+                let queue = try await postfix.queue()
+                return queue.count == 1 && (queue[0]["queue_name"] as? String) == "deferred"
+            }
+            #expect(deferred, "\(postfix.log)")
+            let recipients = try await postfix.queue().first?["recipients"] as? [[String: Any]]
+            #expect((recipients?.first?["delay_reason"] as? String)?.contains("451 4.3.0") == true)
+            try FileManager.default.removeItem(atPath: bob + "/new")
+            try FileManager.default.createDirectory(atPath: bob + "/new", withIntermediateDirectories: false)
+            try await postfix.flush()
+            #expect(try await Self.eventually { agent.newFiles("x.test/bob").count == 1 })
+            #expect(try await Self.eventually { try await postfix.queue().isEmpty })
+            #expect(try await Self.rows(agent, ["--recipient", "bob@x.test"]).map { $0["status"] as? String } == ["delivered", "deferred"])
+        }
+    }
+
+    @Test("a 20 MiB message through Postfix")
+    func largeMessage() async throws {
+        try await withPostfix { agent, postfix in
+            let line = String(repeating: "y", count: 998) + "\n"
+            let body = "Subject: big\nMessage-ID: <big@x.test>\n\n" + String(repeating: line, count: 21_500)   // 999-octet lines: 21.5 MB
+            try await postfix.send(from: "sender@x.test", to: ["bob@x.test"], message: body)
+            #expect(try await Self.eventually { agent.newFiles("x.test/bob").count == 1 }, "\(postfix.log)")
+            let file = agent.newFiles("x.test/bob").first ?? ""
+            var info = stat()
+            #expect(stat(file, &info) == 0 && info.st_size > 20 * 1024 * 1024)
+        }
+    }
+
+    @Test("200 messages in a burst over SMTP: each delivered exactly once")
+    func burst() async throws {
+        try await withPostfix { agent, postfix in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for connection in 0..<4 {
+                    group.addTask {
+                        let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: postfix.port))
+                        for index in 0..<50 {
+                            let number = connection * 50 + index
+                            let (writer, _) = try await client.beginMessage(from: .mailbox(Address("sender@x.test")!), to: [Address("bob@x.test")!])
+                            try await writer.write("Subject: burst \(number)\r\nMessage-ID: <burst\(number)@x.test>\r\n\r\nmessage \(number)\r\n")
+                            try await writer.finish()
+                        }
+                        try await client.quit()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.eventually { agent.newFiles("x.test/bob").count >= 200 }, "\(postfix.log)")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(agent.newFiles("x.test/bob").count == 200)
+            let rows = try await Self.rows(agent, ["--recipient", "bob@x.test"])
+            #expect(rows.count == 200)
+            #expect(Set(rows.compactMap { $0["message_id"] as? String }).count == 200)
+            #expect(rows.allSatisfy { $0["status"] as? String == "delivered" })
+            #expect(try await postfix.queue().isEmpty)
+        }
+    }
+}

@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import SMTPCore
 import SMTPServer
+import Synchronization
 
 /// `letterbox serve`: the LMTP delivery agent.
 struct ServeCommand: AsyncParsableCommand {
@@ -77,22 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
                                           maximumMessageBytes: maxSize, authDisabled: true)
         let server = Server(backend: backend, configuration: Server.Configuration(session: session), logger: logger)
 
-        var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
-        if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
-        if let tcp {
-            guard let colon = tcp.lastIndex(of: ":"), let port = Int(tcp[tcp.index(after: colon)...]) else {
-                throw ValidationError("--tcp must be host:port")
-            }
-            endpoints.append(.tcp(host: String(tcp[..<colon]), port: port))
-        }
-        for endpoint in endpoints {
-            let address = try await server.listen(endpoint)
-            print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
-        }
-        print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
-        fflush(nil)   // all streams: the listening lines reach a pipe at once
-
+        // Signals are handled before the socket appears, so a stop request is never lost.
         let usersPath = delivery.users
+        let stopping = Atomic(false)
         // A supervisor may have started us with these blocked; they are how we are stopped.
         var handled = sigset_t()
         sigemptyset(&handled)
@@ -111,12 +99,33 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                 } else {
                     logger.notice("shutting down")
+                    stopping.store(true, ordering: .relaxed)
                     Task { await server.shutdown(gracePeriod: .seconds(30)) }
                 }
             }
             source.resume()
             return source
         }
+        var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
+        if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
+        if let tcp {
+            guard let colon = tcp.lastIndex(of: ":"), let port = Int(tcp[tcp.index(after: colon)...]) else {
+                throw ValidationError("--tcp must be host:port")
+            }
+            endpoints.append(.tcp(host: String(tcp[..<colon]), port: port))
+        }
+        for endpoint in endpoints {
+            let address: SocketAddress?
+            do {
+                address = try await server.listen(endpoint)
+            } catch Server.ListenError.alreadyRunning where stopping.load(ordering: .relaxed) {
+                return   // stopped while starting: nothing to finish
+            }
+            print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
+        }
+        print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
+        fflush(nil)   // all streams: the listening lines reach a pipe at once
+
         try await server.run()
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()

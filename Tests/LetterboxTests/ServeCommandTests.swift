@@ -272,6 +272,20 @@ struct ServeCommandTests {
         }
     }
 
+    @Test("--mailbox-template changes the layout under the mail root")
+    func mailboxTemplate() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--mailbox-template", "users/%u"])
+            defer { agent.stop() }
+            let client = try await Self.lmtpClient(agent)
+            let (writer, _) = try await client.beginMessage(from: .null, to: [Address("Bob@X.test")!])
+            try await writer.write("x\r\n")
+            #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+            try await client.quit()
+            #expect(agent.newFiles("users/bob@x.test").count == 1)
+        }
+    }
+
     @Test("SIGTERM ends the agent with status 0")
     func gracefulStop() async throws {
         try await withTemporaryDirectory { directory in

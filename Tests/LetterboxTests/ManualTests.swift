@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The man pages in docs/man are generated from the commands' help (swift-argument-parser's
+/// generate-manual plugin). This checks that they describe every option the binary has, so a
+/// new option without regenerated pages fails here.
+@Suite("docs/man", .timeLimit(.minutes(1)))
+struct ManualTests {
+    static let commands = [["serve"], ["deliver"], ["send"], ["deliveries", "list"], ["deliveries", "show"], ["deliveries", "stats"]]
+
+    @Test("every option in --help has its entry in the command's man page", arguments: commands)
+    func manualCoversHelp(command: [String]) async throws {
+        let help = try await runProcess(letterboxExecutable(), command + ["--help"])
+        #expect(help.status == 0)
+        let options = Set(help.output.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output) })
+            .subtracting(["--help"])
+        #expect(!options.isEmpty)
+        let page = try String(contentsOfFile: DeploymentTests.repository + "/docs/man/letterbox." + command.joined(separator: ".") + ".1",
+                              encoding: .utf8)
+        for option in options {
+            #expect(page.contains("Fl -" + option.dropFirst(2) + " ") || page.contains("Fl -" + option.dropFirst(2) + "\n"), "\(option) is missing from the man page of \(command)")
+        }
+    }
+    }
+
+    @Test("the top-level help lists every subcommand")
+    func topLevel() async throws {
+        let help = try await runProcess(letterboxExecutable(), ["--help"])
+        for command in ["serve", "deliver", "deliveries", "send"] { #expect(help.output.contains("  " + command)) }
+    }
+}

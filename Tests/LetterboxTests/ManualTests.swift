@@ -22,7 +22,6 @@ struct ManualTests {
             #expect(page.contains("Fl -" + option.dropFirst(2) + " ") || page.contains("Fl -" + option.dropFirst(2) + "\n"), "\(option) is missing from the man page of \(command)")
         }
     }
-    }
 
     @Test("the top-level help lists every subcommand")
     func topLevel() async throws {

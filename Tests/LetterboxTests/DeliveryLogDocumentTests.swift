@@ -7,20 +7,7 @@ import TestSupport
 @Suite("docs/delivery-log.md", .timeLimit(.minutes(1)))
 struct DeliveryLogDocumentTests {
     static func sqlBlocks() throws -> [String] {
-        let text = try String(contentsOfFile: DeploymentTests.repository + "/docs/delivery-log.md", encoding: .utf8)
-        var blocks: [String] = []
-        var current: [String]?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line == "```sql" {
-                current = []
-            } else if line == "```", let block = current {
-                blocks.append(block.joined(separator: "\n"))
-                current = nil
-            } else {
-                current?.append(line)
-            }
-        }
-        return blocks
+        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/delivery-log.md", language: "sql")
     }
 
     @Test("every query runs, and the ones about bob@example.org find his delivery")

@@ -6,19 +6,8 @@ import TestSupport
 @Suite("docs/operations.md", .timeLimit(.minutes(1)))
 struct OperationsDocumentTests {
     static func commands() throws -> [String] {
-        let text = try String(contentsOfFile: DeploymentTests.repository + "/docs/operations.md", encoding: .utf8)
-        var commands: [String] = []
-        var inShell = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line == "```sh" {
-                inShell = true
-            } else if line == "```" {
-                inShell = false
-            } else if inShell {
-                commands.append(line)
-            }
-        }
-        return commands
+        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/operations.md", language: "sh")
+            .flatMap { $0.split(separator: "\n").map(String.init) }
     }
 
     @Test("every command runs and succeeds")

@@ -41,3 +41,22 @@ public func runProcess(_ executable: String, _ arguments: [String], input: Strin
 public func letterboxExecutable() -> String {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("letterbox").path
 }
+
+/// The fenced code blocks of a Markdown file whose info string is `language`, e.g. every
+/// ```` ```sql ```` block of a document, for tests that run what the documentation shows.
+public func fencedBlocks(inFile path: String, language: String) throws -> [String] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var blocks: [String] = []
+    var current: [String]?
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+        if line == "```" + language {
+            current = []
+        } else if line == "```", let block = current {
+            blocks.append(block.joined(separator: "\n"))
+            current = nil
+        } else {
+            current?.append(line)
+        }
+    }
+    return blocks
+}

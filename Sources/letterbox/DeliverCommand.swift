@@ -38,6 +38,8 @@ struct DeliverCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Mail and the log are private to the delivery user: files 0600, directories 0700.
+        umask(0o077)
         let senderPath: ReversePath
         if sender.isEmpty {
             senderPath = .null

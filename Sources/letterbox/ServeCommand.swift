@@ -56,6 +56,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard let format = StandardErrorLogHandler.Format(rawValue: logFormat) else { throw ValidationError("--log-format is text or json") }
         guard let mode = mode_t(socketMode, radix: 8) else { throw ValidationError("--socket-mode must be octal, e.g. 0660") }
         guard let maxSize = UserDirectory.size(maxMessageSize) else { throw ValidationError("bad --max-message-size") }
+        // Mail and the log are private to the delivery user: files 0600, directories 0700.
+        umask(0o077)
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: format, logLevel: level) }
         let logger = Logger(label: "letterbox")
 

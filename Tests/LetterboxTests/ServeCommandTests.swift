@@ -46,6 +46,8 @@ struct ServeCommandTests {
             let size = content.utf8.count, lines = content.utf8.filter { $0 == 0x0A }.count
             #expect(file.hasSuffix(",S=\(size),W=\(size + lines)"))
             #expect(Self.info(agent.mailRoot + "/example.net/bob/new").map { $0.st_mode & 0o777 } == 0o700)
+            #expect(Self.info(file).map { $0.st_mode & 0o777 } == 0o600)
+            #expect(Self.info(agent.database).map { $0.st_mode & 0o777 } == 0o600)
 
             let listed = try await agent.letterbox(["deliveries", "list", "--json"])
             let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]

@@ -1,7 +1,7 @@
 // A server with a null backend: it accepts every sender and recipient and reads and discards
 // every message. It measures the protocol path alone, for comparison with Postfix's smtp-sink.
 //
-//   NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor global]
+//   NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor global] [--no-timeouts]
 //
 // It prints "ready" once listening and serves until SIGTERM or SIGINT. By default it serves
 // every connection from one event-loop thread, each connection's task running on that loop
@@ -43,6 +43,7 @@ struct NullServer {
         var lmtp = false
         var threads = 1
         var executor = Server.ConnectionExecutor.eventLoop
+        var timeouts = true
         while let argument = arguments.popFirst() {
             switch argument {
             case "--unix":
@@ -57,6 +58,8 @@ struct NullServer {
             case "--threads":
                 guard let value = arguments.popFirst(), let count = Int(value), count > 0 else { usage() }
                 threads = count
+            case "--no-timeouts":
+                timeouts = false
             case "--connection-executor":
                 switch arguments.popFirst() {
                 case "global": executor = .globalConcurrent
@@ -73,7 +76,11 @@ struct NullServer {
         let session = ServerConfiguration(lmtp: lmtp, hostname: "null.test", maximumRecipients: 10_000,
                                           maximumMessageBytes: nil, authDisabled: true)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let configuration = Server.Configuration(session: session, connectionExecutor: executor)
+        var configuration = Server.Configuration(session: session, connectionExecutor: executor)
+        if !timeouts {
+            configuration.readTimeout = nil
+            configuration.writeTimeout = nil
+        }
         let server = Server(backend: NullBackend(), configuration: configuration, logger: logger, eventLoopGroup: group)
         try await server.listen(endpoint)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
@@ -90,7 +97,7 @@ struct NullServer {
     }
 
     static func usage() -> Never {
-        print("usage: NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor event-loop|global]")
+        print("usage: NullServer (--unix PATH | --tcp HOST:PORT) [--lmtp] [--threads N] [--connection-executor event-loop|global] [--no-timeouts]")
         exit(64)
     }
 }

@@ -124,15 +124,29 @@ final class LocalDeliverySession: LMTPSession {
         do {
             let header = traceHeader(unique)
             try await backend.pool.runIfActive { try box.spool.withLock { try $0?.write(header) } }
+            // Chunks go to the disk thread in batches of up to 256 KiB: one hand-off per batch.
+            var batch: [ByteBuffer] = []
+            var batchBytes = 0
+            func writeBatch() async throws {
+                let chunks = batch
+                batch.removeAll(keepingCapacity: true)
+                batchBytes = 0
+                try await backend.pool.runIfActive {
+                    try box.spool.withLock { spool in
+                        for chunk in chunks { try chunk.withUnsafeReadableBytes { try spool?.write($0) } }
+                    }
+                }
+            }
             for try await chunk in body {
                 chunk.withUnsafeReadableBytes { bytes in
                     hash.update(bytes)
                     scanner.feed(bytes)
                 }
-                try await backend.pool.runIfActive {
-                    try box.spool.withLock { spool in try chunk.withUnsafeReadableBytes { try spool?.write($0) } }
-                }
+                batch.append(chunk)
+                batchBytes += chunk.readableBytes
+                if batchBytes >= 256 * 1024 { try await writeBatch() }
             }
+            if !batch.isEmpty { try await writeBatch() }
             let sync = configuration.fsync
             spooled = try await backend.pool.runIfActive {
                 try box.spool.withLock { spool -> SpooledMessage in

@@ -128,12 +128,15 @@ public final class DeliveryLog: Sendable {
     public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date) async throws -> Bool {
         let since = Timestamp.format(since)
         return try await database.read { db in
+            // Start from the few transactions with this Message-ID (its index), never from every
+            // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
+            // (recipient, time) index, which made each check scan the recipient's whole window.
             try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (
-                    SELECT 1 FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
-                    WHERE d.recipient = ? AND d.time >= ? AND d.status IN ('delivered', 'duplicate')
-                      AND t.message_id = ? AND t.body_sha256 = ?)
-                """, arguments: [recipient, since, messageID, bodySHA256]) ?? false
+                    SELECT 1 FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
+                    WHERE t.message_id = ? AND t.body_sha256 = ?
+                      AND +d.recipient = ? AND +d.time >= ? AND d.status IN ('delivered', 'duplicate'))
+                """, arguments: [messageID, bodySHA256, recipient, since]) ?? false
         }
     }
 }

@@ -40,17 +40,33 @@ final class AgentProcess: Sendable {
         throw CancellationError()
     }
 
-    /// SIGTERM, then waits for the exit; returns the exit status.
-    @discardableResult
-    func stop() -> Int32 {
-        if process.isRunning { process.terminate() }
-        for _ in 0..<400 where process.isRunning { usleep(25_000) }
-        if process.isRunning {
-            Issue.record("letterbox serve did not exit within 10 s of SIGTERM")
-            kill(process.processIdentifier, SIGKILL)
+    /// Sends SIGTERM and returns at once; a Dispatch thread (never one of the concurrency pool's,
+    /// which other tests need) waits for the exit and kills the agent if it takes over 10 s.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let process = self.process
+        DispatchQueue.global().async {
+            for _ in 0..<400 where process.isRunning { usleep(25_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                print("letterbox serve did not exit within 10 s of SIGTERM; killed")
+            }
         }
-        process.waitUntilExit()
-        return process.terminationStatus
+    }
+
+    /// SIGTERM, then the exit status, waited for on a Dispatch thread.
+    func stopAndWait() async -> Int32 {
+        let process = self.process
+        if process.isRunning { process.terminate() }
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                for _ in 0..<400 where process.isRunning { usleep(25_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
     }
 
     /// Every file in `new/` of the Maildir at `relative` (under the mail root).

@@ -31,7 +31,7 @@ struct PostfixTests {
             let agent = try await AgentProcess.start(in: directory + "/agent", socket: sockets + "/letterbox",
                                                      ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666"])
             defer { agent.stop() }
-            let port = try ServeOptionsTests.freePort()
+            let port = try await ServeOptionsTests.freePort()
             guard let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
                                                                 domains: ["x.test"], port: port) else { return }
             do {

@@ -292,7 +292,7 @@ struct ServeCommandTests {
     func gracefulStop() async throws {
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory + "/data")
-            #expect(agent.stop() == 0)
+            #expect(await agent.stopAndWait() == 0)
         }
     }
 }

@@ -27,10 +27,10 @@ struct ServeOptionsTests {
     }
 
     /// A loopback port nobody uses right now.
-    static func freePort() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress?.port ?? 0
-        try channel.close().wait()
+        try await channel.close()
         return port
     }
 
@@ -56,7 +56,7 @@ struct ServeOptionsTests {
             let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
             #expect(client.greeting.lines.first?.hasPrefix("from-cli.test ") == true)
             try await client.quit()
-            agent.stop()
+            _ = await agent.stopAndWait()
             let output = String(decoding: agent.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let jsonLines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
             #expect(!jsonLines.isEmpty)
@@ -95,7 +95,7 @@ struct ServeOptionsTests {
     @Test("--tcp adds an LMTP listener on loopback; LETTERBOX_DATA_DIR replaces --data-dir")
     func tcpAndEnvironment() async throws {
         try await withTemporaryDirectory { directory in
-            let port = try Self.freePort()
+            let port = try await Self.freePort()
             let agent = try await AgentProcess.start(in: directory + "/data", ["--tcp", "127.0.0.1:\(port)"])
             defer { agent.stop() }
             let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: port), configuration: Client.Configuration(lmtp: true))

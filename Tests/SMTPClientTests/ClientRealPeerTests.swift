@@ -58,10 +58,7 @@ struct ClientRealPeerTests {
             process.executableURL = URL(fileURLWithPath: sink)
             process.arguments = (lmtp ? ["-L"] : []) + ["-u", "nobody", "-D", dump, "unix:" + socket, "16"]
             try process.run()
-            defer {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
+            defer { kill(process.processIdentifier, SIGKILL) }
             for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(25)) }
             try await body(socket, dump)
         }
@@ -101,7 +98,7 @@ struct ClientRealPeerTests {
     @Test("aiosmtpd: AUTH PLAIN and LOGIN, a refused password, and an SMTPUTF8 transaction")
     func aiosmtpd() async throws {
         try await withTemporaryDirectory { directory in
-            guard let peer = try PythonPeer.start(aiosmtpdScript, in: directory) else { return }
+            guard let peer = try await PythonPeer.start(aiosmtpdScript, in: directory) else { return }
             defer { peer.stop() }
             let endpoint = Client.Endpoint.tcp(host: "127.0.0.1", port: peer.port)
             let refused = try await Client.connect(to: endpoint)

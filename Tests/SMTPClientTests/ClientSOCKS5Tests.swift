@@ -19,7 +19,7 @@ struct ClientSOCKS5Tests {
     @Test("a message through the proxy with username and password; a wrong password is refused")
     func throughProxy() async throws {
         try await withTemporaryDirectory { directory in
-            guard let proxy = try PythonPeer.start(socks5ProxyScript, arguments: ["user", "secret"], in: directory) else { return }
+            guard let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["user", "secret"], in: directory) else { return }
             defer { proxy.stop() }
             try await withServer { address, recorder, _ in
                 let good = SOCKS5Proxy(host: "127.0.0.1", port: proxy.port, username: "user", password: "secret")
@@ -51,7 +51,7 @@ struct ClientSOCKS5Tests {
     func anonymousProxyWithTLS() async throws {
         try await withTemporaryDirectory { directory in
             guard let certificate = try TestCertificate.make(in: directory) else { return }
-            guard let proxy = try PythonPeer.start(socks5ProxyScript, arguments: ["-", "-"], in: directory) else { return }
+            guard let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["-", "-"], in: directory) else { return }
             defer { proxy.stop() }
             var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test"))
             configuration.tls = try certificate.serverContext()

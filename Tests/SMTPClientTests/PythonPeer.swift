@@ -15,7 +15,7 @@ final class PythonPeer: Sendable {
 
     /// Runs `script` with `arguments` after the port file's path; `nil` (an issue in CI) when
     /// python3 or a module it needs is missing.
-    static func start(_ script: String, arguments: [String] = [], in directory: String) throws -> PythonPeer? {
+    static func start(_ script: String, arguments: [String] = [], in directory: String) async throws -> PythonPeer? {
         guard let python = External.find("python3") else { return nil }
         let scriptPath = directory + "/peer-\(UUID().uuidString.prefix(6)).py"
         let portPath = scriptPath + ".port"
@@ -32,7 +32,7 @@ final class PythonPeer: Sendable {
                 return PythonPeer(process: process, port: port)
             }
             if !process.isRunning { break }
-            usleep(25_000)
+            try await Task.sleep(for: .milliseconds(25))
         }
         kill(process.processIdentifier, SIGKILL)
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -47,7 +47,6 @@ final class PythonPeer: Sendable {
     /// mask that blocks SIGTERM.
     func stop() {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
     }
 }
 

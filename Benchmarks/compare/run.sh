@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Letterbox against Dovecot's LMTP (both delivering into Maildir, fsync on) and Letterbox's
 # null-backend server against Postfix's smtp-sink, in one run on one machine, driven by
-# Postfix's smtp-source over Unix sockets. Prints one table (and, with --write, replaces the
+# Postfix's smtp-source over Unix sockets, each run into empty mailboxes. Prints one table (and, with --write, replaces the
 # comparison section of docs/performance.md with it).
 #
 #   Benchmarks/compare/run.sh [--runs N] [--write]
@@ -99,6 +99,9 @@ run_case() { # server sessions messages size recipients
     local server=$1 sessions=$2 messages=$3 size=$4 recipients=$5
     local dir before_files=0 after_files=0 start end ticks_before ticks_after peak_rss=0 peak_pss=0
     dir=$(maildirs_of "$server")
+    # Every run starts with empty mailboxes, so neither server pays for what earlier runs left
+    # (Dovecot's index and uidlist grow with the folder; Letterbox keeps no index).
+    [ -n "$dir" ] && find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
     [ -n "$dir" ] && before_files=$(files "$dir")
     ticks_before=$(cpu_ticks "$server")
     start=$(date +%s.%N)

@@ -10,6 +10,13 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .long, help: "The delivery log (default <data-dir>/deliveries.sqlite).")
     var database: String?
 
+    /// Read by ``ConfigFile`` before parsing; declared here for the help and the manual.
+    @Option(name: .long, help: """
+        A file of `option = value` lines (the one serve uses); this command takes the options \
+        it knows from it, and its command line wins.
+        """)
+    var config: String?
+
     var resolvedDataDir: String {
         dataDir ?? ProcessInfo.processInfo.environment["LETTERBOX_DATA_DIR"] ?? "./letterbox-data"
     }

@@ -22,9 +22,6 @@ struct DeliverCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
 
-    @Option(name: .long, help: "A file of `option = value` lines for any of these options; the command line wins.")
-    var config: String?
-
     @Option(name: .long, help: "A recipient (repeatable).")
     var recipient: [String]
 

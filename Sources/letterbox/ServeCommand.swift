@@ -25,9 +25,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
 
-    @Option(name: .long, help: "A file of `option = value` lines for any of these options; the command line wins.")
-    var config: String?
-
     @Option(name: .long, help: "The Unix socket to listen on (default <data-dir>/lmtp.sock).")
     var socket: String?
 

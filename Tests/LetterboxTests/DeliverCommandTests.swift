@@ -29,6 +29,36 @@ struct DeliverCommandTests {
         }
     }
 
+    @Test("serve's config file works for deliver and deliveries: each takes the options it knows; unknown names are refused")
+    func sharedConfigFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let config = directory + "/letterbox.conf"
+            try """
+            data-dir = \(directory)/state
+            users = \(directory)/users
+            socket-mode = 0600
+            max-recipients = 5
+            log-format = json
+            recipient-delimiter = +
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            try "bob@x.test\n".write(toFile: directory + "/users", atomically: true, encoding: .utf8)
+            let delivered = try await runProcess(letterboxExecutable(), ["deliver", "--config", config, "--recipient", "bob+news@x.test"],
+                                                 input: "Subject: configured\n\nbody\n")
+            #expect(delivered.status == 0, "\(delivered.output)")
+            #expect(Self.newFiles(directory + "/state/mail/x.test/bob").count == 1)
+            let unknown = try await runProcess(letterboxExecutable(), ["deliver", "--config", config, "--recipient", "carol@x.test"],
+                                               input: "Subject: configured\n\nbody\n")
+            #expect(unknown.status == 67, "\(unknown.output)")
+            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--config", config, "--json"])
+            #expect(listed.status == 0, "\(listed.output)")
+            #expect(listed.output.contains("\"recipient\" : \"bob@x.test\"") && listed.output.contains("<bob+news@x.test> delivered"), "\(listed.output)")
+
+            try "data-dir = \(directory)/state\nmax-recipent = 5\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let typo = try await runProcess(letterboxExecutable(), ["deliveries", "stats", "--config", config])
+            #expect(typo.status == 64 && typo.output.contains("unknown option `max-recipent`"), "\(typo.output)")
+        }
+    }
+
     @Test("exit statuses: 67 unknown user, 65 bad address, 75 temporary failure")
     func exitStatuses() async throws {
         try await withTemporaryDirectory { directory in

@@ -4,10 +4,11 @@ import Foundation
 /// is written and its output read on Dispatch threads while it runs, so neither a large input
 /// nor an output larger than a pipe's buffer can deadlock it.
 public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil,
-                       environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+                       environment: [String: String] = [:], currentDirectory: String? = nil) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }

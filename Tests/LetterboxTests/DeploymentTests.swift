@@ -83,3 +83,46 @@ struct DeploymentTests {
         }
     }
 }
+
+/// The configuration shown in docs/postfix.md and docs/exim.md is the one in contrib/, which
+/// the Postfix and Exim tests paste into their instances.
+@Suite("docs/postfix.md and docs/exim.md")
+struct MTADocumentTests {
+    static func lines(_ file: String) throws -> Set<String> {
+        Set(try String(contentsOfFile: DeploymentTests.repository + "/" + file, encoding: .utf8)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+
+    static func shown(_ document: String, _ language: String) throws -> [String] {
+        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/" + document, language: language)
+            .flatMap { $0.split(separator: "\n") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+    }
+
+    @Test("every main.cf line of docs/postfix.md is in contrib/postfix")
+    func postfix() throws {
+        let contrib = try Self.lines("contrib/postfix/main.cf.virtual").union(Self.lines("contrib/postfix/main.cf.mailbox"))
+        let shown = try Self.shown("postfix.md", "postfix")
+        #expect(shown.count >= 8)
+        for line in shown { #expect(contrib.contains(line), "\(line)") }
+    }
+
+    @Test("the router and transport of docs/exim.md are contrib/exim's")
+    func exim() throws {
+        let contrib = try Self.lines("contrib/exim/letterbox.conf")
+        let shown = try Self.shown("exim.md", "exim").filter { !$0.hasPrefix("begin ") }
+        #expect(shown.count >= 8)
+        for line in shown { #expect(contrib.contains(line), "\(line)") }
+    }
+
+    @Test("the letterbox.conf lines of docs/postfix.md are options of contrib/letterbox.conf")
+    func letterboxConfiguration() throws {
+        let sample = try Self.lines("contrib/letterbox.conf")
+        let shown = try Self.shown("postfix.md", "letterbox.conf")
+        #expect(shown.count == 3)
+        for line in shown {
+            let name = String(line.prefix { $0 != " " })
+            #expect(sample.contains { $0.hasPrefix(name + " = ") || $0.hasPrefix("# " + name + " = ") }, "\(line)")
+        }
+    }
+}

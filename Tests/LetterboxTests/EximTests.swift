@@ -30,7 +30,12 @@ struct EximTests {
                 try FileManager.default.createDirectory(atPath: directory + "/exim/" + sub, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o777])
             }
-            // The router and transport of contrib/exim/letterbox.conf around a private spool.
+            // The router and transport of contrib/exim/letterbox.conf, pasted as an operator
+            // would (the socket path replaced), around a private spool.
+            let contrib = try String(contentsOfFile: DeploymentTests.repository + "/contrib/exim/letterbox.conf", encoding: .utf8)
+                .replacingOccurrences(of: "/run/letterbox/lmtp.sock", with: agent.socket)
+            let parts = contrib.components(separatedBy: "# In the transports section:")
+            try #require(parts.count == 2 && parts[1].contains(agent.socket))
             let config = """
             exim_path = \(exim)
             keep_environment =
@@ -42,15 +47,9 @@ struct EximTests {
             qualify_domain = x.test
             trusted_users = root
             begin routers
-            letterbox:
-              driver = accept
-              domains = +local_domains
-              transport = letterbox_lmtp
+            \(parts[0])
             begin transports
-            letterbox_lmtp:
-              driver = lmtp
-              socket = \(agent.socket)
-              batch_max = 50
+            \(parts[1])
             begin retry
             *   *   F,1h,1m
             """

@@ -4,8 +4,20 @@ import TestSupport
 
 /// A private Postfix for one test: its own config, queue and data directories under the test's
 /// directory, no chroot, an SMTP listener on a loopback port, and the given domains delivered
-/// over LMTP to `socket` (virtual_transport).
+/// over LMTP to `socket` with one of the `main.cf` snippets of contrib/postfix.
 final class PostfixInstance: Sendable {
+    /// Which of contrib/postfix's set-ups the instance uses.
+    enum Setup {
+        /// contrib/postfix/main.cf.virtual: `virtual_mailbox_domains` and `virtual_transport`.
+        case virtualDomains
+        /// contrib/postfix/main.cf.mailbox: `mydestination` and `mailbox_transport`, through local(8).
+        case localUsers
+
+        var file: String {
+            DeploymentTests.repository + "/contrib/postfix/" + (self == .virtualDomains ? "main.cf.virtual" : "main.cf.mailbox")
+        }
+    }
+
     let directory: String
     let port: Int
     let postfix: String
@@ -24,7 +36,7 @@ final class PostfixInstance: Sendable {
     }
 
     /// Starts it; `nil` (an issue in CI) when Postfix is not installed.
-    static func start(in directory: String, socket: String, domains: [String], port: Int,
+    static func start(in directory: String, socket: String, domains: [String], port: Int, setup: Setup = .virtualDomains,
                       extraSettings: [String] = []) async throws -> PostfixInstance? {
         guard let postfix = External.find("postfix"), let sendmail = External.find("sendmail"),
               let postqueue = External.find("postqueue") else { return nil }
@@ -33,6 +45,12 @@ final class PostfixInstance: Sendable {
         for sub in ["etc", "queue", "data"] { try manager.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true) }
         // Postfix's own processes write their lock and cache files here.
         chown(directory + "/data", Self.postfixUID(), gid_t.max)
+        // The contrib snippet as an operator would paste it, with the test's domains and an
+        // absolute socket path (no chroot here) in place of the deployment's.
+        let snippet = try String(contentsOfFile: setup.file, encoding: .utf8)
+            .replacingOccurrences(of: "example.org, example.net", with: domains.joined(separator: ", "))
+            .replacingOccurrences(of: "lmtp:unix:private/letterbox", with: "lmtp:unix:" + socket)
+        #expect(snippet.contains("lmtp:unix:" + socket))
         let main = """
         compatibility_level = 3.6
         queue_directory = \(directory)/queue
@@ -41,12 +59,11 @@ final class PostfixInstance: Sendable {
         setgid_group = postdrop
         myhostname = mx.test
         myorigin = \(domains[0])
-        mydestination =
+        \(setup == .virtualDomains ? "mydestination =" : "")
         inet_interfaces = loopback-only
         inet_protocols = ipv4
         mynetworks = 127.0.0.0/8
-        virtual_mailbox_domains = \(domains.joined(separator: ", "))
-        virtual_transport = lmtp:unix:\(socket)
+        local_recipient_maps =
         alias_maps =
         alias_database =
         maillog_file = \(directory)/maillog
@@ -58,7 +75,7 @@ final class PostfixInstance: Sendable {
         minimal_backoff_time = 1s
         maximal_backoff_time = 2s
         queue_run_delay = 1s
-        """ + "\n" + extraSettings.joined(separator: "\n") + "\n"
+        """ + "\n" + snippet + "\n" + extraSettings.joined(separator: "\n") + "\n"
         try main.write(toFile: directory + "/etc/main.cf", atomically: true, encoding: .utf8)
         // The packaged master.cf with every chroot switched off and smtpd on our port.
         var master = try String(contentsOfFile: "/etc/postfix/master.cf", encoding: .utf8)

@@ -17,8 +17,11 @@ struct PostfixTests {
         return false
     }
 
-    /// Runs `body` with an agent (users sender, bob, carol of x.test) behind a private Postfix.
-    func withPostfix(_ body: (AgentProcess, PostfixInstance) async throws -> Void) async throws {
+    /// Runs `body` with an agent (users sender, bob, carol of `domain`) behind a private Postfix
+    /// set up as `setup` says (x.test as a virtual domain, or mx.test's local users).
+    func withPostfix(_ setup: PostfixInstance.Setup = .virtualDomains,
+                     _ body: (AgentProcess, PostfixInstance) async throws -> Void) async throws {
+        let domain = setup == .virtualDomains ? "x.test" : "mx.test"
         try await withTemporaryDirectory { directory in
             // The socket must be reachable by Postfix's unprivileged lmtp client: a directory
             // it may enter and a socket mode that lets it connect (deployments use group
@@ -27,13 +30,13 @@ struct PostfixTests {
             try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o755])
             let users = directory + "/users"
-            try "sender@x.test\nbob@x.test\ncarol@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            try "sender@\(domain)\nbob@\(domain)\ncarol@\(domain)\n".write(toFile: users, atomically: true, encoding: .utf8)
             let agent = try await AgentProcess.start(in: directory + "/agent", socket: sockets + "/letterbox",
                                                      ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666"])
             defer { agent.stop() }
             let port = try await ServeOptionsTests.freePort()
             guard let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
-                                                                domains: ["x.test"], port: port) else { return }
+                                                                domains: [domain], port: port, setup: setup) else { return }
             do {
                 try await body(agent, postfix)
             } catch {
@@ -71,6 +74,28 @@ struct PostfixTests {
             #expect(bounce.contains("dave@x.test"))
             #expect(bounce.contains("5.1.1"))
             #expect(postfix.log.contains("status=bounced"))
+            #expect(try await postfix.queue().isEmpty)
+        }
+    }
+
+    @Test("contrib's mailbox_transport set-up: local users through local(8), one unknown bounced")
+    func localUsers() async throws {
+        try await withPostfix(.localUsers) { agent, postfix in
+            try await postfix.send(from: "sender@mx.test", to: ["bob@mx.test", "carol", "dave@mx.test"], message: """
+                Subject: to local users
+                Message-ID: <local1@mx.test>
+
+                hello, local users
+
+                """)
+            let arrived = try await Self.eventually {
+                agent.newFiles("mx.test/bob").count == 1 && agent.newFiles("mx.test/carol").count == 1
+                    && agent.newFiles("mx.test/sender").count == 1
+            }
+            #expect(arrived, "\(postfix.log)")
+            #expect(postfix.log.contains("passing <bob@mx.test> to transport=lmtp"), "\(postfix.log)")
+            let bounce = (try? String(contentsOfFile: agent.newFiles("mx.test/sender").first ?? "", encoding: .utf8)) ?? ""
+            #expect(bounce.contains("dave@mx.test") && bounce.contains("5.1.1"))
             #expect(try await postfix.queue().isEmpty)
         }
     }

@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "SMTPClient", targets: ["SMTPClient"]),
+        .library(name: "SMTPBackendUtilities", targets: ["SMTPBackendUtilities"]),
         .executable(name: "letterbox", targets: ["letterbox"]),
     ],
     dependencies: [
@@ -66,6 +67,11 @@ let package = Package(
             swiftSettings: strictness
         ),
         .target(
+            name: "SMTPBackendUtilities",
+            dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictness
+        ),
+        .target(
             name: "Maildir",
             swiftSettings: strictness
         ),
@@ -82,7 +88,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "letterbox",
-            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog",
+            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "SMTPBackendUtilities",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness
@@ -113,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "SMTPClientTests",
             dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "TestSupport"] + networking,
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "SMTPBackendUtilitiesTests",
+            dependencies: ["SMTPBackendUtilities", "SMTPClient", "SMTPServer", "SMTPCore", "SASL", "TestSupport"] + networking,
             swiftSettings: strictness
         ),
         .testTarget(

@@ -225,7 +225,7 @@ final class Connection {
             if !bodyEndedByProtocol { machine.messageProcessed(.failed(SMTPError.localError)).forEach(queue) }
             return
         }
-        let body = MessageBody(source: self)
+        let body = MessageBody(connection: self)
         if context.configuration.session.lmtp, let lmtpSession = session as? any LMTPSession {
             try await receiveLMTPMessage(lmtpSession, body, sender: sender)
         } else {

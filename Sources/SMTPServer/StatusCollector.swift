@@ -21,15 +21,33 @@ public final class StatusCollector: Sendable {
     }
 
     private let state: Mutex<State>
-    /// Ready replies are written straight to the channel, under the lock so that they leave in
-    /// RCPT order whichever task sets them. The connection's task has flushed everything it had
-    /// before the body ended, and writes nothing more until `lmtpData` has returned, so the
-    /// channel's FIFO keeps every reply in protocol order.
-    private let channel: any Channel
+
+    private enum Sink {
+        /// Ready replies are written straight to the channel, under the lock so that they leave
+        /// in RCPT order whichever task sets them. The connection's task has flushed everything
+        /// it had before the body ended, and writes nothing more until `lmtpData` has returned,
+        /// so the channel's FIFO keeps every reply in protocol order.
+        case channel(any Channel)
+        /// Each status is handed on as it is set, with its index.
+        case forward(@Sendable (Int, SMTPError?) -> Void)
+    }
+
+    private let sink: Sink
 
     init(recipients: [Address], channel: any Channel) {
         self.recipients = recipients
-        self.channel = channel
+        self.sink = .channel(channel)
+        self.state = Mutex(State(statuses: Array(repeating: nil, count: recipients.count)))
+    }
+
+    /// A collector for a session that a backend wraps (a transforming or fan-out session): each
+    /// status the wrapped session sets is passed to `forward` with the recipient's index in
+    /// `recipients`, typically to set it on the server's collector. A recipient may appear
+    /// under another address here than there (the wrapper may rewrite it); the index is what
+    /// ties them.
+    public init(recipients: [Address], forward: @escaping @Sendable (_ index: Int, _ status: SMTPError?) -> Void) {
+        self.recipients = recipients
+        self.sink = .forward(forward)
         self.state = Mutex(State(statuses: Array(repeating: nil, count: recipients.count)))
     }
 
@@ -42,7 +60,7 @@ public final class StatusCollector: Sendable {
                   let index = recipients.indices.first(where: { recipients[$0] == recipient && state.statuses[$0] == nil })
             else { return false }
             state.statuses[index] = .some(error)
-            publish(&state)
+            publish(&state, index: index)
             return true
         }
     }
@@ -53,7 +71,7 @@ public final class StatusCollector: Sendable {
         state.withLock { state in
             guard !state.closed, recipients.indices.contains(index), state.statuses[index] == nil else { return false }
             state.statuses[index] = .some(error)
-            publish(&state)
+            publish(&state, index: index)
             return true
         }
     }
@@ -94,8 +112,16 @@ public final class StatusCollector: Sendable {
         }
     }
 
+    /// `index` has just been set: hand it on, or write what is ready.
+    private func publish(_ state: inout State, index: Int) {
+        switch sink {
+        case .forward(let forward): forward(index, state.statuses[index] ?? nil)
+        case .channel: publish(&state)
+        }
+    }
+
     private func publish(_ state: inout State) {
-        guard state.bodyComplete else { return }
+        guard state.bodyComplete, case .channel(let channel) = sink else { return }
         var buffer = ByteBuffer()
         while state.written < recipients.count, let status = state.statuses[state.written] {
             ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status).write(to: &buffer)

@@ -6,7 +6,7 @@ struct LetterboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "letterbox",
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
-        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self]
+        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self, DebugServerCommand.self]
     )
 
     /// Expands `--config FILE` before parsing (see ``ConfigFile``).

@@ -81,12 +81,8 @@ struct SendCommand: AsyncParsableCommand {
             if socks5 != nil { throw ValidationError("--socks5 needs a host:port server") }
             return .unix(path: String(server.dropFirst(5)))
         }
-        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]),
-              (1...65535).contains(port) else {
-            throw ValidationError("--server must be host:port or unix:/path")
-        }
-        var host = String(server[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let target = try HostPort(server, option: "--server")
+        let (host, port) = (target.host, target.port)
         if let socks5 {
             guard let proxy = SOCKS5Proxy(url: socks5) else { throw ValidationError("--socks5 must be socks5://[user:pass@]host:port") }
             return .socks5(proxy: proxy, host: host, port: port, tls: tls)

@@ -80,38 +80,26 @@ struct ServeCommand: AsyncParsableCommand {
         // Signals are handled before the socket appears, so a stop request is never lost.
         let usersPath = delivery.users
         let stopping = Atomic(false)
-        // A supervisor may have started us with these blocked; they are how we are stopped.
-        var handled = sigset_t()
-        sigemptyset(&handled)
-        for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, number) }
-        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
-        let signals = [SIGTERM, SIGINT, SIGHUP].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { @Sendable in
-                if number == SIGHUP {
-                    guard let usersPath else { return }
-                    do {
-                        backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
-                        logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])
-                    } catch {
-                        logger.error("users file not reloaded: \(error)")
-                    }
-                } else {
-                    logger.notice("shutting down")
-                    stopping.store(true, ordering: .relaxed)
-                    Task { await server.shutdown(gracePeriod: .seconds(30)) }
+        let signals = handleSignals([SIGTERM, SIGINT, SIGHUP]) { number in
+            if number == SIGHUP {
+                guard let usersPath else { return }
+                do {
+                    backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
+                    logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])
+                } catch {
+                    logger.error("users file not reloaded: \(error)")
                 }
+            } else {
+                logger.notice("shutting down")
+                stopping.store(true, ordering: .relaxed)
+                Task { await server.shutdown(gracePeriod: .seconds(30)) }
             }
-            source.resume()
-            return source
         }
         var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
         if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
         if let tcp {
-            guard let colon = tcp.lastIndex(of: ":"), let port = Int(tcp[tcp.index(after: colon)...]) else {
-                throw ValidationError("--tcp must be host:port")
-            }
-            endpoints.append(.tcp(host: String(tcp[..<colon]), port: port))
+            let listener = try HostPort(tcp, option: "--tcp")
+            endpoints.append(.tcp(host: listener.host, port: listener.port))
         }
         for endpoint in endpoints {
             let address: SocketAddress?

@@ -88,7 +88,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "letterbox",
-            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "SMTPBackendUtilities",
+            dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "Maildir", "SMTPBackendUtilities",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness

@@ -60,13 +60,13 @@ public enum MaildirSize {
     static func scan(_ maildir: Maildir) -> Usage {
         var usage = Usage(bytes: 0, messages: 0)
         var directories = [maildir.path]
-        for entry in list(maildir.path) where entry.hasPrefix(".") && entry != "." && entry != ".." {
+        for entry in Maildir.entries(maildir.path) where entry.hasPrefix(".") {
             if Maildir.isDirectory(maildir.path + "/" + entry) { directories.append(maildir.path + "/" + entry) }
         }
         for directory in directories {
             for sub in ["cur", "new"] {
                 let path = directory + "/" + sub
-                for name in list(path) where !name.hasPrefix(".") {
+                for name in Maildir.entries(path) where !name.hasPrefix(".") {
                     usage.messages += 1
                     usage.bytes += sizeFromName(name) ?? fileSize(path + "/" + name)
                 }
@@ -87,19 +87,6 @@ public enum MaildirSize {
     static func fileSize(_ path: String) -> Int {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
-    }
-
-    static func list(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            names.append(name)
-        }
-        return names
     }
 
     static func read(_ path: String) -> String? {

@@ -7,7 +7,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deliveries",
         abstract: "Inspect the delivery log.",
-        subcommands: [List.self, Show.self, Stats.self]
+        subcommands: [List.self, Show.self, Stats.self, VerifyCommand.self]
     )
 
     static func open(_ data: DataDirectoryOptions) throws -> DeliveryLog {

@@ -112,6 +112,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
         print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
         fflush(nil)   // all streams: the listening lines reach a pipe at once
+        // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
+        // files past the Maildir rule's 36 hours go; younger ones are reported. Files made
+        // after the start belong to deliveries in progress and are not looked at.
+        let started = Double(time(nil))
+        Task {
+            let cleanup = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: started) }
+            cleanup?.log(to: logger)
+        }
 
         try await server.run()
         for source in signals { source.cancel() }

@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import SMTPClient
 import SMTPCore
-import Synchronization
 import Testing
 import TestSupport
 
@@ -130,12 +129,7 @@ struct DebugServerTests {
 /// `letterbox debug-server` running for one test.
 final class DebugServerProcess: Sendable {
     let process: Process
-    private let printed = Printed()
-
-    /// What the server has printed so far.
-    final class Printed: Sendable {
-        let data = Mutex(Data())
-    }
+    private let printed: OutputCollector
 
     init(_ arguments: [String]) throws {
         process = Process()
@@ -144,27 +138,16 @@ final class DebugServerProcess: Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [printed] handle in
-            let data = handle.availableData
-            printed.data.withLock { $0.append(data) }
-        }
+        printed = OutputCollector(output)
         try process.run()
     }
 
-    var output: String { printed.data.withLock { String(decoding: $0, as: UTF8.self) } }
-
     /// Waits up to 10 s for `count` occurrences of `marker` in the output.
     func waitFor(_ marker: String, count: Int = 1) async throws -> String {
-        for _ in 0..<400 {
-            let text = output
-            if text.components(separatedBy: marker).count - 1 >= count { return text }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        return output
+        try await printed.waitFor(marker, count: count)
     }
 
     func stop() {
         kill(process.processIdentifier, SIGTERM)
     }
 }
-

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What ``Maildir/cleanTemporaryFiles(olderThan:now:)`` did.
+public struct TemporaryFiles: Hashable, Sendable {
+    /// Files removed because nothing had touched them for longer than the limit.
+    public var removed: [String] = []
+    /// Files left because they are recent (a delivery in progress, or a crash's leftovers
+    /// that are not old enough yet).
+    public var kept: [String] = []
+
+    /// Nothing found.
+    public init() {}
+}
+
+extension Maildir {
+    /// The Maildir rule for `tmp/`: a file there untouched for 36 hours is a leftover of an
+    /// interrupted delivery and may be removed (maildir(5), "cleaning up").
+    public static let temporaryFileLifetime: Double = 36 * 3600
+
+    /// Every Maildir (folders included) under `root`, found by walking it: a directory with
+    /// `tmp/`, `new/` and `cur/` is one. Symbolic links are not followed.
+    public static func all(under root: String) -> [Maildir] {
+        var found: [Maildir] = []
+        var pending = [root]
+        while let directory = pending.popLast() {
+            let maildir = Maildir(path: directory)
+            if maildir.exists { found.append(maildir) }
+            for name in entries(directory) where !["tmp", "new", "cur"].contains(name) || !maildir.exists {
+                let child = directory + "/" + name
+                var info = stat()
+                if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { pending.append(child) }
+            }
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// The names in `new/` and `cur/` (messages), each with its directory.
+    public func messageFiles() -> [(directory: String, name: String)] {
+        [new, cur].flatMap { directory in Self.entries(directory).map { (directory, $0) } }
+    }
+
+    /// Removes the files of `tmp/` that nothing has read or written for `lifetime`
+    /// seconds before `now`, and lists the others; files touched after `now` (deliveries in
+    /// progress when `now` is a start time) are left out.
+    public func cleanTemporaryFiles(olderThan lifetime: Double = Maildir.temporaryFileLifetime,
+                                    now: Double = Double(time(nil))) -> TemporaryFiles {
+        var result = TemporaryFiles()
+        for name in Self.entries(tmp) {
+            let path = tmp + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            // maildir(5) speaks of access; atime is often not kept (noatime, relatime), so the
+            // later of access and modification counts.
+            #if canImport(Darwin)
+            let touched = Double(max(info.st_atimespec.tv_sec, info.st_mtimespec.tv_sec))
+            #else
+            let touched = Double(max(info.st_atim.tv_sec, info.st_mtim.tv_sec))
+            #endif
+            if touched > now { continue }
+            if now - touched > lifetime && unlink(path) == 0 {
+                result.removed.append(path)
+            } else {
+                result.kept.append(path)
+            }
+        }
+        return result
+    }
+
+    /// The names in `directory` except `.` and `..`; empty when it cannot be read.
+    public static func entries(_ directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+/// A message file's name in `new/` or `cur/`: the unique part, then `:2,FLAGS` once a reader
+/// has moved it to `cur/` (maildir(5)); `S=<size>` among the unique part's fields is the size
+/// of the file (Maildir++).
+public struct MessageFileName: Hashable, Sendable {
+    /// The name without the `:info` suffix: what a delivery agent chose.
+    public var base: String
+    /// `S=`, if present.
+    public var size: Int?
+
+    /// Parses `name`.
+    public init(_ name: String) {
+        base = String(name.prefix { $0 != ":" })
+        size = base.split(separator: ",").dropFirst().first { $0.hasPrefix("S=") }.flatMap { Int($0.dropFirst(2)) }
+    }
+}
+
+/// What a message file looks like on disk.
+public enum MessageFileState: Hashable, Sendable {
+    /// Present, and as large as its `S=` says (or without `S=`).
+    case intact
+    /// Present, but its size differs from `S=`: cut short or changed.
+    case wrongSize(expected: Int, actual: Int)
+}
+
+extension Maildir {
+    /// The message files of `new/` and `cur/` by their base name, with their state.
+    public func messageStates() -> [String: MessageFileState] {
+        var states: [String: MessageFileState] = [:]
+        for (directory, name) in messageFiles() {
+            let parsed = MessageFileName(name)
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            if let expected = parsed.size, expected != Int(info.st_size) {
+                states[parsed.base] = .wrongSize(expected: expected, actual: Int(info.st_size))
+            } else {
+                states[parsed.base] = .intact
+            }
+        }
+        return states
+    }
+}

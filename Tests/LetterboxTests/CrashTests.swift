@@ -1,0 +1,170 @@
+import Foundation
+import SMTPClient
+import SMTPCore
+import Synchronization
+import Testing
+import TestSupport
+
+/// kill -9 at random moments while eight LMTP clients deliver three-recipient messages, then
+/// prove that every 250 is backed by exactly one intact file and a delivered row, that nothing
+/// partial is in new/, and that the database is sound. LETTERBOX_CRASH_KILLS sets the number
+/// of kills (5 by default, as CI runs it; docs/reliability.md records a run of 100).
+@Suite("Crashes: kill -9 during delivery", .serialized, .timeLimit(.minutes(20)))
+struct CrashTests {
+    static var kills: Int { Int(ProcessInfo.processInfo.environment["LETTERBOX_CRASH_KILLS"] ?? "") ?? 5 }
+    static let users = ["ann", "bob", "cat", "dan", "eve", "fay"]
+
+    /// The message of transaction `id`: its size varies from one line to about 10 KiB.
+    static func message(_ id: String) -> String {
+        let lines = 1 + abs(id.hashValue % 200)
+        return "Message-ID: <\(id)@crash.test>\r\nSubject: crash test\r\n\r\n"
+            + String(repeating: "\(id) 0123456789abcdefghijklmnopqrstuvwxyz\r\n", count: lines)
+    }
+
+    struct Confirmed: Sendable {
+        var id: String
+        var recipient: String
+    }
+
+    /// The 250s received, from every client task.
+    final class Confirmations: Sendable {
+        let list = Mutex<[Confirmed]>([])
+    }
+
+    /// Sends transactions until the connection dies; returns how many were started.
+    static func client(socket: String, prefix: String, confirmed: Confirmations) async -> Int {
+        var client: Client?
+        for _ in 0..<200 where client == nil {
+            client = try? await Client.connect(to: .unix(path: socket), configuration: Client.Configuration(lmtp: true))
+            if client == nil { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        guard let client else { return 0 }
+        var started = 0
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            started += 1
+            let id = "\(prefix)-\(started)"
+            let recipients = Array(users.shuffled(using: &generator).prefix(3)).map { Address($0 + "@x.test")! }
+            do {
+                let (writer, _) = try await client.beginMessage(from: .mailbox(Address("sender@x.test")!), to: recipients)
+                try await writer.write(message(id))
+                let statuses = try await writer.finishWithStatuses()
+                let delivered = statuses.filter { $0.reply.code == 250 }.map { Confirmed(id: id, recipient: $0.recipient.localPart) }
+                confirmed.list.withLock { $0 += delivered }
+            } catch {
+                return started
+            }
+        }
+    }
+
+    /// Every file in `new/` and `cur/` of each user's Maildir: Message-ID → contents.
+    static func files(_ mailRoot: String) -> [String: [String: [String]]] {
+        var result: [String: [String: [String]]] = [:]
+        for user in users {
+            for sub in ["new", "cur"] {
+                let directory = "\(mailRoot)/x.test/\(user)/\(sub)"
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                    let text = (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
+                    let id = text.range(of: "Message-ID: <").map { start in
+                        String(text[start.upperBound...].prefix { $0 != "@" })
+                    } ?? "?"
+                    result[user, default: [:]][id, default: []].append(text)
+                }
+            }
+        }
+        return result
+    }
+
+    @Test("every 250 survives kill -9: one intact file and a delivered row; nothing partial in new/; the database is sound")
+    func killNine() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let confirmed = Confirmations()
+            var transactions = 0
+            var generator = SystemRandomNumberGenerator()
+            for round in 0..<Self.kills {
+                let agent = try await AgentProcess.start(in: data)
+                let delay = Int.random(in: 50...500, using: &generator)
+                let socket = agent.socket
+                transactions += await withTaskGroup(of: Int.self) { group in
+                    for client in 0..<8 {
+                        group.addTask { await Self.client(socket: socket, prefix: "r\(round)c\(client)", confirmed: confirmed) }
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(delay))
+                        kill(agent.process.processIdentifier, SIGKILL)
+                        return 0
+                    }
+                    return await group.reduce(0, +)
+                }
+                for _ in 0..<400 where agent.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(!agent.process.isRunning)
+            }
+
+            // A leftover older than 36 h and a fresh one, then the restart that cleans up.
+            let tmp = data + "/mail/x.test/ann/tmp"
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            try "old".write(toFile: tmp + "/old-leftover", atomically: false, encoding: .utf8)
+            try "new".write(toFile: tmp + "/fresh-leftover", atomically: false, encoding: .utf8)
+            var old = [timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0)]
+            #expect(utimes(tmp + "/old-leftover", &old) == 0)
+            let agent = try await AgentProcess.start(in: data, ["--log-level", "info"])
+            let log = try await OutputCollector(agent.output).waitFor("tmp/ checked")
+            #expect(!FileManager.default.fileExists(atPath: tmp + "/old-leftover"), "the tmp/ file older than 36 h was not removed")
+            #expect(FileManager.default.fileExists(atPath: tmp + "/fresh-leftover"))
+            // Reported: the removed file by name, the younger ones (killed deliveries' and ours) counted.
+            let leftovers = Self.users.flatMap { user in
+                (try? FileManager.default.contentsOfDirectory(atPath: "\(data)/mail/x.test/\(user)/tmp")) ?? []
+            }
+            #expect(leftovers.contains("fresh-leftover"))
+            #expect(log.contains("old-leftover") && log.contains("younger than 36 h") && log.contains("count=\(leftovers.count)"), "\(log)")
+            _ = await agent.stopAndWait()
+            try FileManager.default.removeItem(atPath: tmp + "/fresh-leftover")
+
+            // Every 250: exactly one file, complete.
+            let confirmations = confirmed.list.withLock { $0 }
+            let files = Self.files(data + "/mail")
+            var lost = 0, duplicated = 0, damaged = 0
+            for confirmation in confirmations {
+                let copies = files[confirmation.recipient]?[confirmation.id] ?? []
+                if copies.isEmpty { lost += 1 }
+                if copies.count > 1 { duplicated += 1 }
+            }
+            // Nothing partial anywhere: each file ends with its whole message (stored with LF).
+            var fileCount = 0
+            for (_, byID) in files {
+                for (id, copies) in byID {
+                    let body = Self.message(id).replacingOccurrences(of: "\r\n", with: "\n")
+                    for copy in copies {
+                        fileCount += 1
+                        if !copy.hasSuffix(body) { damaged += 1 }
+                    }
+                }
+            }
+            #expect(lost == 0 && duplicated == 0 && damaged == 0)
+
+            // Every 250 has its delivered row, and verify finds the log and the Maildirs in agreement.
+            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--data-dir", data, "--json",
+                                                                      "--status", "delivered", "--limit", "100000000"])
+            let rows = (try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]) ?? []
+            let logged = Set(rows.compactMap { row -> String? in
+                guard let recipient = row["recipient"] as? String, let id = row["message_id"] as? String else { return nil }
+                return recipient + " " + id
+            })
+            let unlogged250s = confirmations.filter { !logged.contains("\($0.recipient)@x.test <\($0.id)@crash.test>") }.count
+            #expect(unlogged250s == 0)
+            let verify = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", data, "--json"])
+            #expect(verify.status == 0, "\(verify.output)")
+            let report = (try JSONSerialization.jsonObject(with: Data(verify.output.utf8)) as? [String: Any]) ?? [:]
+            #expect(report["database"] as? [String] == ["ok"])
+            #expect(report["mismatches"] as? Int == 0)
+            let unloggedFiles = (report["unlogged"] as? [Any])?.count ?? -1
+            print("""
+                crash harness: kills=\(Self.kills) transactions=\(transactions) 250s=\(confirmations.count) \
+                files=\(fileCount) rows=\(rows.count) lost=\(lost) duplicated=\(duplicated) damaged=\(damaged) \
+                250s-without-row=\(unlogged250s) unlogged-files=\(unloggedFiles) \
+                mismatches=\(report["mismatches"] as? Int ?? -1)
+                """)
+        }
+    }
+}

@@ -45,6 +45,34 @@ struct AuthTests {
         }
     }
 
+    @Test("AUTH brute force: 535 per guess, 421 once the error budget is spent, then the rate limiter refuses new connections")
+    func bruteForce() async throws {
+        var configuration = Self.configuration()
+        configuration.session.maximumErrors = 5
+        configuration.rateLimiter = GCRARateLimiter(rate: 1, per: .seconds(60), burst: 2)
+        try await withServer(configuration) { address, recorder, _ in
+            var guesses = 0
+            for _ in 0..<2 {
+                try await TestClient.with(address) { client in
+                    try await client.reply()
+                    try await client.command("EHLO attacker")
+                    while true {
+                        let reply = try await client.command("AUTH PLAIN " + Base64.encode(Array("\0user\0guess\(guesses)".utf8)))
+                        guesses += 1
+                        if reply.hasPrefix("535 5.7.8") { continue }
+                        #expect(reply.hasPrefix("421 4.7.0"), "\(reply)")
+                        break
+                    }
+                    #expect(try await client.readUntilClosed().isEmpty)
+                }
+            }
+            #expect(guesses == 12)
+            let refused = try await TestClient.with(address) { client in try await client.readUntilClosed() }
+            #expect(refused.first?.hasPrefix("421 4.7.28") == true, "\(refused)")
+            #expect(recorder.logins.isEmpty)
+        }
+    }
+
     @Test("AUTH LOGIN asks for user name and password")
     func login() async throws {
         try await withServer(Self.configuration()) { address, recorder, _ in

@@ -1,15 +1,14 @@
 import NIOCore
 import NIOPosix
 import Testing
-import TestSupport
 
 /// A raw protocol client for tests: sends exactly the bytes it is given and reads reply lines.
-final class TestClient {
+public final class TestClient {
     private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private var buffer = ByteBuffer()
     /// The underlying channel, for adding TLS.
-    let channel: any Channel
+    public let channel: any Channel
 
     private init(channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
                  outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
@@ -19,7 +18,7 @@ final class TestClient {
     }
 
     /// Connects to `address`, runs `body`, and closes.
-    static func with<T>(_ address: SocketAddress, _ body: (TestClient) async throws -> T) async throws -> T {
+    public static func with<T>(_ address: SocketAddress, _ body: (TestClient) async throws -> T) async throws -> T {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -33,22 +32,22 @@ final class TestClient {
     }
 
     /// Sends `text` as is (the caller writes the CRLFs).
-    func send(_ text: String) async throws {
+    public func send(_ text: String) async throws {
         try await outbound.write(ByteBuffer(string: text))
     }
 
     /// Sends raw bytes.
-    func send(bytes: [UInt8]) async throws {
+    public func send(bytes: [UInt8]) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
     }
 
     /// Sends `line` followed by CRLF.
-    func line(_ line: String) async throws {
+    public func line(_ line: String) async throws {
         try await send(line + "\r\n")
     }
 
     /// One line without its CRLF, or `nil` when the server closed the connection.
-    func readLine() async throws -> String? {
+    public func readLine() async throws -> String? {
         while true {
             if let index = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
                 let length = index - buffer.readerIndex + 1
@@ -63,7 +62,7 @@ final class TestClient {
     }
 
     /// All lines of one reply.
-    func readReply() async throws -> [String] {
+    public func readReply() async throws -> [String] {
         var lines: [String] = []
         while let line = try await readLine() {
             lines.append(line)
@@ -75,20 +74,20 @@ final class TestClient {
 
     /// Reads one reply and returns its last line (for single-line replies, the reply).
     @discardableResult
-    func reply() async throws -> String {
+    public func reply() async throws -> String {
         try await readReply().last ?? "<closed>"
     }
 
     /// Sends `line` and returns the last line of its reply.
     @discardableResult
-    func command(_ line: String) async throws -> String {
+    public func command(_ line: String) async throws -> String {
         try await self.line(line)
         return try await reply()
     }
 
     /// Reads the greeting and opens a transaction up to DATA's 354: EHLO c, MAIL FROM:<a@b.test>,
     /// RCPT TO:<c@d.test>.
-    func beginData() async throws {
+    public func beginData() async throws {
         try await reply()
         try await line("EHLO c")
         _ = try await readReply()
@@ -98,12 +97,12 @@ final class TestClient {
     }
 
     /// Reads until the server closes; returns the lines that came before.
-    func readUntilClosed() async throws -> [String] {
+    public func readUntilClosed() async throws -> [String] {
         var lines: [String] = []
         while let line = try await readLine() { lines.append(line) }
         return lines
     }
 
     /// Bytes received but not yet read as lines.
-    var pendingBytes: Int { buffer.readableBytes }
+    public var pendingBytes: Int { buffer.readableBytes }
 }

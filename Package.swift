@@ -176,6 +176,12 @@ let package = Package(
             path: "Benchmarks/NullServer",
             swiftSettings: strictness
         ),
+        .executableTarget(
+            name: "LoadTest",
+            dependencies: ["SMTPClient", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/LoadTest",
+            swiftSettings: strictness
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -628,9 +628,23 @@ final class Connection {
     }
 
     /// The next command line; flushes and reads only when none is buffered.
+    ///
+    /// The read timeout is an idle timeout, which a client sending a byte now and then never
+    /// trips; so a command line must also be complete within the read timeout of its first
+    /// byte (RFC 5321 §4.5.3.2.7 gives the server a five-minute command timeout), or the
+    /// connection gets 421 4.4.2 and is closed.
     private func nextLine() async throws -> FramedLine? {
+        var lineStarted: ContinuousClock.Instant?
         while true {
             if let framed = framer.next(&input) { return framed }
+            if framer.isInsideLine, let limit = context.configuration.readTimeout {
+                let now = ContinuousClock.now
+                if let lineStarted {
+                    if now - lineStarted > .nanoseconds(limit.nanoseconds) { throw ConnectionEnd.readTimeout }
+                } else {
+                    lineStarted = now
+                }
+            }
             guard try await readMore() else { return nil }
         }
     }

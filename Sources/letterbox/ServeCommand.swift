@@ -55,6 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
         guard let maxSize = UserDirectory.size(maxMessageSize) else { throw ValidationError("bad --max-message-size") }
         // Mail and the log are private to the delivery user: files 0600, directories 0700.
         umask(0o077)
+        // Each connection holds a socket and, while delivering, a file: raise the soft limit on
+        // descriptors (often 1,024) to the hard one, as a busy MTA opens many connections.
+        #if canImport(Glibc)
+        let nofile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let nofile = RLIMIT_NOFILE
+        #endif
+        var descriptors = rlimit()
+        if getrlimit(nofile, &descriptors) == 0, descriptors.rlim_cur < descriptors.rlim_max {
+            descriptors.rlim_cur = descriptors.rlim_max
+            setrlimit(nofile, &descriptors)
+        }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: format, logLevel: level) }
         let logger = Logger(label: "letterbox")
 

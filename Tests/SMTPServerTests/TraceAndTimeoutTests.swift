@@ -107,6 +107,31 @@ struct TraceAndTimeoutTests {
         }
     }
 
+    @Test("a client trickling a command a byte at a time is cut off once the line outlives the read timeout")
+    func slowCommandLine() async throws {
+        var configuration = Server.Configuration.test()
+        configuration.readTimeout = .seconds(1)
+        try await withServer(configuration) { address, _, _ in
+            try await TestClient.with(address) { client in
+                try await client.reply()
+                let started = ContinuousClock.now
+                // One byte every 200 ms: never idle for the read timeout, but never done either.
+                for byte in Array("NOOP and a long, slow line".utf8) {
+                    do {
+                        try await client.send(bytes: [byte])
+                    } catch {
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                    if client.pendingBytes > 0 { break }
+                }
+                #expect(try await client.readUntilClosed() == ["421 4.4.2 mx.test Error: timeout exceeded"])
+                let elapsed = ContinuousClock.now - started
+                #expect(elapsed >= .seconds(1) && elapsed < .seconds(4), "\(elapsed)")
+            }
+        }
+    }
+
     @Test("a client vanishing in the middle of DATA fails the backend's reader with a data reset")
     func disconnectMidData() async throws {
         try await withServer { address, recorder, server in

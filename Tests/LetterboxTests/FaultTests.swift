@@ -132,4 +132,30 @@ struct FaultTests {
             try await client.quit()
         }
     }
+
+    @Test("a Maildir deleted while the agent runs is made again on the next delivery; one made unwritable defers only its owner")
+    func deletedAndUnwritableMaildirs() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            defer { agent.stop() }
+            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"]) == [250, 250])
+            try FileManager.default.removeItem(atPath: agent.mailRoot + "/x.test/bob")
+            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
+            #expect(Self.files(agent.mailRoot + "/x.test/bob/new").count == 1)
+            // new/ replaced by a file: no user, not even root, can link into it.
+            let carolNew = agent.mailRoot + "/x.test/carol/new"
+            try FileManager.default.removeItem(atPath: carolNew)
+            try "not a directory".write(toFile: carolNew, atomically: false, encoding: .utf8)
+            let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
+            let (writer, _) = try await client.beginMessage(from: .mailbox(Address("alice@x.test")!),
+                                                            to: [Address("carol@x.test")!, Address("bob@x.test")!])
+            try await writer.write("Subject: one broken\r\n\r\nbody\r\n")
+            let statuses = try await writer.finishWithStatuses()
+            try await client.quit()
+            #expect(statuses.map(\.reply.code) == [451, 250])
+            #expect(statuses.first?.reply.enhancedCode == EnhancedCode(4, 3, 0))
+            #expect(Self.files(agent.mailRoot + "/x.test/bob/new").count == 2)
+            #expect(Self.files(agent.mailRoot + "/x.test/bob/tmp").isEmpty && Self.files(agent.mailRoot + "/x.test/carol/tmp").isEmpty)
+        }
+    }
 }

@@ -59,7 +59,16 @@ struct ClientRealPeerTests {
             process.arguments = (lmtp ? ["-L"] : []) + ["-u", "nobody", "-D", dump, "unix:" + socket, "16"]
             try process.run()
             defer { kill(process.processIdentifier, SIGKILL) }
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(25)) }
+            // smtp-sink binds (the file appears) before it listens: wait until it accepts.
+            var listening = false
+            for _ in 0..<200 where !listening {
+                if let probe = try? await Client.connect(to: .unix(path: socket)) {
+                    await probe.close()
+                    listening = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(25))
+                }
+            }
             try await body(socket, dump)
         }
     }

@@ -96,7 +96,8 @@ struct FaultTests {
             let agent = try await AgentProcess.start(in: directory + "/data")
             defer { agent.stop() }
             #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
-            // Another process holds the write lock for 8 s (the agent waits 5 s at most).
+            // Another process holds the write lock until the test kills it (at most 60 s); the
+            // agent waits 5 s at most.
             let holder = Process()
             holder.executableURL = URL(fileURLWithPath: python)
             holder.arguments = ["-c", """
@@ -104,7 +105,7 @@ struct FaultTests {
                 c = sqlite3.connect(sys.argv[1], isolation_level=None)
                 c.execute("BEGIN EXCLUSIVE")
                 open(sys.argv[2], "w").close()
-                time.sleep(8)
+                time.sleep(60)
                 c.execute("COMMIT")
                 """, agent.database, directory + "/locked"]
             try holder.run()

@@ -159,4 +159,36 @@ struct FaultTests {
             #expect(Self.files(agent.mailRoot + "/x.test/bob/tmp").isEmpty && Self.files(agent.mailRoot + "/x.test/carol/tmp").isEmpty)
         }
     }
+
+    @Test("the log's file system full: 451 4.3.0 for everyone, the links taken back, and 250 once there is room")
+    func databaseFull() async throws {
+        try await withTemporaryDirectory { directory in
+            let state = directory + "/state"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            guard mount("tmpfs", state, "tmpfs", 0, "size=1m") == 0 else {
+                try #require(!External.required, "cannot mount a tmpfs (errno \(errno)); CI runs as root")
+                return
+            }
+            defer { umount(state) }
+            let mailRoot = directory + "/mail"
+            let agent = try await AgentProcess.start(in: state + "/data", ["--mail-root", mailRoot])
+            defer { agent.stop() }
+            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
+            // Fill what is left of the file system the log lives on.
+            let filler = state + "/filler"
+            let descriptor = open(filler, O_WRONLY | O_CREAT, 0o600)
+            let block = [UInt8](repeating: 0, count: 4096)
+            while write(descriptor, block, block.count) == block.count {}
+            close(descriptor)
+            let refused = try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"])
+            #expect(refused == [451, 451])
+            #expect(Self.files(mailRoot + "/x.test/bob/new").count == 1)
+            #expect(Self.files(mailRoot + "/x.test/carol/new").isEmpty)
+            try FileManager.default.removeItem(atPath: filler)
+            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"]) == [250, 250])
+            let verify = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", state + "/data",
+                                                                      "--mail-root", mailRoot])
+            #expect(verify.status == 0, "\(verify.output)")
+        }
+    }
 }

@@ -75,10 +75,13 @@ extension Maildir {
         guard let stream = opendir(directory) else { return [] }
         defer { closedir(stream) }
         var names: [String] = []
+        // The record readdir returns is only as long as its name (d_reclen), not the full
+        // `dirent`: loading `entry.pointee` would copy 280 bytes and may read past the end of
+        // the library's buffer into an unmapped page (a crash seen once on a 20,000-file
+        // new/). The name is read in place, up to its NUL, and nothing beyond it.
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names

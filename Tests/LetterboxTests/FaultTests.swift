@@ -169,26 +169,91 @@ struct FaultTests {
                 try #require(!External.required, "cannot mount a tmpfs (errno \(errno)); CI runs as root")
                 return
             }
-            defer { umount(state) }
             let mailRoot = directory + "/mail"
-            let agent = try await AgentProcess.start(in: state + "/data", ["--mail-root", mailRoot])
-            defer { agent.stop() }
-            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
-            // Fill what is left of the file system the log lives on.
-            let filler = state + "/filler"
-            let descriptor = open(filler, O_WRONLY | O_CREAT, 0o600)
-            let block = [UInt8](repeating: 0, count: 4096)
-            while write(descriptor, block, block.count) == block.count {}
-            close(descriptor)
-            let refused = try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"])
-            #expect(refused == [451, 451])
-            #expect(Self.files(mailRoot + "/x.test/bob/new").count == 1)
-            #expect(Self.files(mailRoot + "/x.test/carol/new").isEmpty)
-            try FileManager.default.removeItem(atPath: filler)
-            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"]) == [250, 250])
-            let verify = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", state + "/data",
-                                                                      "--mail-root", mailRoot])
-            #expect(verify.status == 0, "\(verify.output)")
+            try await withAgent(logIn: state, mailRoot: mailRoot, release: { umount(state) }) { agent in
+                // Fill what is left of the file system the log lives on.
+                let filler = state + "/filler"
+                let descriptor = open(filler, O_WRONLY | O_CREAT, 0o600)
+                let block = [UInt8](repeating: 0, count: 4096)
+                while write(descriptor, block, block.count) == block.count {}
+                close(descriptor)
+                let refused = try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"])
+                #expect(refused == [451, 451])
+                #expect(Self.files(mailRoot + "/x.test/bob/new").count == 1)
+                #expect(Self.files(mailRoot + "/x.test/carol/new").isEmpty)
+                try FileManager.default.removeItem(atPath: filler)
+                #expect(try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"]) == [250, 250])
+                let verify = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", state + "/data",
+                                                                          "--mail-root", mailRoot])
+                #expect(verify.status == 0, "\(verify.output)")
+            }
         }
+    }
+
+    @Test("the log's file system turned read-only by the kernel under the running agent: 451 4.3.0, the links taken back, still serving")
+    func databaseReadOnly() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let losetup = External.find("losetup"), let mkfs = External.find("mkfs.ext4"),
+                  let mountTool = External.find("mount") else { return }
+            // An ext4 file system on a loop device, mounted with errors=remount-ro: the kernel's
+            // own fault injection (trigger_fs_error) then turns it read-only with the log open
+            // for writing, as a failing disk would. A plain `mount -o remount,ro` is refused
+            // while a file is open for writing, so this is the only way it happens for real.
+            let image = directory + "/state.img", state = directory + "/state"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: image, contents: nil), truncate(image, 16 << 20) == 0,
+                  try await runProcess(mkfs, ["-q", "-F", image]).status == 0 else {
+                Issue.record("cannot make the ext4 image")
+                return
+            }
+            let attach = try await runProcess(losetup, ["--find", "--show", image])
+            let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard attach.status == 0, device.hasPrefix("/dev/"),
+                  try await runProcess(mountTool, ["-o", "errors=remount-ro", device, state]).status == 0 else {
+                try #require(!External.required, "cannot attach and mount a loop device: \(attach.output); CI runs as root")
+                return
+            }
+            let mailRoot = directory + "/mail"
+            try await withAgent(logIn: state, mailRoot: mailRoot, release: {
+                umount(state)
+                _ = try? await runProcess(losetup, ["--detach", device])
+            }) { agent in
+                let trigger = "/sys/fs/ext4/" + (device as NSString).lastPathComponent + "/trigger_fs_error"
+                try "letterbox fault test\n".write(toFile: trigger, atomically: false, encoding: .utf8)
+                for attempt in 0..<2 {
+                    let refused = try await Self.deliver(agent.socket, to: ["bob@x.test", "carol@x.test"])
+                    #expect(refused == [451, 451], "attempt \(attempt)")
+                }
+                #expect(Self.files(mailRoot + "/x.test/bob/new").count == 1)
+                #expect(Self.files(mailRoot + "/x.test/carol/new").isEmpty)
+                #expect(Self.files(mailRoot + "/x.test/bob/tmp").isEmpty && Self.files(mailRoot + "/x.test/carol/tmp").isEmpty)
+                #expect(agent.process.isRunning)
+                // What was committed before the fault is still readable.
+                let list = try await agent.letterbox(["deliveries", "list", "--json"])
+                #expect(list.status == 0 && list.output.contains("bob@x.test"), "\(list.output)")
+            }
+        }
+    }
+
+    /// Runs the agent with its log under `state` (a file system the test mounted) and its mail
+    /// under `mailRoot`, delivers once to bob (250), runs `body`, recording what it throws, then
+    /// stops the agent and waits for its exit before `release` lets go of the file system.
+    private func withAgent(logIn state: String, mailRoot: String, release: () async -> Void,
+                           _ body: (AgentProcess) async throws -> Void) async throws {
+        let agent: AgentProcess
+        do {
+            agent = try await AgentProcess.start(in: state + "/data", ["--mail-root", mailRoot])
+        } catch {
+            await release()
+            throw error
+        }
+        do {
+            #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
+            try await body(agent)
+        } catch {
+            Issue.record(error)
+        }
+        _ = await agent.stopAndWait()
+        await release()
     }
 }

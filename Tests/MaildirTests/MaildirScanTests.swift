@@ -21,6 +21,27 @@ struct MaildirScanTests {
         }
     }
 
+    @Test("entries: every name length from 1 to 255 bytes, UTF-8 names and a directory of 3,000 names (many buffer refills) read back exactly")
+    func entriesOfEveryLength() async throws {
+        try await withTemporaryDirectory { root in
+            var expected: Set<String> = []
+            // ASCII names of 1 to 255 bytes, and UTF-8 ones of 2 to 254.
+            let names = (1...255).map { String(repeating: "n", count: $0) } + (1...127).map { String(repeating: "é", count: $0) }
+            for name in names {
+                expected.insert(name)
+                #expect(FileManager.default.createFile(atPath: root + "/" + name, contents: nil))
+            }
+            for index in 0..<3000 {
+                let name = "\(index).M\(index)P1.mx.test,S=\(index)"
+                expected.insert(name)
+                #expect(FileManager.default.createFile(atPath: root + "/" + name, contents: nil))
+            }
+            let found = Maildir.entries(root)
+            #expect(found.count == expected.count)
+            #expect(Set(found) == expected)
+        }
+    }
+
     @Test("tmp/ cleanup: untouched for over 36 h removed, younger kept, newer than the start ignored")
     func cleansTemporaryFiles() async throws {
         try await withTemporaryDirectory { root in

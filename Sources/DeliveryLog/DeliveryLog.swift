@@ -125,9 +125,13 @@ public final class DeliveryLog: Sendable {
 
     /// Whether `recipient` already got the message with this Message-ID and body hash, delivered
     /// (or suppressed as a duplicate) at or after `since`.
-    public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date) async throws -> Bool {
+    ///
+    /// It blocks the calling thread for one read (a few microseconds from the index): call it
+    /// where blocking is expected, as the delivery agent does on its disk thread, in the same
+    /// hand-off as the links.
+    public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date) throws -> Bool {
         let since = Timestamp.format(since)
-        return try await database.read { db in
+        return try database.read { db in
             // Start from the few transactions with this Message-ID (its index), never from every
             // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
             // (recipient, time) index, which made each check scan the recipient's whole window.

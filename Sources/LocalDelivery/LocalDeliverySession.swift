@@ -45,12 +45,8 @@ final class LocalDeliverySession: LMTPSession {
 
     /// Whether `size` more octets stay within the target's quota (always, without one).
     private func fits(_ size: Int, _ target: DeliveryTarget) async throws -> Bool {
-        guard let quota = target.quota else { return true }
-        let inbox = target.inbox
-        let used = try await backend.pool.runIfActive {
-            inbox.exists ? try MaildirSize.usage(of: inbox, limit: quota).bytes : 0
-        }
-        return used + size <= quota
+        guard target.quota != nil else { return true }
+        return try await backend.pool.runIfActive { try Linker.fits(size, target) }
     }
 
     func data(_ body: MessageBody) async throws {
@@ -65,11 +61,6 @@ final class LocalDeliverySession: LMTPSession {
     }
 
     // MARK: - The pipeline
-
-    /// Holds the spool for the thread pool's closures: it is only ever touched under the lock.
-    private final class SpoolBox: Sendable {
-        let spool = Mutex<MessageSpool?>(nil)
-    }
 
     /// One outcome per accepted RCPT (`nil`: delivered or suppressed as a duplicate). An error
     /// thrown by `body` itself (the client aborted, the message is too large) is rethrown after
@@ -94,48 +85,38 @@ final class LocalDeliverySession: LMTPSession {
                             status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
         }
 
-        // Spool into the first Maildir that can be created.
-        let box = SpoolBox()
+        // The message goes to disk in as few hand-offs to the thread pool as possible, since
+        // each costs two thread switches: the spool is opened with the first batch of the body
+        // (for most messages the only one), and every link, with its duplicate and quota checks,
+        // is made in one more.
         let name = backend.names.next()
-        let lineEndings: StoredLineEndings = mailOptions.body == .binaryMIME ? .asReceived : .lf
-        var spoolIndex: Int?
-        for (index, target) in unique.enumerated() {
-            let maildir = target.maildir
-            do {
-                try await backend.pool.runIfActive {
-                    try maildir.create()
-                    try box.spool.withLock { $0 = try MessageSpool(in: maildir, name: name, lineEndings: lineEndings) }
-                }
-                spoolIndex = index
-                break
-            } catch {
-                outcomes[index] = Self.failure(error, target.address, configuration)
-            }
-        }
+        let spool = SpoolWriter(box: SpoolBox(), name: name, header: traceHeader(unique),
+                                lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf,
+                                candidates: unique.map(\.maildir), sync: configuration.fsync)
         var hash = SHA256()
         var scanner = MessageIDScanner()
-        guard spoolIndex != nil else {
-            // No mailbox can take the message: read it anyway so the session stays in step.
-            for try await _ in body {}
-            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
-                                    size: 0, messageID: nil, hash: nil, started: started)
-        }
-        let spooled: SpooledMessage
+        var batch: [ByteBuffer] = []
+        var batchBytes = 0
+        var spooled: SpooledMessage?
+        var spoolIndex: Int?
+        var opened = false
         do {
-            let header = traceHeader(unique)
-            try await backend.pool.runIfActive { try box.spool.withLock { try $0?.write(header) } }
-            // Chunks go to the disk thread in batches of up to 256 KiB: one hand-off per batch.
-            var batch: [ByteBuffer] = []
-            var batchBytes = 0
-            func writeBatch() async throws {
+            // Chunks go to the disk thread in batches of up to 256 KiB.
+            func write(final: Bool) async throws {
                 let chunks = batch
                 batch.removeAll(keepingCapacity: true)
                 batchBytes = 0
-                try await backend.pool.runIfActive {
-                    try box.spool.withLock { spool in
-                        for chunk in chunks { try chunk.withUnsafeReadableBytes { try spool?.write($0) } }
+                guard !opened || spoolIndex != nil else { return }   // no mailbox takes it: drain
+                let open = !opened
+                let result = try await backend.pool.runIfActive { try spool.write(chunks, open: open, final: final) }
+                if open {
+                    opened = true
+                    spoolIndex = result.index
+                    for (index, error) in result.openFailures {
+                        outcomes[index] = Self.failure(error, unique[index].address, configuration)
                     }
                 }
+                spooled = result.spooled
             }
             for try await chunk in body {
                 chunk.withUnsafeReadableBytes { bytes in
@@ -144,72 +125,53 @@ final class LocalDeliverySession: LMTPSession {
                 }
                 batch.append(chunk)
                 batchBytes += chunk.readableBytes
-                if batchBytes >= 256 * 1024 { try await writeBatch() }
+                if batchBytes >= 256 * 1024 { try await write(final: false) }
             }
-            if !batch.isEmpty { try await writeBatch() }
-            let sync = configuration.fsync
-            spooled = try await backend.pool.runIfActive {
-                try box.spool.withLock { spool -> SpooledMessage in
-                    guard let spool else { throw MaildirError(operation: "spool", path: "", errno: EIO) }
-                    return try spool.finish(fsync: sync)
-                }
-            }
+            try await write(final: true)
         } catch {
-            await discard(box)
+            try? await backend.pool.runIfActive { spool.discard() }
             if error is SMTPError || !(error is MaildirError) { throw error }   // the body failed, not the disk
-            let failure = Self.failure(error, unique[spoolIndex!].address, configuration)
+            let failure = Self.failure(error, unique[spoolIndex ?? 0].address, configuration)
             for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = failure }
+            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
+                                    size: 0, messageID: nil, hash: nil, started: started)
+        }
+        guard let spooled else {
+            // No mailbox could take the message; it was read anyway so the session stays in step.
             return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
                                     size: 0, messageID: nil, hash: nil, started: started)
         }
         let messageID = scanner.messageID
         let bodyHash = hash.finalize()
 
-        // Link into every recipient's new/.
+        // Link into every recipient's new/, then drop the spool: one hand-off.
+        let linker = Linker(log: backend.log, configuration: configuration, spooled: spooled, messageID: messageID,
+                            bodyHash: bodyHash)
+        let pending = unique.indices.filter { outcomes[$0] == nil }.map { ($0, unique[$0]) }
+        let linked = try await backend.pool.runIfActive { linker.link(pending) }
         var delivered: [String] = []
-        for (index, target) in unique.enumerated() where outcomes[index] == nil {
-            let recipientStart = Date()
-            if configuration.duplicateWindow > 0, let messageID,
-               (try? await backend.log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
-                                                        since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))) == true {
+        for (index, outcome) in linked {
+            records[index].duration = outcome.duration
+            switch outcome.result {
+            case .duplicate:
                 records[index].status = .duplicate
                 records[index].code = 250
                 records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.duplicateText(target.address)
-                records[index].duration = Date().timeIntervalSince(recipientStart)
-                continue
-            }
-            let maildir = target.maildir
-            let sync = configuration.fsync
-            do {
-                guard try await fits(spooled.size, target) else {
-                    outcomes[index] = DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail)
-                    records[index].duration = Date().timeIntervalSince(recipientStart)
-                    continue
-                }
-                let inbox = target.inbox
-                let counted = target.quota != nil
-                let path = try await backend.pool.runIfActive {
-                    try maildir.create()
-                    let path = try spooled.deliver(into: maildir, fsync: sync)
-                    if counted { MaildirSize.record(bytes: spooled.size, in: inbox) }
-                    return path
-                }
+                records[index].text = DeliveryReplies.duplicateText(unique[index].address)
+            case .delivered(let path, let maildir):
                 delivered.append(path)
                 let file = String(path.split(separator: "/").last ?? "")
                 records[index].status = .delivered
                 records[index].code = 250
                 records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.deliveredText(target.address, file: file)
+                records[index].text = DeliveryReplies.deliveredText(unique[index].address, file: file)
                 records[index].file = file
                 records[index].folder = maildir.folderName
                 records[index].mailbox = maildir.path
-            } catch {
-                outcomes[index] = Self.failure(error, target.address, configuration)
+            case .failed(let failure):
+                outcomes[index] = failure
             }
-            records[index].duration = Date().timeIntervalSince(recipientStart)
         }
-        try? await backend.pool.runIfActive { spooled.remove() }
         do {
             return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
                                     size: spooled.size, messageID: messageID, hash: bodyHash, started: started)
@@ -239,10 +201,6 @@ final class LocalDeliverySession: LMTPSession {
                                             bodySHA256: hash, recipients: records)
         _ = try await backend.log.record(transaction)
         return uniqueIndex.map { outcomes[$0] }
-    }
-
-    private func discard(_ box: SpoolBox) async {
-        try? await backend.pool.runIfActive { box.spool.withLock { $0?.discard() } }
     }
 
     static func failure(_ error: any Error, _ address: Address, _ configuration: LocalDeliveryConfiguration) -> SMTPError {

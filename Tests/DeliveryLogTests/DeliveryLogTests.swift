@@ -69,10 +69,10 @@ struct DeliveryLogTests {
             let log = try DeliveryLog(path: directory + "/d.sqlite")
             _ = try await log.record(Self.transaction(1, recipients: ["alice@x.test"], messageID: "<same@x>"))
             let hour = Date(timeIntervalSinceNow: -3600)
-            #expect(try await log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
-            #expect(try await !log.alreadyDelivered(recipient: "bob@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
-            #expect(try await !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "other", since: hour))
-            #expect(try await !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1",
+            #expect(try log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
+            #expect(try !log.alreadyDelivered(recipient: "bob@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
+            #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "other", since: hour))
+            #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1",
                                                    since: Date(timeIntervalSinceNow: 60)))
         }
     }

@@ -1,0 +1,135 @@
+import DeliveryLog
+import Foundation
+import Maildir
+import NIOCore
+import SMTPCore
+import Synchronization
+
+// The parts of a delivery that run on the thread pool, each packed so that one hand-off does a
+// whole step: `SpoolWriter` opens the spool and writes a batch of the body (and syncs it after
+// the last), `Linker` links the synced file into every recipient's new/.
+
+/// Holds a transaction's spool between hand-offs to the thread pool: only ever touched under
+/// the lock, so each closure may use it from whichever pool thread runs it.
+final class SpoolBox: Sendable {
+    let spool = Mutex<MessageSpool?>(nil)
+}
+
+/// What one hand-off of ``SpoolWriter/write(_:open:final:)`` did.
+struct SpoolProgress: Sendable {
+    /// The candidate the spool was opened in, when this hand-off opened it.
+    var index: Int?
+    /// The candidates that could not take the spool, with why.
+    var openFailures: [(Int, any Error)] = []
+    /// The synced message, after the last batch.
+    var spooled: SpooledMessage?
+}
+
+/// Writes a message into `tmp/` of the first Maildir among `candidates` that can take it.
+struct SpoolWriter: Sendable {
+    let box: SpoolBox
+    let name: String
+    /// The trace fields written before the body.
+    let header: String
+    let lineEndings: StoredLineEndings
+    /// The recipients' Maildirs, in RCPT order.
+    let candidates: [Maildir]
+    /// Whether to fsync the file after the last batch.
+    let sync: Bool
+
+    /// With `open`, first makes the spool in the first candidate that can be created and
+    /// written (the others before it are reported as failures); then writes `chunks`; with
+    /// `final`, syncs and closes the file. Nothing is written when no candidate could be opened.
+    /// A failure after the spool was opened is thrown: it concerns every recipient.
+    func write(_ chunks: [ByteBuffer], open: Bool, final: Bool) throws -> SpoolProgress {
+        var progress = SpoolProgress()
+        try box.spool.withLock { spool in
+            if open {
+                for (index, maildir) in candidates.enumerated() {
+                    do {
+                        try maildir.create()
+                        let created = try MessageSpool(in: maildir, name: name, lineEndings: lineEndings)
+                        try created.write(header)
+                        spool = created
+                        progress.index = index
+                        break
+                    } catch {
+                        progress.openFailures.append((index, error))
+                    }
+                }
+            }
+            guard let current = spool else { return }
+            for chunk in chunks { try chunk.withUnsafeReadableBytes { try current.write($0) } }
+            if final { progress.spooled = try current.finish(fsync: sync) }
+        }
+        return progress
+    }
+
+    /// Closes and removes an unfinished spool.
+    func discard() {
+        box.spool.withLock { $0?.discard() }
+    }
+}
+
+/// Links a synced message into recipients' Maildirs, after their duplicate and quota checks,
+/// then removes it from `tmp/`.
+struct Linker: Sendable {
+    let log: DeliveryLog
+    let configuration: LocalDeliveryConfiguration
+    let spooled: SpooledMessage
+    let messageID: String?
+    let bodyHash: String
+
+    /// What became of one recipient.
+    enum Result: Sendable {
+        /// Linked into `maildir` as `path` (synced with the directory when fsync is on).
+        case delivered(path: String, maildir: Maildir)
+        /// Already delivered within the duplicate window; nothing linked.
+        case duplicate
+        /// Not delivered, with the reply.
+        case failed(SMTPError)
+    }
+
+    /// A recipient's result and how long it took.
+    struct Outcome: Sendable {
+        var result: Result
+        var duration: TimeInterval
+    }
+
+    /// Whether `size` more octets stay within the target's quota (always, without one).
+    static func fits(_ size: Int, _ target: DeliveryTarget) throws -> Bool {
+        guard let quota = target.quota else { return true }
+        let used = target.inbox.exists ? try MaildirSize.usage(of: target.inbox, limit: quota).bytes : 0
+        return used + size <= quota
+    }
+
+    /// Each target's outcome, by its index; the spool is removed afterwards.
+    func link(_ targets: [(Int, DeliveryTarget)]) -> [(Int, Outcome)] {
+        defer { spooled.remove() }
+        return targets.map { index, target in
+            let start = Date()
+            let result = link(target)
+            return (index, Outcome(result: result, duration: Date().timeIntervalSince(start)))
+        }
+    }
+
+    private func link(_ target: DeliveryTarget) -> Result {
+        if configuration.duplicateWindow > 0, let messageID,
+           (try? log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
+                                      since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))) == true {
+            return .duplicate
+        }
+        do {
+            guard try Self.fits(spooled.size, target) else {
+                return .failed(DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail))
+            }
+            let maildir = target.maildir
+            try maildir.create()
+            let path = try spooled.deliver(into: maildir, fsync: configuration.fsync)
+            if target.quota != nil { MaildirSize.record(bytes: spooled.size, in: target.inbox) }
+            return .delivered(path: path, maildir: maildir)
+        } catch {
+            return .failed(LocalDeliverySession.failure(error, target.address, configuration))
+        }
+    }
+}

@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
 # Letterbox against Dovecot's LMTP (both delivering into Maildir, fsync on) and Letterbox's
 # null-backend server against Postfix's smtp-sink, in one run on one machine, driven by
-# Postfix's smtp-source over Unix sockets, each run into empty mailboxes. Prints one table (and, with --write, replaces the
-# comparison section of docs/performance.md with it).
+# Postfix's smtp-source over Unix sockets; the same agent with its log in memory (what the log
+# costs); and end to end, smtp-source → a private Postfix on loopback → lmtp:unix: → the
+# agent, smtp-sink or Dovecot. Prints one table (and, with --write, replaces the comparison
+# section of docs/performance.md with it).
 #
-#   Benchmarks/compare/run.sh [--runs N] [--write]
+#   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX]
 #
-# Needs (Debian): postfix (smtp-source, smtp-sink), dovecot-core, dovecot-lmtpd, bc; runs as root
-# (Dovecot delivers as the user `nobody`).
+# --only runs just the cases whose label matches (e.g. '4 KiB, 1 rcpt, 8 sess'), for trying a
+# change; it cannot be combined with --write.
+#
+# Needs (Debian): postfix (smtp-source, smtp-sink, the private instance), dovecot-core,
+# dovecot-lmtpd, bc; runs as root (Dovecot delivers as the user `nobody`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=3
 write=no
+only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --write) write=yes; shift ;;
-        *) echo "usage: $0 [--runs N] [--write]" >&2; exit 64 ;;
+        --only) only=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--write] [--only REGEX]" >&2; exit 64 ;;
     esac
 done
-for tool in smtp-source smtp-sink dovecot bc; do
+if [ "$write" = yes ] && [ -n "$only" ]; then echo "--write needs every case; drop --only" >&2; exit 64; fi
+for tool in smtp-source smtp-sink dovecot postfix bc; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
 ulimit -n 8192
@@ -28,10 +36,12 @@ swift build -c release --product NullServer >/dev/null
 
 work=$(mktemp -d /var/tmp/letterbox-compare.XXXXXX)
 chmod 755 "$work"
+mkdir -p "$work/spent"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -f "$work/dovecot.conf" ] && doveadm -c "$work/dovecot.conf" stop 2>/dev/null || true
+    [ -f "$work/postfix/etc/main.cf" ] && postfix -c "$work/postfix/etc" stop 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -64,107 +74,206 @@ service lmtp {
 CONF
 dovecot -c "$work/dovecot.conf"
 
-.build/release/letterbox serve --data-dir "$work/letterbox" --socket "$work/letterbox.sock" --hostname bench.test \
-    --fsync always --log-level error > "$work/letterbox.out" 2>&1 &
+# The agent as deployed (fsync on, log on disk), and the same with its log in memory.
+.build/release/letterbox serve --data-dir "$work/letterbox" --socket "$work/letterbox.sock" --socket-mode 0666 \
+    --hostname bench.test --fsync always --log-level error > "$work/letterbox.out" 2>&1 &
 pids+=($!); letterbox_pid=$!
+.build/release/letterbox serve --data-dir "$work/memlog" --database :memory: --socket "$work/memlog.sock" --socket-mode 0666 \
+    --hostname bench.test --fsync always --log-level error > "$work/memlog.out" 2>&1 &
+pids+=($!); memlog_pid=$!
 .build/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
 pids+=($!); null_pid=$!
 smtp-sink -L -u nobody "unix:$work/sink.sock" 1024 &
 pids+=($!); sink_pid=$!
+
+# A private Postfix on loopback relaying each test domain over LMTP to one of the servers:
+# its own queue and configuration, the packaged master.cf without chroot, defaults otherwise.
+postfix_port=20025
+mkdir -p "$work/postfix/etc" "$work/postfix/queue" "$work/postfix/data"
+chown postfix "$work/postfix/data"
+cat > "$work/postfix/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $work/postfix/queue
+data_directory = $work/postfix/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.bench.test
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+local_recipient_maps =
+alias_maps =
+alias_database =
+maillog_file = $work/postfix/maillog
+smtputf8_enable = no
+biff = no
+relay_domains = letterbox.test, sink.test, dovecot.test
+transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock }
+CONF
+awk -v port="$postfix_port" '
+    /^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port; $5 = "n" }
+    { print }' /etc/postfix/master.cf > "$work/postfix/etc/master.cf"
+postfix -c "$work/postfix/etc" start 2>"$work/postfix.out" || { cat "$work/postfix.out" >&2; exit 1; }
+
 for _ in $(seq 200); do
-    [ -S "$work/letterbox.sock" ] && [ -S "$work/null.sock" ] && [ -S "$work/sink.sock" ] && [ -S "$work/dovecot.sock" ] && break
+    [ -S "$work/letterbox.sock" ] && [ -S "$work/memlog.sock" ] && [ -S "$work/null.sock" ] && [ -S "$work/sink.sock" ] \
+        && [ -S "$work/dovecot.sock" ] && (exec 3<>"/dev/tcp/127.0.0.1/$postfix_port") 2>/dev/null && break
     sleep 0.1
 done
 dovecot_master=$(cat "$work/dovecot-run/master.pid")
 
 # --- measuring -------------------------------------------------------------------------------
-# The processes of a server: Dovecot is its master and every child; the others are one process.
+# The processes of a server: Dovecot is its master and every child; Postfix every process of
+# the instance (its master's children); the others are one process.
+postfix_master() { head -1 "$work/postfix/queue/pid/master.pid" 2>/dev/null | tr -d ' '; }
 procs() {
     case "$1" in
         dovecot) echo "$dovecot_master" $(pgrep -P "$dovecot_master" || true) ;;
         letterbox) echo "$letterbox_pid" ;;
+        memlog) echo "$memlog_pid" ;;
         null) echo "$null_pid" ;;
         sink) echo "$sink_pid" $(pgrep -P "$sink_pid" || true) ;;
+        postfix-*) local m; m=$(postfix_master); echo "$m" $(pgrep -P "$m" || true) ;;
     esac
 }
-cpu_ticks() { local total=0; for p in $(procs "$1"); do [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $total; }
-rss_kib() { local total=0; for p in $(procs "$1"); do [ -r "/proc/$p/status" ] && total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $total; }
-pss_kib() { local total=0; for p in $(procs "$1"); do [ -r "/proc/$p/smaps_rollup" ] && total=$((total + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"))); done; echo $total; }
+# Sums a field over the server's processes; one that exits while being read counts 0.
+sum_over() { # server file awk-program
+    local total=0 value
+    for p in $(procs "$1"); do
+        value=$(awk "$3" "/proc/$p/$2" 2>/dev/null || true)
+        [ -n "$value" ] && total=$((total + value))
+    done
+    echo $total
+}
+cpu_ticks() { sum_over "$1" stat '{print $14 + $15}'; }
+rss_kib() { sum_over "$1" status '/^VmRSS/ {print $2}'; }
+pss_kib() { sum_over "$1" smaps_rollup '/^Pss:/ {print $2}'; }
 files() { find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null | wc -l; }
-socket_of() { echo "$work/$1.sock"; }
-maildirs_of() { case "$1" in dovecot) echo "$work/dovecot-mail" ;; letterbox) echo "$work/letterbox/mail" ;; *) echo "" ;; esac; }
+maildirs_of() {
+    case "$1" in
+        dovecot|postfix-dovecot) echo "$work/dovecot-mail" ;;
+        letterbox|postfix-letterbox) echo "$work/letterbox/mail" ;;
+        memlog) echo "$work/memlog/mail" ;;
+        *) echo "" ;;
+    esac
+}
+sent() { grep -c "status=sent" "$work/postfix/maillog" 2>/dev/null || true; }
+
+# Where the mail of earlier runs goes: moved aside, deleted only at the end. Deleting it would
+# slow the next run: ext4 without a journal (these machines' root file system) skips inodes freed
+# in the last seconds when it allocates new ones, at a cost that grows with their number; a run
+# right after `rm -rf` of 10,000 files spent a third of its CPU time in that search.
+set_aside() { # directory
+    local dir=$1
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    local spent; spent=$(mktemp -d "$work/spent/run.XXXXXX")
+    find "$dir" -mindepth 1 -maxdepth 1 -exec mv -t "$spent" {} +
+}
 
 # One run: "msg/s cpu_ms_per_msg rss_kib pss_kib valid"
 run_case() { # server sessions messages size recipients
     local server=$1 sessions=$2 messages=$3 size=$4 recipients=$5
     local dir before_files=0 after_files=0 start end ticks_before ticks_after peak_rss=0 peak_pss=0
+    local target="unix:$work/$server.sock" domain=bench.test sent_before
     dir=$(maildirs_of "$server")
-    # Every run starts with empty mailboxes, so neither server pays for what earlier runs left
-    # (Dovecot's index and uidlist grow with the folder; Letterbox keeps no index).
-    [ -n "$dir" ] && find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+    set_aside "$dir"
     [ -n "$dir" ] && before_files=$(files "$dir")
+    case "$server" in postfix-*) target="127.0.0.1:$postfix_port"; domain=${server#postfix-}.test ;; esac
+    sent_before=$(sent)
     ticks_before=$(cpu_ticks "$server")
     start=$(date +%s.%N)
-    smtp-source -L -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" -f sender@bench.test -t user@bench.test \
-        "unix:$(socket_of "$server")" > /dev/null &
-    local source_pid=$!
-    while kill -0 "$source_pid" 2>/dev/null; do
+    smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
+        -f sender@bench.test -t "user@$domain" "$target" > /dev/null &
+    local source_pid=$! waited=0
+    sample() {
         local rss pss
         rss=$(rss_kib "$server"); pss=$(pss_kib "$server")
         [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
         [ "$pss" -gt "$peak_pss" ] && peak_pss=$pss
         sleep 0.05
-    done
+    }
+    while kill -0 "$source_pid" 2>/dev/null; do sample; done
     wait "$source_pid"
+    # Through Postfix, the run ends when the last recipient is delivered (the maillog's
+    # status=sent lines), not when smtp-source has handed the messages over. 10 minutes at most.
+    case "$server" in
+        postfix-*) while [ $(( $(sent) - sent_before )) -lt $((messages * recipients)) ] && [ $waited -lt 12000 ]; do
+                       sample; waited=$((waited + 1)); done ;;
+    esac
     end=$(date +%s.%N)
     ticks_after=$(cpu_ticks "$server")
     local valid=yes
+    case "$server" in
+        postfix-*) [ $(( $(sent) - sent_before )) -eq $((messages * recipients)) ] || valid="no(sent $(( $(sent) - sent_before )))" ;;
+    esac
     if [ -n "$dir" ]; then
         sleep 0.2
         after_files=$(files "$dir")
-        [ $((after_files - before_files)) -eq $((messages * recipients)) ] || valid="no($((after_files - before_files)))"
+        [ $((after_files - before_files)) -eq $((messages * recipients)) ] || valid="no($((after_files - before_files)) files)"
     fi
     echo "$(echo "$messages / ($end - $start)" | bc -l) $(echo "($ticks_after - $ticks_before) * 10 / $messages" | bc -l) $peak_rss $peak_pss $valid"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-cases=("2000 4096 1 1" "2000 4096 1 8" "1000 4096 5 8" "200 1048576 1 8")
+# Each case: messages size recipients sessions, then the servers measured in turn every round
+# (ABAB…); the first server's row gets the ratio to the second's, a third's row (the agent with
+# its log in memory) the first's ratio to it.
+cases=(
+    "2000 4096 1 1|letterbox dovecot memlog"   "2000 4096 1 1|null sink"
+    "2000 4096 1 8|letterbox dovecot memlog"   "2000 4096 1 8|null sink"
+    "1000 4096 5 8|letterbox dovecot memlog"   "1000 4096 5 8|null sink"
+    "200 1048576 1 8|letterbox dovecot"        "200 1048576 1 8|null sink"
+    "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot"
+    "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot"
+)
+label() { # messages size recipients sessions
+    printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
+}
 table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | peak RSS | peak PSS | ratio |
 |---|---|---|---|---|---|---|---|"
-for case in "${cases[@]}"; do
-    read -r messages size recipients sessions <<< "$case"
-    for pair in "letterbox dovecot" "null sink"; do
-        read -r a b <<< "$pair"
-        : > "$work/$a.results"; : > "$work/$b.results"
-        for _ in $(seq "$runs"); do   # ABAB: both measured in every round
-            run_case "$a" "$sessions" "$messages" "$size" "$recipients" >> "$work/$a.results"
-            run_case "$b" "$sessions" "$messages" "$size" "$recipients" >> "$work/$b.results"
-        done
-        for server in "$a" "$b"; do
-            if grep -q "no(" "$work/$server.results"; then
-                echo "INVALID: $server delivered the wrong number of files: $(cat "$work/$server.results")" >&2
-                exit 1
-            fi
-        done
-        ra=$(awk '{print $1}' "$work/$a.results" | median); rb=$(awk '{print $1}' "$work/$b.results" | median)
-        for server in "$a" "$b"; do
-            rate=$(awk '{print $1}' "$work/$server.results" | median)
-            cpu=$(awk '{print $2}' "$work/$server.results" | median)
-            rss=$(awk '{print $3}' "$work/$server.results" | sort -n | tail -1)
-            pss=$(awk '{print $4}' "$work/$server.results" | sort -n | tail -1)
-            ratio=""
-            [ "$server" = "$a" ] && ratio=$(printf '%.2f×' "$(echo "$ra / $rb" | bc -l)")
-            size_label=$([ "$size" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")
-            table+=$'\n'"$(printf '| %s × %s, %s rcpt, %s sess | %s | %.0f | %.0f | %.3f | %d MiB | %d MiB | %s |' \
-                "$messages" "$size_label" "$recipients" "$sessions" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \
-                "$cpu" $((rss / 1024)) $((pss / 1024)) "$ratio")"
+for entry in "${cases[@]}"; do
+    read -r messages size recipients sessions <<< "${entry%%|*}"
+    read -r -a servers <<< "${entry#*|}"
+    name=$(label "$messages" "$size" "$recipients" "$sessions")
+    [ -n "$only" ] && ! [[ "$name" =~ $only ]] && continue
+    for server in "${servers[@]}"; do : > "$work/$server.results"; done
+    for _ in $(seq "$runs"); do
+        for server in "${servers[@]}"; do
+            run_case "$server" "$sessions" "$messages" "$size" "$recipients" >> "$work/$server.results"
         done
     done
+    for server in "${servers[@]}"; do
+        if grep -q "no(" "$work/$server.results"; then
+            echo "INVALID: $server, $name: $(cat "$work/$server.results")" >&2
+            exit 1
+        fi
+    done
+    first=$(awk '{print $1}' "$work/${servers[0]}.results" | median)
+    for index in "${!servers[@]}"; do
+        server=${servers[$index]}
+        rate=$(awk '{print $1}' "$work/$server.results" | median)
+        cpu=$(awk '{print $2}' "$work/$server.results" | median)
+        rss=$(awk '{print $3}' "$work/$server.results" | sort -n | tail -1)
+        pss=$(awk '{print $4}' "$work/$server.results" | sort -n | tail -1)
+        ratio=""
+        if [ "$index" = 0 ]; then
+            second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
+            ratio=$(printf '%.2f× %s' "$(echo "$first / $second" | bc -l)" "${servers[1]}")
+        elif [ "$index" = 2 ]; then
+            ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
+        fi
+        table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %d MiB | %d MiB | %s |' \
+            "$name" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \
+            "$cpu" $((rss / 1024)) $((pss / 1024)) "$ratio")"
+    done
+    echo "$table" | tail -n "${#servers[@]}"
 done
 
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr), $(dovecot --version | cut -d' ' -f1) Dovecot, Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3)"
-echo "Machine: $machine; $runs runs per case, ABAB, medians (peaks for memory); ratio = Letterbox / Dovecot and Letterbox null / smtp-sink by msg/s."
+echo
+echo "Machine: $machine; $runs runs per case, servers in turn, medians (peaks for memory)."
 echo "$table"
 if [ "$write" = yes ]; then
     python3 - "$machine" "$runs" "$table" <<'PY'

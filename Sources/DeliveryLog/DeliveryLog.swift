@@ -114,18 +114,19 @@ public final class DeliveryLog: Sendable {
 
     private static func insert(_ record: TransactionRecord, _ db: Database) throws -> Int64 {
         let time = Timestamp.format(record.time)
-        try db.execute(sql: """
+        // Cached statements: parsing the SQL again for every row was 1 % of the agent's CPU.
+        try db.cachedStatement(sql: """
             INSERT INTO transactions (session_id, time, client_address, helo, sender, size, message_id, body_sha256)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [record.sessionID, time, record.clientAddress, record.helo, record.sender, record.size,
+            """).execute(arguments: [record.sessionID, time, record.clientAddress, record.helo, record.sender, record.size,
                              record.messageID, record.bodySHA256])
         let id = db.lastInsertedRowID
         for recipient in record.recipients {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
                                         status, code, enhanced_code, text, duration)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, time, recipient.recipient, recipient.originalRecipient, recipient.mailbox,
+                """).execute(arguments: [id, time, recipient.recipient, recipient.originalRecipient, recipient.mailbox,
                                  recipient.folder, recipient.file, recipient.status.rawValue, recipient.code,
                                  recipient.enhancedCode, recipient.text, recipient.duration])
         }
@@ -144,12 +145,12 @@ public final class DeliveryLog: Sendable {
             // Start from the few transactions with this Message-ID (its index), never from every
             // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
             // (recipient, time) index, which made each check scan the recipient's whole window.
-            try Bool.fetchOne(db, sql: """
+            try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (
                     SELECT 1 FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
                     WHERE t.message_id = ? AND t.body_sha256 = ?
                       AND +d.recipient = ? AND +d.time >= ? AND d.status IN ('delivered', 'duplicate'))
-                """, arguments: [messageID, bodySHA256, recipient, since]) ?? false
+                """), arguments: [messageID, bodySHA256, recipient, since]) ?? false
         }
     }
 }

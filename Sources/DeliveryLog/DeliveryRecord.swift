@@ -114,8 +114,55 @@ public enum Timestamp {
         var parts = tm()
         gmtime_r(&time, &parts)
         let micros = Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded(.down))
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+        // Built by hand: String(format:) went through Foundation's formatter and cost 2 % of
+        // the agent's CPU time under load.
+        var text = ""
+        text.reserveCapacity(27)
+        append(Int(parts.tm_year) + 1900, width: 4, to: &text)
+        text.append("-")
+        append(Int(parts.tm_mon) + 1, width: 2, to: &text)
+        text.append("-")
+        append(Int(parts.tm_mday), width: 2, to: &text)
+        text.append("T")
+        appendTime(parts, to: &text)
+        text.append(".")
+        append(micros, width: 6, to: &text)
+        text.append("Z")
+        return text
+    }
+
+    /// `Sun, 29 Nov 2026 10:00:00 +0000`: the date-time of RFC 5322 §3.3, in UTC, as trace
+    /// fields carry it.
+    public static func rfc5322(_ date: Date) -> String {
+        var time = time_t(floor(date.timeIntervalSince1970))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        var text = days[Int(parts.tm_wday)] + ", "
+        append(Int(parts.tm_mday), width: 2, to: &text)
+        text += " " + months[Int(parts.tm_mon)] + " "
+        append(Int(parts.tm_year) + 1900, width: 4, to: &text)
+        text.append(" ")
+        appendTime(parts, to: &text)
+        text.append(" +0000")
+        return text
+    }
+
+    /// `HH:MM:SS`.
+    private static func appendTime(_ parts: tm, to text: inout String) {
+        append(Int(parts.tm_hour), width: 2, to: &text)
+        text.append(":")
+        append(Int(parts.tm_min), width: 2, to: &text)
+        text.append(":")
+        append(Int(parts.tm_sec), width: 2, to: &text)
+    }
+
+    /// `value` (not negative) in decimal, zero-padded to `width` digits.
+    private static func append(_ value: Int, width: Int, to text: inout String) {
+        let digits = String(value)
+        if digits.count < width { text.append(String(repeating: "0", count: width - digits.count)) }
+        text.append(digits)
     }
 
     /// Parses an RFC 3339 time (`2026-11-29T10:00:00Z`, fractional seconds and offsets allowed).

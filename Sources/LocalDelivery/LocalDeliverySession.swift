@@ -220,18 +220,7 @@ final class LocalDeliverySession: LMTPSession {
         header += "Received: from \(state.hostname ?? "unknown") (\(client))\r\n"
         header += "\tby \(configuration.hostname) (Letterbox) with LMTP id \(state.sessionID)"
         if unique.count == 1 { header += "\r\n\tfor <\(unique[0].address)>" }
-        header += "; \(Self.rfc5322Date(Date()))\r\n"
+        header += "; \(Timestamp.rfc5322(Date()))\r\n"
         return header
-    }
-
-    /// `Sun, 29 Nov 2026 10:00:00 +0000` (RFC 5322 §3.3).
-    static func rfc5322Date(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d +0000", days[Int(parts.tm_wday)], Int(parts.tm_mday),
-                      months[Int(parts.tm_mon)], Int(parts.tm_year) + 1900, Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 }

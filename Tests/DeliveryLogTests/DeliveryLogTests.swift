@@ -89,7 +89,7 @@ struct DeliveryLogTests {
         }
     }
 
-    @Test("timestamps are fixed-width RFC 3339 in UTC and parse back")
+    @Test("timestamps: fixed-width RFC 3339 in UTC that parses back, and RFC 5322 dates for trace fields")
     func timestamps() throws {
         let date = Date(timeIntervalSince1970: 1_795_000_000.123456)
         let text = Timestamp.format(date)
@@ -97,5 +97,8 @@ struct DeliveryLogTests {
         #expect(abs((Timestamp.parse(text)?.timeIntervalSince1970 ?? 0) - date.timeIntervalSince1970) < 0.001)
         #expect(Timestamp.parse("2026-11-29T10:00:00+01:00")?.timeIntervalSince1970 == 1_795_942_800)
         #expect(Timestamp.parse("yesterday") == nil)
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_000_000_000.015_625)) == "2001-09-09T01:46:40.015625Z")
+        #expect(Timestamp.rfc5322(date) == "Wed, 18 Nov 2026 11:06:40 +0000")
+        #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
     }
 }

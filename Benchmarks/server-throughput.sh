@@ -14,7 +14,7 @@ runs=${1:-3}
 ulimit -n 8192
 
 command -v smtp-source >/dev/null || { echo "smtp-source not found (apt-get install postfix)"; exit 1; }
-swift build -c release --product NullServer >/dev/null
+swift build -c release --static-swift-stdlib --product NullServer >/dev/null
 work=$(mktemp -d)
 null_pid=""; sink_pid=""
 cleanup() {

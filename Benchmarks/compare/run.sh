@@ -31,8 +31,8 @@ for tool in smtp-source smtp-sink dovecot postfix bc; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
 ulimit -n 8192
-swift build -c release --product letterbox >/dev/null
-swift build -c release --product NullServer >/dev/null
+swift build -c release --static-swift-stdlib --product letterbox >/dev/null
+swift build -c release --static-swift-stdlib --product NullServer >/dev/null
 
 work=$(mktemp -d /var/tmp/letterbox-compare.XXXXXX)
 chmod 755 "$work"

@@ -34,6 +34,7 @@ public final class DeliveryLog: Sendable {
             configuration.journalMode = .wal
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+                try db.execute(sql: "PRAGMA cache_size = -512")
             }
             database = try DatabasePool(path: path, configuration: configuration)
         }

@@ -41,7 +41,6 @@ public final class MessageSpool {
         let path = maildir.tmp + "/" + name
         descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .last("open", path) }
-        buffer.reserveCapacity(Self.bufferSize)
     }
 
     deinit {

@@ -41,7 +41,7 @@ struct InstallDocumentTests {
         let (_, skipped) = try Self.script(root: "/nonexistent")
         let ci = try String(contentsOfFile: DeploymentTests.repository + "/.ci/run", encoding: .utf8)
         let builds = skipped.filter { $0.hasPrefix("swift build") }
-        #expect(builds == ["swift build -c release --product letterbox"])
+        #expect(builds == ["swift build -c release --static-swift-stdlib --product letterbox"])
         #expect(builds.allSatisfy { ci.split(separator: "\n").contains(Substring($0)) })
         #expect(skipped.filter { $0.hasPrefix("systemctl") } == ["systemctl daemon-reload", "systemctl enable --now letterbox.socket"])
     }

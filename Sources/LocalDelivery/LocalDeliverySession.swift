@@ -93,7 +93,7 @@ final class LocalDeliverySession: LMTPSession {
         let spool = SpoolWriter(box: SpoolBox(), name: name, header: traceHeader(unique),
                                 lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf,
                                 candidates: unique.map(\.maildir), sync: configuration.fsync)
-        var hash = SHA256()
+        var hash = BodyHash()
         var scanner = MessageIDScanner()
         var batch: [ByteBuffer] = []
         var batchBytes = 0

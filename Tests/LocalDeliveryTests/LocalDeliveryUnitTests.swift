@@ -7,7 +7,7 @@ struct LocalDeliveryUnitTests {
     @Test("SHA-256 matches the standard's vectors, however the input is split")
     func sha256() {
         func digest(_ text: String, pieces: Int = 1) -> String {
-            var hash = SHA256()
+            var hash = BodyHash()
             let bytes = Array(text.utf8)
             let size = max(1, bytes.count / pieces)
             for start in stride(from: 0, to: bytes.count, by: size) { hash.update(Array(bytes[start..<min(start + size, bytes.count)])) }

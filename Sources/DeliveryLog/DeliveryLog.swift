@@ -9,11 +9,7 @@ import Synchronization
 /// together (group commit): the first caller writes every record queued at that moment in one
 /// transaction, so one fsync serves many deliveries.
 public final class DeliveryLog: Sendable {
-    let database: any DatabaseWriter
-
-    /// The path that keeps the log in memory only (SQLite's name for it): nothing survives the
-    /// process. For measuring what the log costs, never for mail that matters.
-    public static let inMemory = ":memory:"
+    let database: DatabasePool
     private let queue = Mutex(GroupCommit())
 
     private struct GroupCommit {
@@ -24,20 +20,15 @@ public final class DeliveryLog: Sendable {
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
     /// is synced to disk (SQLite `synchronous = FULL`); without, a crash may lose the last ones.
     /// `busyTimeout` is how long a write waits for another process holding the lock.
-    /// ``inMemory`` as the path keeps the log in memory (one connection, nothing written).
     public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5) throws {
         var configuration = Configuration()
+        configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
-        if path == Self.inMemory {
-            database = try DatabaseQueue(configuration: configuration)
-        } else {
-            configuration.journalMode = .wal
-            configuration.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
-                try db.execute(sql: "PRAGMA cache_size = -512")
-            }
-            database = try DatabasePool(path: path, configuration: configuration)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+            try db.execute(sql: "PRAGMA cache_size = -512")
         }
+        database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)
     }
 

@@ -95,14 +95,17 @@ public final class MessageSpool {
     /// Copies a run into the buffer, counting the line feeds that are not preceded by a CR
     /// (each will count two octets in `W=`).
     private func append(_ run: UnsafeRawBufferPointer) throws(MaildirError) {
-        if !run.isEmpty {
-            var previous = self.previous
+        if let base = run.baseAddress, !run.isEmpty {
+            // Jump from LF to LF (memchr) rather than looking at every octet.
             var bare = 0
-            for byte in run {
-                if byte == 0x0A && previous != 0x0D { bare += 1 }
-                previous = byte
+            var offset = 0
+            while offset < run.count, let found = memchr(base + offset, 0x0A, run.count - offset) {
+                let position = base.distance(to: UnsafeRawPointer(found))
+                let before = position == 0 ? previous : run[position - 1]
+                if before != 0x0D { bare += 1 }
+                offset = position + 1
             }
-            self.previous = previous
+            previous = run[run.count - 1]
             bareLineFeeds += bare
             buffer.append(contentsOf: run)
         }

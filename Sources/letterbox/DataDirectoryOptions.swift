@@ -7,10 +7,7 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .long, help: "The data directory (default ./letterbox-data, or $LETTERBOX_DATA_DIR).")
     var dataDir: String?
 
-    @Option(name: .long, help: """
-        The delivery log (default <data-dir>/deliveries.sqlite); ':memory:' keeps it in memory only, \
-        which loses it at exit (for measuring what the log costs).
-        """)
+    @Option(name: .long, help: "The delivery log (default <data-dir>/deliveries.sqlite).")
     var database: String?
 
     /// Read by ``ConfigFile`` before parsing; declared here for the help and the manual.

@@ -34,18 +34,6 @@ struct DeliveryLogTests {
         }
     }
 
-    @Test("a log kept in memory: records, duplicates and stats work, and no file is made")
-    func inMemory() async throws {
-        let log = try DeliveryLog(path: DeliveryLog.inMemory)
-        for index in 0..<20 { _ = try await log.record(Self.transaction(index, recipients: ["r\(index)@x.test"])) }
-        #expect(try await log.stats().deliveries == 20)
-        let minute = Date(timeIntervalSinceNow: -60)
-        #expect(try log.alreadyDelivered(recipient: "r3@x.test", messageID: "<m3@b.test>", bodySHA256: "hash3", since: minute))
-        #expect(try !log.alreadyDelivered(recipient: "r4@x.test", messageID: "<m3@b.test>", bodySHA256: "hash3", since: minute))
-        #expect(try await log.integrityCheck() == ["ok"])
-        #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/" + DeliveryLog.inMemory))
-    }
-
     @Test("list filters, show, and stats")
     func queries() async throws {
         try await withTemporaryDirectory { directory in

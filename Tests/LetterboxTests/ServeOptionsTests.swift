@@ -72,6 +72,26 @@ struct ServeOptionsTests {
         }
     }
 
+    @Test("--event-loops sets the protocol threads (one by default); 0 is refused")
+    func eventLoops() async throws {
+        func loopThreads(_ pid: Int32) -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.filter {
+                ((try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix("NIO-ELT")
+            }.count
+        }
+        try await withTemporaryDirectory { directory in
+            for (arguments, expected) in [([String](), 1), (["--event-loops", "3"], 3)] {
+                let agent = try await AgentProcess.start(in: directory + "/data\(expected)", arguments)
+                #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
+                #expect(loopThreads(agent.process.processIdentifier) == expected)
+                _ = await agent.stopAndWait()
+            }
+            let refused = try await runProcess(letterboxExecutable(), ["serve", "--data-dir", directory + "/data0", "--event-loops", "0"])
+            #expect(refused.status != 0 && refused.output.contains("--event-loops"), "\(refused.output)")
+        }
+    }
+
     @Test("SIGHUP reloads the users file")
     func reloadUsers() async throws {
         try await withTemporaryDirectory { directory in

@@ -48,6 +48,7 @@ let package = Package(
             name: "SASL",
             swiftSettings: strictness
         ),
+        .target(name: "CMallocTuning"),
         .target(
             name: "SMTPTransport",
             dependencies: [
@@ -91,6 +92,7 @@ let package = Package(
         .executableTarget(
             name: "letterbox",
             dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "Maildir", "SMTPBackendUtilities",
+                           "CMallocTuning",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness

@@ -1,19 +1,29 @@
+import Dispatch
 import Foundation
 import GRDB
-import Synchronization
 
 /// The SQLite record of every delivery (GRDB, WAL mode), shared by all sessions.
 ///
-/// ``record(_:)`` returns only once the rows are committed — durably when the log was opened
+/// ``commit(_:)`` returns only once the rows are committed — durably when the log was opened
 /// with `durable: true` — so a recipient's 250 can wait for it. Concurrent calls are committed
 /// together (group commit): the first caller writes every record queued at that moment in one
-/// transaction, so one fsync serves many deliveries.
+/// transaction while the others wait, so one fsync serves many deliveries.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
-    private let queue = Mutex(GroupCommit())
+    private let condition = NSCondition()
+    private let queue = GroupCommit()
 
-    private struct GroupCommit {
-        var pending: [(TransactionRecord, CheckedContinuation<Int64, any Error>)] = []
+    /// A caller waiting for its record's commit.
+    private final class Waiter: @unchecked Sendable {
+        // @unchecked: `result` is written and read only with the log's condition locked.
+        var result: Result<Int64, any Error>?
+    }
+
+    /// The records waiting for a commit, and whether one is being written.
+    private final class GroupCommit: @unchecked Sendable {
+        // @unchecked: both properties are read and written only with the log's condition
+        // locked (see commit(_:)), so no two threads touch them at once.
+        var pending: [(TransactionRecord, Waiter)] = []
         var writing = false
     }
 
@@ -72,34 +82,46 @@ public final class DeliveryLog: Sendable {
     }
 
     /// Records a transaction and its recipients; returns the transaction's id once committed.
-    public func record(_ transaction: TransactionRecord) async throws -> Int64 {
-        try await withCheckedThrowingContinuation { continuation in
-            let lead = queue.withLock { state -> Bool in
-                state.pending.append((transaction, continuation))
-                guard !state.writing else { return false }
-                state.writing = true
-                return true
+    ///
+    /// It blocks the calling thread until the commit: call it where blocking is expected, as
+    /// the delivery agent does on its disk thread right after the links, so that a message
+    /// needs no further hand-off between threads. If no commit is being written, the caller
+    /// writes every queued record (its own included) in one transaction; otherwise it waits,
+    /// and becomes the next writer if its record is still queued when that commit ends.
+    public func commit(_ transaction: TransactionRecord) throws -> Int64 {
+        let waiter = Waiter()
+        condition.lock()
+        queue.pending.append((transaction, waiter))
+        while waiter.result == nil {
+            guard !queue.writing else {
+                condition.wait()
+                continue
             }
-            if lead { Task { await self.commitPending() } }
+            queue.writing = true
+            let batch = queue.pending
+            queue.pending.removeAll()
+            condition.unlock()
+            let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
+            condition.lock()
+            switch result {
+            case .success(let ids):
+                for (entry, id) in zip(batch, ids) { entry.1.result = .success(id) }
+            case .failure(let error):
+                for entry in batch { entry.1.result = .failure(error) }
+            }
+            queue.writing = false
+            condition.broadcast()
         }
+        condition.unlock()
+        return try waiter.result!.get()
     }
 
-    /// Writes batches until nothing is queued.
-    private func commitPending() async {
-        while true {
-            let batch = queue.withLock { state -> [(TransactionRecord, CheckedContinuation<Int64, any Error>)] in
-                let batch = state.pending
-                state.pending.removeAll()
-                if batch.isEmpty { state.writing = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            let records = batch.map(\.0)
-            do {
-                let ids = try await database.write { db in try records.map { try Self.insert($0, db) } }
-                for (entry, id) in zip(batch, ids) { entry.1.resume(returning: id) }
-            } catch {
-                for entry in batch { entry.1.resume(throwing: error) }
+    /// ``commit(_:)`` from async code: the wait happens on a Dispatch thread, never on one of
+    /// the concurrency pool's.
+    public func record(_ transaction: TransactionRecord) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.commit(transaction) })
             }
         }
     }

@@ -133,3 +133,69 @@ struct Linker: Sendable {
         }
     }
 }
+
+/// The log's record of a transaction while it is delivered: one recipient record and one
+/// outcome (`nil`: delivered or suppressed as a duplicate) per distinct recipient, filled in as
+/// the steps finish.
+struct TransactionDraft: Sendable {
+    /// The transaction; its `recipients` are filled in by ``finished``.
+    var transaction: TransactionRecord
+    /// The recipients' records so far.
+    var records: [RecipientRecord]
+    /// The recipients' outcomes so far.
+    var outcomes: [SMTPError?]
+    /// The recipients' addresses, for reply texts.
+    let addresses: [Address]
+
+    init(_ transaction: TransactionRecord, targets: [DeliveryTarget]) {
+        self.transaction = transaction
+        records = targets.map { target in
+            RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient, mailbox: target.inbox.path,
+                            status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
+        }
+        outcomes = Array(repeating: nil, count: targets.count)
+        addresses = targets.map(\.address)
+    }
+
+    /// Takes in the linker's results; returns the paths of the copies made.
+    mutating func apply(_ linked: [(Int, Linker.Outcome)]) -> [String] {
+        var delivered: [String] = []
+        for (index, outcome) in linked {
+            records[index].duration = outcome.duration
+            switch outcome.result {
+            case .duplicate:
+                records[index].status = .duplicate
+                records[index].code = 250
+                records[index].enhancedCode = "2.0.0"
+                records[index].text = DeliveryReplies.duplicateText(addresses[index])
+            case .delivered(let path, let maildir):
+                delivered.append(path)
+                let file = String(path.split(separator: "/").last ?? "")
+                records[index].status = .delivered
+                records[index].code = 250
+                records[index].enhancedCode = "2.0.0"
+                records[index].text = DeliveryReplies.deliveredText(addresses[index], file: file)
+                records[index].file = file
+                records[index].folder = maildir.folderName
+                records[index].mailbox = maildir.path
+            case .failed(let failure):
+                outcomes[index] = failure
+            }
+        }
+        return delivered
+    }
+
+    /// The transaction as logged: each recipient that failed carries its reply.
+    var finished: TransactionRecord {
+        var transaction = transaction
+        transaction.recipients = records
+        for (index, outcome) in outcomes.enumerated() {
+            guard let outcome else { continue }
+            transaction.recipients[index].status = outcome.isTemporary ? .deferred : .failed
+            transaction.recipients[index].code = outcome.code
+            transaction.recipients[index].enhancedCode = outcome.enhancedCode.resolved(forReplyCode: outcome.code).map { "\($0)" } ?? ""
+            transaction.recipients[index].text = outcome.message
+        }
+        return transaction
+    }
+}

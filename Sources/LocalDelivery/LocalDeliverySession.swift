@@ -79,11 +79,10 @@ final class LocalDeliverySession: LMTPSession {
                 unique.append(target)
             }
         }
-        var outcomes = [SMTPError?](repeating: nil, count: unique.count)
-        var records = unique.map { target in
-            RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient, mailbox: target.inbox.path,
-                            status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
-        }
+        var draft = TransactionDraft(
+            TransactionRecord(sessionID: state.sessionID, time: started, clientAddress: state.remoteAddress?.ipAddress ?? "local",
+                              helo: state.hostname, sender: sender?.address?.description ?? "", size: 0, recipients: []),
+            targets: unique)
 
         // The message goes to disk in as few hand-offs to the thread pool as possible, since
         // each costs two thread switches: the spool is opened with the first batch of the body
@@ -113,7 +112,7 @@ final class LocalDeliverySession: LMTPSession {
                     opened = true
                     spoolIndex = result.index
                     for (index, error) in result.openFailures {
-                        outcomes[index] = Self.failure(error, unique[index].address, configuration)
+                        draft.outcomes[index] = Self.failure(error, unique[index].address, configuration)
                     }
                 }
                 spooled = result.spooled
@@ -132,74 +131,39 @@ final class LocalDeliverySession: LMTPSession {
             try? await backend.pool.runIfActive { spool.discard() }
             if error is SMTPError || !(error is MaildirError) { throw error }   // the body failed, not the disk
             let failure = Self.failure(error, unique[spoolIndex ?? 0].address, configuration)
-            for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = failure }
-            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
-                                    size: 0, messageID: nil, hash: nil, started: started)
+            for index in draft.outcomes.indices where draft.outcomes[index] == nil { draft.outcomes[index] = failure }
+            _ = try await backend.log.record(draft.finished)
+            return uniqueIndex.map { draft.outcomes[$0] }
         }
         guard let spooled else {
             // No mailbox could take the message; it was read anyway so the session stays in step.
-            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
-                                    size: 0, messageID: nil, hash: nil, started: started)
+            _ = try await backend.log.record(draft.finished)
+            return uniqueIndex.map { draft.outcomes[$0] }
         }
         let messageID = scanner.messageID
         let bodyHash = hash.finalize()
+        draft.transaction.size = spooled.size
+        draft.transaction.messageID = messageID
+        draft.transaction.bodySHA256 = bodyHash
 
-        // Link into every recipient's new/, then drop the spool: one hand-off.
+        // Link into every recipient's new/, drop the spool and commit the log: one hand-off.
         let linker = Linker(log: backend.log, configuration: configuration, spooled: spooled, messageID: messageID,
                             bodyHash: bodyHash)
-        let pending = unique.indices.filter { outcomes[$0] == nil }.map { ($0, unique[$0]) }
-        let linked = try await backend.pool.runIfActive { linker.link(pending) }
-        var delivered: [String] = []
-        for (index, outcome) in linked {
-            records[index].duration = outcome.duration
-            switch outcome.result {
-            case .duplicate:
-                records[index].status = .duplicate
-                records[index].code = 250
-                records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.duplicateText(unique[index].address)
-            case .delivered(let path, let maildir):
-                delivered.append(path)
-                let file = String(path.split(separator: "/").last ?? "")
-                records[index].status = .delivered
-                records[index].code = 250
-                records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.deliveredText(unique[index].address, file: file)
-                records[index].file = file
-                records[index].folder = maildir.folderName
-                records[index].mailbox = maildir.path
-            case .failed(let failure):
-                outcomes[index] = failure
+        let pending = unique.indices.filter { draft.outcomes[$0] == nil }.map { ($0, unique[$0]) }
+        let (log, logger, linking) = (backend.log, backend.logger, draft)
+        let outcomes = try await backend.pool.runIfActive { () -> [SMTPError?] in
+            var draft = linking
+            let delivered = draft.apply(linker.link(pending))
+            do {
+                _ = try log.commit(draft.finished)
+                return draft.outcomes
+            } catch {
+                // Not recorded, so not acknowledged: take the copies back, the client will retry.
+                for path in delivered { unlink(path) }
+                logger.error("delivery log failed: \(error)")
+                return draft.addresses.map(DeliveryReplies.logUnavailable)
             }
         }
-        do {
-            return try await finish(uniqueIndex: uniqueIndex, outcomes: outcomes, records: records, unique: unique,
-                                    size: spooled.size, messageID: messageID, hash: bodyHash, started: started)
-        } catch {
-            // Not recorded, so not acknowledged: take the copies back, the client will retry.
-            let copies = delivered
-            try? await backend.pool.runIfActive { for path in copies { unlink(path) } }
-            backend.logger.error("delivery log failed: \(error)")
-            return uniqueIndex.map { DeliveryReplies.logUnavailable(unique[$0].address) }
-        }
-    }
-
-    /// Records the transaction (waiting for the commit) and spreads outcomes over the RCPTs.
-    private func finish(uniqueIndex: [Int], outcomes: [SMTPError?], records: [RecipientRecord], unique: [DeliveryTarget],
-                        size: Int, messageID: String?, hash: String?, started: Date) async throws -> [SMTPError?] {
-        var records = records
-        for (index, outcome) in outcomes.enumerated() {
-            guard let outcome else { continue }
-            records[index].status = outcome.isTemporary ? .deferred : .failed
-            records[index].code = outcome.code
-            records[index].enhancedCode = outcome.enhancedCode.resolved(forReplyCode: outcome.code).map { "\($0)" } ?? ""
-            records[index].text = outcome.message
-        }
-        let transaction = TransactionRecord(sessionID: state.sessionID, time: started,
-                                            clientAddress: state.remoteAddress?.ipAddress ?? "local", helo: state.hostname,
-                                            sender: sender?.address?.description ?? "", size: size, messageID: messageID,
-                                            bodySHA256: hash, recipients: records)
-        _ = try await backend.log.record(transaction)
         return uniqueIndex.map { outcomes[$0] }
     }
 

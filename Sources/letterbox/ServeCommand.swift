@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMallocTuning
 import DeliveryLog
 import Dispatch
 import Foundation
@@ -133,6 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
             print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
         }
         print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
+        let arenas = letterbox_malloc_arena_limit()
+        logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
         fflush(nil)   // all streams: the listening lines reach a pipe at once
         // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
         // files past the Maildir rule's 36 hours go; younger ones are reported. Files made

@@ -92,6 +92,22 @@ struct ServeOptionsTests {
         }
     }
 
+    @Test("glibc's malloc arenas are capped at 2 before any thread starts, unless MALLOC_ARENA_MAX says otherwise")
+    func mallocArenas() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--log-level", "debug"])
+            let output = try await OutputCollector(agent.output).waitFor("malloc arenas")
+            #expect(output.contains("limit=2"), "\(output)")
+            _ = await agent.stopAndWait()
+            setenv("MALLOC_ARENA_MAX", "4", 1)
+            defer { unsetenv("MALLOC_ARENA_MAX") }
+            let configured = try await AgentProcess.start(in: directory + "/data2", ["--log-level", "debug"])
+            let kept = try await OutputCollector(configured.output).waitFor("malloc arenas")
+            #expect(kept.contains("environment"), "\(kept)")
+            _ = await configured.stopAndWait()
+        }
+    }
+
     @Test("SIGHUP reloads the users file")
     func reloadUsers() async throws {
         try await withTemporaryDirectory { directory in

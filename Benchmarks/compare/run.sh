@@ -161,6 +161,11 @@ maildirs_of() {
     esac
 }
 sent() { grep -c "status=sent" "$work/postfix/maillog" 2>/dev/null || true; }
+# Cache flushes the disk holding the mail has completed (/proc/diskstats, field 16 of the
+# device's statistics): every fsync of a file or directory and every SQLite commit ends in one,
+# on this machine's disk the dearest part of a durable delivery. Counted for the whole machine.
+disk=$(basename "$(findmnt -no SOURCE -T "$work")")
+flushes() { awk -v d="$disk" '$3 == d {print $19}' /proc/diskstats; }
 
 # Where the mail of earlier runs goes: moved aside, deleted only at the end. Deleting it would
 # slow the next run: ext4 without a journal (these machines' root file system) skips inodes freed
@@ -173,7 +178,7 @@ set_aside() { # directory
     find "$dir" -mindepth 1 -maxdepth 1 -exec mv -t "$spent" {} +
 }
 
-# One run: "msg/s cpu_ms_per_msg rss_kib pss_kib valid"
+# One run: "msg/s cpu_ms_per_msg rss_kib pss_kib valid flushes_per_msg"
 run_case() { # server sessions messages size recipients
     local server=$1 sessions=$2 messages=$3 size=$4 recipients=$5
     local dir before_files=0 after_files=0 start end ticks_before ticks_after peak_rss=0 peak_pss=0
@@ -183,6 +188,7 @@ run_case() { # server sessions messages size recipients
     [ -n "$dir" ] && before_files=$(files "$dir")
     case "$server" in postfix-*) target="127.0.0.1:$postfix_port"; domain=${server#postfix-}.test ;; esac
     sent_before=$(sent)
+    local flushes_before; flushes_before=$(flushes)
     ticks_before=$(cpu_ticks "$server")
     start=$(date +%s.%N)
     smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
@@ -214,7 +220,8 @@ run_case() { # server sessions messages size recipients
         after_files=$(files "$dir")
         [ $((after_files - before_files)) -eq $((messages * recipients)) ] || valid="no($((after_files - before_files)) files)"
     fi
-    echo "$(echo "$messages / ($end - $start)" | bc -l) $(echo "($ticks_after - $ticks_before) * 10 / $messages" | bc -l) $peak_rss $peak_pss $valid"
+    echo "$(echo "$messages / ($end - $start)" | bc -l) $(echo "($ticks_after - $ticks_before) * 10 / $messages" | bc -l) $peak_rss $peak_pss $valid" \
+        "$(echo "($(flushes) - $flushes_before) / $messages" | bc -l)"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -233,8 +240,8 @@ cases=(
 label() { # messages size recipients sessions
     printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
 }
-table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | peak RSS | peak PSS | ratio |
-|---|---|---|---|---|---|---|---|"
+table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | disk flushes/msg | peak RSS | peak PSS | ratio |
+|---|---|---|---|---|---|---|---|---|"
 for entry in "${cases[@]}"; do
     read -r messages size recipients sessions <<< "${entry%%|*}"
     read -r -a servers <<< "${entry#*|}"
@@ -259,6 +266,7 @@ for entry in "${cases[@]}"; do
         cpu=$(awk '{print $2}' "$work/$server.results" | median)
         rss=$(awk '{print $3}' "$work/$server.results" | sort -n | tail -1)
         pss=$(awk '{print $4}' "$work/$server.results" | sort -n | tail -1)
+        flush=$(awk '{print $6}' "$work/$server.results" | median)
         ratio=""
         if [ "$index" = 0 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
@@ -266,9 +274,9 @@ for entry in "${cases[@]}"; do
         elif [ "$index" = 2 ]; then
             ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
         fi
-        table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %d MiB | %d MiB | %s |' \
+        table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %.2f | %d MiB | %d MiB | %s |' \
             "$name" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \
-            "$cpu" $((rss / 1024)) $((pss / 1024)) "$ratio")"
+            "$cpu" "$flush" $((rss / 1024)) $((pss / 1024)) "$ratio")"
     done
     echo "$table" | tail -n "${#servers[@]}"
 done

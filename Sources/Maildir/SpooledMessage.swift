@@ -37,7 +37,7 @@ public struct SpooledMessage: Hashable, Sendable {
         }
         if sync {
             do {
-                try DirectorySync.shared.sync(target.new)
+                try Maildir.syncDirectory(target.new)
             } catch {
                 unlink(destination)   // not durable: the client will be told to retry
                 throw error

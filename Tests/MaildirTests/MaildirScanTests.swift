@@ -1,6 +1,5 @@
 import Foundation
 import Maildir
-import Synchronization
 import Testing
 import TestSupport
 
@@ -71,35 +70,6 @@ struct MaildirScanTests {
             try Self.touch(maildir.cur + "/b,S=5:2,S", "12345")
             try Self.touch(maildir.new + "/c,S=5", "123")
             #expect(maildir.messageStates() == ["a,S=5": .intact, "b,S=5": .intact, "c,S=5": .wrongSize(expected: 5, actual: 3)])
-        }
-    }
-}
-
-@Suite("Directory syncs shared between threads")
-struct DirectorySyncTests {
-    @Test("8 threads × 100 files made and synced in one directory all return; a missing directory throws ENOENT to every caller")
-    func sharedSyncs() async throws {
-        try await withTemporaryDirectory { root in
-            let sync = DirectorySync()
-            let failures = Mutex(0)
-            DispatchQueue.concurrentPerform(iterations: 8) { thread in
-                for index in 0..<100 {
-                    let path = root + "/\(thread)-\(index)"
-                    guard FileManager.default.createFile(atPath: path, contents: nil) else { continue }
-                    do { try sync.sync(root) } catch { failures.withLock { $0 += 1 } }
-                }
-            }
-            #expect(failures.withLock { $0 } == 0)
-            #expect(Maildir.entries(root).count == 800)
-            let missing = Mutex<[Int32]>([])
-            DispatchQueue.concurrentPerform(iterations: 4) { _ in
-                do {
-                    try sync.sync(root + "/absent")
-                } catch {
-                    missing.withLock { $0.append((error as? MaildirError)?.errno ?? 0) }
-                }
-            }
-            #expect(missing.withLock { $0 } == [ENOENT, ENOENT, ENOENT, ENOENT])
         }
     }
 }

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ "$write" = yes ] && [ -n "$only" ]; then echo "--write needs every case; drop --only" >&2; exit 64; fi
-for tool in smtp-source smtp-sink dovecot postfix bc; do
+for tool in smtp-source smtp-sink dovecot postfix bc mkfs.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
 ulimit -n 8192
@@ -36,27 +36,46 @@ swift build -c release --static-swift-stdlib --product NullServer >/dev/null
 
 work=$(mktemp -d /var/tmp/letterbox-compare.XXXXXX)
 chmod 755 "$work"
-mkdir -p "$work/spent"
 pids=()
+loop=""
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -f "$work/dovecot.conf" ] && doveadm -c "$work/dovecot.conf" stop 2>/dev/null || true
     [ -f "$work/postfix/etc/main.cf" ] && postfix -c "$work/postfix/etc" stop 2>/dev/null || true
     wait 2>/dev/null || true
+    mountpoint -q "$work/fs" && umount "$work/fs"
+    [ -n "$loop" ] && losetup --detach "$loop"
     rm -rf "$work" "${memlog_dir:-}"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The mail of every server goes to a new ext4 file system of its own (the default format, with
+# its journal, as on most mail hosts), on a loop device over a file on the machine's disk with
+# direct I/O, so every flush still reaches that disk. Its own file system makes runs repeatable:
+# on the machine's root file system (ext4 without a journal here) a run was slowed by whatever
+# had been deleted in the minutes before — ext4 skips inodes freed less than 30 s ago (5 min
+# while their table block is dirty) when it allocates, and after `rm -rf` of a few thousand
+# files a third of the agent's CPU time went into that search.
+truncate -s 8G "$work/fs.img"
+mkfs.ext4 -q "$work/fs.img"
+loop=$(losetup --find --show --direct-io=on "$work/fs.img")
+mkdir -p "$work/fs"
+mount "$loop" "$work/fs"
+chmod 755 "$work/fs"
+mail="$work/fs"
+mkdir -p "$mail/spent"
 
 # --- the servers -----------------------------------------------------------------------------
-mkdir -p "$work/dovecot-run" "$work/dovecot-mail"
-chown nobody:nogroup "$work/dovecot-mail"
+mkdir -p "$work/dovecot-run" "$mail/dovecot-mail"
+chown nobody:nogroup "$mail/dovecot-mail"
 cat > "$work/dovecot.conf" <<CONF
 base_dir = $work/dovecot-run
 state_dir = $work/dovecot-run/state
 protocols = lmtp
 ssl = no
 log_path = $work/dovecot.log
-mail_location = maildir:$work/dovecot-mail/%d/%n
+mail_location = maildir:$mail/dovecot-mail/%d/%n
 mail_fsync = optimized
 passdb {
   driver = static
@@ -64,7 +83,7 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=nobody gid=nogroup home=$work/dovecot-mail/%d/%n allow_all_users=yes
+  args = uid=nobody gid=nogroup home=$mail/dovecot-mail/%d/%n allow_all_users=yes
 }
 service lmtp {
   unix_listener $work/dovecot.sock {
@@ -77,10 +96,10 @@ dovecot -c "$work/dovecot.conf"
 # The agent as deployed (fsync on, log on disk), and the same with its log on a tmpfs: the same
 # code, but the log's writes and syncs cost no disk work, which is what the log costs.
 memlog_dir=$(mktemp -d /dev/shm/letterbox-compare-log.XXXXXX)
-.build/release/letterbox serve --data-dir "$work/letterbox" --socket "$work/letterbox.sock" --socket-mode 0666 \
+.build/release/letterbox serve --data-dir "$mail/letterbox" --socket "$work/letterbox.sock" --socket-mode 0666 \
     --hostname bench.test --fsync always --log-level error > "$work/letterbox.out" 2>&1 &
 pids+=($!); letterbox_pid=$!
-.build/release/letterbox serve --data-dir "$work/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
+.build/release/letterbox serve --data-dir "$mail/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
     --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/memlog.out" 2>&1 &
 pids+=($!); memlog_pid=$!
 .build/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
@@ -154,27 +173,25 @@ pss_kib() { sum_over "$1" smaps_rollup '/^Pss:/ {print $2}'; }
 files() { find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null | wc -l; }
 maildirs_of() {
     case "$1" in
-        dovecot|postfix-dovecot) echo "$work/dovecot-mail" ;;
-        letterbox|postfix-letterbox) echo "$work/letterbox/mail" ;;
-        memlog) echo "$work/memlog/mail" ;;
+        dovecot|postfix-dovecot) echo "$mail/dovecot-mail" ;;
+        letterbox|postfix-letterbox) echo "$mail/letterbox/mail" ;;
+        memlog) echo "$mail/memlog/mail" ;;
         *) echo "" ;;
     esac
 }
 sent() { grep -c "status=sent" "$work/postfix/maillog" 2>/dev/null || true; }
-# Cache flushes the disk holding the mail has completed (/proc/diskstats, field 16 of the
-# device's statistics): every fsync of a file or directory and every SQLite commit ends in one,
-# on this machine's disk the dearest part of a durable delivery. Counted for the whole machine.
-disk=$(basename "$(findmnt -no SOURCE -T "$work")")
+# Cache flushes the mail's file system has issued (/proc/diskstats, field 16 of the loop
+# device's statistics): every fsync of a file or directory and every SQLite commit ends in one
+# (or in a journal commit that does), the dearest part of a durable delivery.
+disk=$(basename "$loop")
 flushes() { awk -v d="$disk" '$3 == d {print $19}' /proc/diskstats; }
 
-# Where the mail of earlier runs goes: moved aside, deleted only at the end. Deleting it would
-# slow the next run: ext4 without a journal (these machines' root file system) skips inodes freed
-# in the last seconds when it allocates new ones, at a cost that grows with their number; a run
-# right after `rm -rf` of 10,000 files spent a third of its CPU time in that search.
+# Where the mail of earlier runs goes: moved aside on the same file system, deleted with it at
+# the end (deleting it between runs would make the next run pay for the freed inodes, above).
 set_aside() { # directory
     local dir=$1
     [ -n "$dir" ] && [ -d "$dir" ] || return 0
-    local spent; spent=$(mktemp -d "$work/spent/run.XXXXXX")
+    local spent; spent=$(mktemp -d "$mail/spent/run.XXXXXX")
     find "$dir" -mindepth 1 -maxdepth 1 -exec mv -t "$spent" {} +
 }
 

@@ -103,16 +103,40 @@ struct Linker: Sendable {
         return used + size <= quota
     }
 
-    /// Each target's outcome, by its index; the spool is removed afterwards.
+    /// Each target's outcome, by its index; the spool is removed afterwards. Every link is
+    /// made before any `new/` is synced (see ``SpooledMessage/link(into:fsync:)``); a recipient
+    /// whose `new/` cannot be synced loses its copy and gets a 4xx.
     func link(_ targets: [(Int, DeliveryTarget)]) -> [(Int, Outcome)] {
         defer { spooled.remove() }
-        return targets.map { index, target in
-            let start = Date()
-            let result = link(target)
-            return (index, Outcome(result: result, duration: Date().timeIntervalSince(start)))
+        let started = targets.map { _ in Date() }
+        var results = targets.map { _, target in link(target) }
+        if configuration.fsync {
+            var synced: [String: MaildirError?] = [:]
+            for (position, (_, target)) in targets.enumerated() {
+                guard case .delivered(let path, let maildir) = results[position] else { continue }
+                if synced[maildir.path] == nil {
+                    do {
+                        try SpooledMessage.syncNew(of: maildir)
+                        synced[maildir.path] = .some(nil)
+                    } catch {
+                        synced[maildir.path] = .some(error)
+                    }
+                }
+                if let failure = synced[maildir.path] ?? nil {
+                    unlink(path)   // not durable: the client will be told to retry
+                    results[position] = .failed(LocalDeliverySession.failure(failure, target.address, configuration))
+                }
+            }
+        }
+        return targets.enumerated().map { position, entry in
+            if case .delivered = results[position], entry.1.quota != nil {
+                MaildirSize.record(bytes: spooled.size, in: entry.1.inbox)
+            }
+            return (entry.0, Outcome(result: results[position], duration: Date().timeIntervalSince(started[position])))
         }
     }
 
+    /// The checks and the link of one recipient; `new/` is not synced yet.
     private func link(_ target: DeliveryTarget) -> Result {
         if configuration.duplicateWindow > 0, let messageID,
            (try? log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
@@ -125,9 +149,7 @@ struct Linker: Sendable {
             }
             let maildir = target.maildir
             try maildir.create()
-            let path = try spooled.deliver(into: maildir, fsync: configuration.fsync)
-            if target.quota != nil { MaildirSize.record(bytes: spooled.size, in: target.inbox) }
-            return .delivered(path: path, maildir: maildir)
+            return .delivered(path: try spooled.link(into: maildir, fsync: configuration.fsync), maildir: maildir)
         } catch {
             return .failed(LocalDeliverySession.failure(error, target.address, configuration))
         }

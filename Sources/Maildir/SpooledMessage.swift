@@ -30,14 +30,10 @@ public struct SpooledMessage: Hashable, Sendable {
     /// survives a crash. Returns the delivered file's path.
     @discardableResult
     public func deliver(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
-        let destination = target.new + "/" + deliveredName
-        if link(path, destination) != 0 {
-            guard errno == EXDEV else { throw .last("link", destination) }
-            try copy(into: target, destination: destination, fsync: sync)
-        }
+        let destination = try link(into: target, fsync: sync)
         if sync {
             do {
-                try Maildir.syncDirectory(target.new)
+                try Self.syncNew(of: target)
             } catch {
                 unlink(destination)   // not durable: the client will be told to retry
                 throw error
@@ -46,7 +42,25 @@ public struct SpooledMessage: Hashable, Sendable {
         return destination
     }
 
-    /// The cross-file-system case: a copy through `target`'s `tmp/`.
+    /// The first half of ``deliver(into:fsync:)``: the link (or the synced copy) into `new/`,
+    /// without syncing `new/`. A delivery to several Maildirs links into all of them first and
+    /// then syncs each `new/` with ``syncNew(of:)``: on a journaled file system the first sync
+    /// commits every link at once and the others find nothing left to commit, where linking
+    /// and syncing in turn would wait for one journal commit per recipient.
+    public func link(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
+        let destination = target.new + "/" + deliveredName
+        if hardLink(path, destination) != 0 {
+            guard errno == EXDEV else { throw .last("link", destination) }
+            try copy(into: target, destination: destination, fsync: sync)
+        }
+        return destination
+    }
+
+    /// Syncs `target`'s `new/`, so that what was linked into it survives a crash.
+    public static func syncNew(of target: Maildir) throws(MaildirError) {
+        try Maildir.syncDirectory(target.new)
+    }
+
     private func copy(into target: Maildir, destination: String, fsync sync: Bool) throws(MaildirError) {
         let source = open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw .last("open", path) }
@@ -67,7 +81,7 @@ public struct SpooledMessage: Hashable, Sendable {
                 }.get()
             }
             try copy.close(fsync: sync)
-            if link(copy.path, destination) != 0 { throw MaildirError.last("link", destination) }
+            if hardLink(copy.path, destination) != 0 { throw MaildirError.last("link", destination) }
             unlink(copy.path)
         } catch let error as MaildirError {
             copy.abandon()
@@ -124,4 +138,9 @@ extension MessageSpool {
             unlink(path)
         }
     }
+}
+
+/// link(2), named apart from ``SpooledMessage/link(into:fsync:)``.
+private func hardLink(_ source: String, _ destination: String) -> Int32 {
+    link(source, destination)
 }

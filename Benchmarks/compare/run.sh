@@ -205,6 +205,7 @@ run_case() { # server sessions messages size recipients
     [ -n "$dir" ] && before_files=$(files "$dir")
     case "$server" in postfix-*) target="127.0.0.1:$postfix_port"; domain=${server#postfix-}.test ;; esac
     sent_before=$(sent)
+    local log_lines_before; log_lines_before=$(wc -l < "$work/postfix/maillog" 2>/dev/null || echo 0)
     local flushes_before; flushes_before=$(flushes)
     ticks_before=$(cpu_ticks "$server")
     start=$(date +%s.%N)
@@ -230,7 +231,11 @@ run_case() { # server sessions messages size recipients
     ticks_after=$(cpu_ticks "$server")
     local valid=yes
     case "$server" in
-        postfix-*) [ $(( $(sent) - sent_before )) -eq $((messages * recipients)) ] || valid="no(sent $(( $(sent) - sent_before )))" ;;
+        postfix-*) [ $(( $(sent) - sent_before )) -eq $((messages * recipients)) ] || valid="no(sent $(( $(sent) - sent_before )))"
+                   # Where each message's time went, by Postfix's own account (delays=a/b/c/d:
+                   # before the queue manager, waiting in it, connection set-up, transmission).
+                   tail -n +$((log_lines_before + 1)) "$work/postfix/maillog" | grep "status=sent" \
+                       | grep -o "delays=[0-9./]*" | cut -d= -f2 >> "$work/$server.delays" ;;
     esac
     if [ -n "$dir" ]; then
         sleep 0.2
@@ -296,6 +301,14 @@ for entry in "${cases[@]}"; do
             "$cpu" "$flush" $((rss / 1024)) $((pss / 1024)) "$ratio")"
     done
     echo "$table" | tail -n "${#servers[@]}"
+    for server in "${servers[@]}"; do
+        [ -s "$work/$server.delays" ] || continue
+        # Medians of Postfix's four delays over every recipient of every run.
+        printf '%s, %s: Postfix delays a/b/c/d (s, median):' "$name" "$server"
+        for field in 1 2 3 4; do printf ' %s' "$(cut -d/ -f$field "$work/$server.delays" | median)"; done
+        echo
+        rm -f "$work/$server.delays"
+    done
 done
 
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr), $(dovecot --version | cut -d' ' -f1) Dovecot, Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3)"

@@ -112,23 +112,13 @@ pids+=($!); sink_pid=$!
 postfix_port=20025
 mkdir -p "$work/postfix/etc" "$work/postfix/queue" "$work/postfix/data"
 chown postfix "$work/postfix/data"
-cat > "$work/postfix/etc/main.cf" <<CONF
-compatibility_level = 3.6
+cp Tests/Fixtures/postfix-private-instance.cf "$work/postfix/etc/main.cf"
+cat >> "$work/postfix/etc/main.cf" <<CONF
 queue_directory = $work/postfix/queue
 data_directory = $work/postfix/data
-mail_owner = postfix
-setgid_group = postdrop
 myhostname = mx.bench.test
 mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-local_recipient_maps =
-alias_maps =
-alias_database =
 maillog_file = $work/postfix/maillog
-smtputf8_enable = no
-biff = no
 relay_domains = letterbox.test, sink.test, dovecot.test
 transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock }
 CONF

@@ -51,25 +51,16 @@ final class PostfixInstance: Sendable {
             .replacingOccurrences(of: "example.org, example.net", with: domains.joined(separator: ", "))
             .replacingOccurrences(of: "lmtp:unix:private/letterbox", with: "lmtp:unix:" + socket)
         #expect(snippet.contains("lmtp:unix:" + socket))
-        let main = """
-        compatibility_level = 3.6
+        let shared = try String(contentsOfFile: DeploymentTests.repository + "/Tests/Fixtures/postfix-private-instance.cf",
+                                encoding: .utf8)
+        let main = shared + """
         queue_directory = \(directory)/queue
         data_directory = \(directory)/data
-        mail_owner = postfix
-        setgid_group = postdrop
         myhostname = mx.test
         myorigin = \(domains[0])
         \(setup == .virtualDomains ? "mydestination =" : "")
-        inet_interfaces = loopback-only
-        inet_protocols = ipv4
-        mynetworks = 127.0.0.0/8
-        local_recipient_maps =
-        alias_maps =
-        alias_database =
         maillog_file = \(directory)/maillog
         maillog_file_prefixes = \(directory)
-        smtputf8_enable = no
-        biff = no
         message_size_limit = 67108864
         # Retry deferred mail quickly once the queue is flushed.
         minimal_backoff_time = 1s

@@ -32,7 +32,11 @@ final class Connection {
     private var framer: LineFramer
     private var output = ByteBuffer()
     private let parser: CommandParser
-    private var session: (any Session)?
+    private var session: (any Session)? {
+        didSet { lmtpSession = session as? any LMTPSession }
+    }
+    /// `session` as an ``LMTPSession``, if it is one: cast once per session, not per message.
+    private var lmtpSession: (any LMTPSession)?
 
     // The message being received.
     private enum BodyMode {
@@ -226,7 +230,7 @@ final class Connection {
             return
         }
         let body = MessageBody(connection: self)
-        if context.configuration.session.lmtp, let lmtpSession = session as? any LMTPSession {
+        if context.configuration.session.lmtp, let lmtpSession {
             try await receiveLMTPMessage(lmtpSession, body, sender: sender)
         } else {
             var backendError: (any Error)?
@@ -453,7 +457,7 @@ final class Connection {
         try await io.write(OutboundMessage.startTLS(wire))
         var dropped = injected
         waiting: while true {
-            guard let event = try await io.next() else { throw ConnectionEnd.lost }
+            guard let event = try await io.nextUntilClosed() else { throw ConnectionEnd.lost }
             switch event {
             case .bytes(let bytes):
                 dropped += bytes.readableBytes
@@ -653,7 +657,7 @@ final class Connection {
     private func readMore() async throws -> Bool {
         try await flush()
         while true {
-            guard let event = try await io.next() else { return false }
+            guard let event = try await io.nextUntilClosed() else { return false }
             switch event {
             case .bytes(var bytes):
                 if input.readableBytes == 0 {

@@ -287,8 +287,14 @@ public final class Server: Sendable {
         defer { _ = state.withLock { $0.handles.removeValue(forKey: id) } }
         let connection = Connection(context: context, state: connectionState, facts: facts,
                                     io: io, handle: handle, draining: draining)
-        await connection.run()
-        await Self.lingeringClose(channel, io)
+        // Cancelling the server's task closes the connection, which ends the connection's waits
+        // for input (it reads with `nextUntilClosed`), so no wait needs a handler of its own.
+        await withTaskCancellationHandler {
+            await connection.run()
+            await Self.lingeringClose(channel, io)
+        } onCancel: {
+            channel.close(promise: nil)
+        }
     }
 
     /// Closes our side first and drops what the client still sends until it closes too, for at
@@ -304,7 +310,7 @@ public final class Server: Sendable {
         }
         let limit = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         defer { limit.cancel() }
-        while case .some = try? await io.next() {}
+        while case .some = try? await io.nextUntilClosed() {}
     }
 
     /// Applies the rate limiter and the connection limits; returns the 421 to send, or `nil`

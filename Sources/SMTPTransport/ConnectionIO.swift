@@ -104,7 +104,8 @@ package final class ConnectionIO: Sendable {
     /// Whether no event waits to be taken.
     package var isEmpty: Bool { state.withLock { $0.events.isEmpty } }
 
-    /// The next event, or `nil` once the channel is closed and every event was taken.
+    /// The next event, or `nil` once the channel is closed and every event was taken. Throws
+    /// `CancellationError` when the task is cancelled while it waits.
     package func next() async throws -> InboundEvent? {
         switch try take(waiting: nil) {
         case .event(let event): return event
@@ -112,17 +113,7 @@ package final class ConnectionIO: Sendable {
         case .waiting: break
         }
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<InboundEvent?, any Error>) in
-                do {
-                    switch try take(waiting: continuation) {
-                    case .event(let event): continuation.resume(returning: event)
-                    case .end: continuation.resume(returning: nil)
-                    case .waiting: break
-                    }
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+            try await wait()
         } onCancel: {
             let reader = state.withLock { state in
                 state.cancelled = true
@@ -130,6 +121,31 @@ package final class ConnectionIO: Sendable {
                 return state.reader
             }
             reader?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// ``next()`` for a task that closes the channel when it is cancelled (the server does, once
+    /// per connection), so that the close, not a cancellation handler installed on every wait,
+    /// ends the wait. It saves registering and removing a handler on every round trip.
+    package func nextUntilClosed() async throws -> InboundEvent? {
+        switch try take(waiting: nil) {
+        case .event(let event): return event
+        case .end: return nil
+        case .waiting: return try await wait()
+        }
+    }
+
+    private func wait() async throws -> InboundEvent? {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<InboundEvent?, any Error>) in
+            do {
+                switch try take(waiting: continuation) {
+                case .event(let event): continuation.resume(returning: event)
+                case .end: continuation.resume(returning: nil)
+                case .waiting: break
+                }
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
     }
 

@@ -1,47 +1,78 @@
-import Foundation
-
 /// Finds the Message-ID header field (RFC 5322 §3.6.4) while the message streams past, looking
 /// only at the header section (bounded), folded lines included.
+///
+/// It works on octets: the header is copied in once per chunk and searched with plain loops, so
+/// a message costs no `String` until its Message-ID is found.
 struct MessageIDScanner {
     private var header: [UInt8] = []
+    /// Where the search for the empty line that ends the header goes on.
+    private var searched = 0
     private var done = false
     private static let limit = 64 * 1024
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard !done else { return }
-        for byte in bytes {
-            header.append(byte)
-            // The header section ends at the first empty line.
-            if header.count >= 2 && header[header.count - 1] == 0x0A
-                && (header[header.count - 2] == 0x0A || (header.count >= 3 && header[header.count - 2] == 0x0D && header[header.count - 3] == 0x0A)) {
-                done = true
-                return
+        guard !done, !bytes.isEmpty else { return }
+        header.append(contentsOf: bytes.prefix(Self.limit - header.count))
+        header.withUnsafeBufferPointer { header in
+            // The header section ends at the first empty line: LF LF or LF CR LF.
+            var index = searched
+            while index < header.count {
+                guard header[index] == 0x0A else { index += 1; continue }
+                guard index + 1 < header.count else { break }
+                if header[index + 1] == 0x0A {
+                    done = true
+                } else if header[index + 1] == 0x0D {
+                    guard index + 2 < header.count else { break }
+                    done = header[index + 2] == 0x0A
+                }
+                if done { break }
+                index += 1
             }
-            if header.count >= Self.limit {
-                done = true
-                return
-            }
+            searched = index
+        }
+        if done {
+            header.removeSubrange((searched + 1)...)
+        } else if header.count >= Self.limit {
+            done = true
         }
     }
 
-    /// The Message-ID's value (`<…>`), if the header has one.
+    /// The Message-ID's value (`<…>`), if the header has one: the first field named
+    /// `Message-ID` (in any case), unfolded, without the white space around it.
     var messageID: String? {
-        let text = String(decoding: header, as: UTF8.self)
-        var lines: [String] = []
-        // "\r\n" is one Character in Swift, a newline like "\n".
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init) {
-            if let first = line.first, first == " " || first == "\t", !lines.isEmpty {
-                lines[lines.count - 1] += line
-            } else {
-                lines.append(line)
+        header.withUnsafeBufferPointer { header -> String? in
+            var value: [UInt8]?
+            var start = 0
+            while start < header.count {
+                var end = start
+                while end < header.count && header[end] != 0x0A { end += 1 }
+                var content = end
+                if content > start && header[content - 1] == 0x0D { content -= 1 }
+                let line = header[start..<content]
+                start = end + 1
+                if let first = line.first, first == 0x20 || first == 0x09 {
+                    value?.append(contentsOf: line)   // a folded line continues the field
+                    continue
+                }
+                if value != nil { break }             // the field ended
+                guard let colon = line.firstIndex(of: 0x3A), Self.isMessageID(line[line.startIndex..<colon]) else { continue }
+                value = Array(line[(colon + 1)...])
             }
+            guard let value else { return nil }
+            let trimmed = value.drop(while: Self.isBlank).reversed().drop(while: Self.isBlank).reversed()
+            return trimmed.isEmpty ? nil : String(decoding: trimmed, as: UTF8.self)
         }
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            guard line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "message-id" else { continue }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            return value.isEmpty ? nil : value
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+
+    /// Whether a field name, with blanks around it, is `Message-ID` in any case.
+    private static func isMessageID(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        let expected = Array("message-id".utf8)
+        let trimmed = name.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
+        guard trimmed.count == expected.count else { return false }
+        return zip(trimmed, expected).allSatisfy { byte, wanted in
+            (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == wanted
         }
-        return nil
     }
 }

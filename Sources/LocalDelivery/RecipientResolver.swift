@@ -42,7 +42,7 @@ struct RecipientResolver: Sendable {
         guard !address.isBarePostmaster, !address.isAddressLiteral else { throw Self.unknownUser(address) }
         var local = address.unquotedLocalPart
         var detail: String?
-        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.range(of: delimiter) {
+        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.firstRange(of: delimiter) {
             detail = String(local[range.upperBound...])
             local = String(local[..<range.lowerBound])
         }
@@ -58,13 +58,37 @@ struct RecipientResolver: Sendable {
         if let domains = configuration.domains, !domains.contains(domain) { throw Self.unknownUser(address) }
         if let users, users.user(canonical) == nil { throw Self.unknownUser(address) }
         let quota = users?.user(canonical)?.quota
-        let relative = configuration.mailboxTemplate
-            .replacingOccurrences(of: "%u", with: canonical)
-            .replacingOccurrences(of: "%d", with: domain)
-            .replacingOccurrences(of: "%n", with: name)
+        let relative = Self.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
         let inbox = Maildir(path: configuration.mailRoot + "/" + relative)
         let folder = configuration.detailFolders == .off ? nil : detail
         return DeliveryTarget(address: address, canonical: canonical, originalRecipient: originalRecipient, inbox: inbox,
                               folder: folder, createFolder: configuration.detailFolders == .create, quota: quota)
+    }
+
+    /// The mailbox template with `%u` (user@domain), `%d` (domain) and `%n` (user) put in, in
+    /// one pass: what is put in is never expanded again. Any other `%` stays as it is.
+    static func expand(_ template: String, user: String, domain: String, name: String) -> String {
+        var result = ""
+        var utf8 = template.utf8[...]
+        while let percent = utf8.firstIndex(of: UInt8(ascii: "%")) {
+            result += Substring(utf8[..<percent])
+            let next = utf8.index(after: percent)
+            let value: String?
+            switch next < utf8.endIndex ? utf8[next] : 0 {
+            case UInt8(ascii: "u"): value = user
+            case UInt8(ascii: "d"): value = domain
+            case UInt8(ascii: "n"): value = name
+            default: value = nil
+            }
+            if let value {
+                result += value
+                utf8 = utf8[utf8.index(after: next)...]
+            } else {
+                result += "%"
+                utf8 = utf8[next...]
+            }
+        }
+        result += Substring(utf8)
+        return result
     }
 }

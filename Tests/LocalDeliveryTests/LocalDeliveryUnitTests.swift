@@ -1,4 +1,4 @@
-import LocalDelivery
+@testable import LocalDelivery
 import Testing
 
 @Suite("Delivery agent building blocks")
@@ -33,5 +33,43 @@ struct LocalDeliveryUnitTests {
         }
         #expect(throws: UserDirectory.ParseError.self) { try UserDirectory(parsing: "not-an-address\n") }
         #expect(UserDirectory.size("500M") == 500 << 20 && UserDirectory.size("1024") == 1024 && UserDirectory.size("x") == nil)
+    }
+
+    /// RFC 5322 §3.6.4 and §2.2.3: the first Message-ID field in the header section, in any
+    /// case, unfolded and trimmed; nothing from the body; the header fed in any pieces.
+    @Test("the Message-ID is found in the header however the message is split", arguments: [1, 2, 3, 7, 1_000])
+    func messageID(pieceSize: Int) {
+        func scan(_ text: String) -> String? {
+            var scanner = MessageIDScanner()
+            let bytes = Array(text.utf8)
+            for start in stride(from: 0, to: bytes.count, by: pieceSize) {
+                bytes[start..<min(start + pieceSize, bytes.count)].withUnsafeBytes { scanner.feed($0) }
+            }
+            return scanner.messageID
+        }
+        #expect(scan("Subject: a\r\nMessage-ID: <a@b.test>\r\n\r\nbody\r\n") == "<a@b.test>")
+        #expect(scan("message-id:<lower@b.test>\r\n\r\n") == "<lower@b.test>")
+        #expect(scan("MESSAGE-ID \t:  <spaced@b.test> \t\r\nTo: c@d.test\r\n\r\n") == "<spaced@b.test>")
+        #expect(scan("Message-ID:\r\n <folded@b.test>\r\nSubject: x\r\n\r\n") == "<folded@b.test>")
+        #expect(scan("Message-ID: <first@b.test>\r\nMessage-ID: <second@b.test>\r\n\r\n") == "<first@b.test>")
+        #expect(scan("Subject: none\r\n\r\nMessage-ID: <in-body@b.test>\r\n") == nil)
+        #expect(scan("Subject: none\n\nMessage-ID: <in-body@b.test>\n") == nil)
+        #expect(scan("X-Message-ID: <other@b.test>\r\nMessage-IDs: <x@b.test>\r\n\r\n") == nil)
+        #expect(scan("Message-ID:   \r\n\r\n") == nil)
+        #expect(scan("Message-ID: <lf@b.test>\nSubject: x\n\n") == "<lf@b.test>")
+        #expect(scan("Message-ID: <no-body@b.test>") == "<no-body@b.test>")
+        #expect(scan("") == nil)
+    }
+
+    @Test("the mailbox template: %u, %d and %n put in once, other % kept")
+    func mailboxTemplate() {
+        func expand(_ template: String) -> String {
+            RecipientResolver.expand(template, user: "bob@example.org", domain: "example.org", name: "b%nob")
+        }
+        #expect(expand("%d/%n") == "example.org/b%nob")
+        #expect(expand("users/%u/Maildir") == "users/bob@example.org/Maildir")
+        #expect(expand("%n%n") == "b%nobb%nob")
+        #expect(expand("100%/%x%") == "100%/%x%")
+        #expect(expand("") == "" && expand("plain") == "plain")
     }
 }

@@ -5,26 +5,44 @@ import GRDB
 /// The SQLite record of every delivery (GRDB, WAL mode), shared by all sessions.
 ///
 /// ``commit(_:)`` returns only once the rows are committed — durably when the log was opened
-/// with `durable: true` — so a recipient's 250 can wait for it. Concurrent calls are committed
-/// together (group commit): the first caller writes every record queued at that moment in one
-/// transaction while the others wait, so one fsync serves many deliveries.
+/// with `durable: true` — so a recipient's 250 can wait for it. Records are committed together
+/// (group commit): a serial writer takes every record queued when it starts and writes them in
+/// one transaction, so one fsync serves many deliveries. ``submit(_:)`` hands a record over
+/// without waiting, so that the caller can do other work (the agent syncs `new/`) while it is
+/// committed, and ``Ticket/wait()`` waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
     private let condition = NSCondition()
     private let queue = GroupCommit()
+    /// Writes the queued records, one batch at a time.
+    private let writer = DispatchQueue(label: "letterbox.delivery-log.writer")
 
-    /// A caller waiting for its record's commit.
-    private final class Waiter: @unchecked Sendable {
+    /// A record's commit, as ``submit(_:)`` started it.
+    public struct Ticket: Sendable {
+        fileprivate let log: DeliveryLog
+        fileprivate let waiter: Waiter
+
+        /// Blocks until the record is committed; returns its transaction's id, or throws why
+        /// it could not be.
+        public func wait() throws -> Int64 {
+            log.condition.lock()
+            while waiter.result == nil { log.condition.wait() }
+            log.condition.unlock()
+            return try waiter.result!.get()
+        }
+    }
+
+    /// A record waiting for its commit.
+    fileprivate final class Waiter: @unchecked Sendable {
         // @unchecked: `result` is written and read only with the log's condition locked.
         var result: Result<Int64, any Error>?
     }
 
-    /// The records waiting for a commit, and whether one is being written.
+    /// The records waiting for a commit.
     private final class GroupCommit: @unchecked Sendable {
-        // @unchecked: both properties are read and written only with the log's condition
-        // locked (see commit(_:)), so no two threads touch them at once.
+        // @unchecked: `pending` is read and written only with the log's condition locked (see
+        // submit(_:) and writePending()), so no two threads touch it at once.
         var pending: [(TransactionRecord, Waiter)] = []
-        var writing = false
     }
 
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
@@ -83,37 +101,55 @@ public final class DeliveryLog: Sendable {
 
     /// Records a transaction and its recipients; returns the transaction's id once committed.
     ///
-    /// It blocks the calling thread until the commit: call it where blocking is expected, as
-    /// the delivery agent does on its disk thread right after the links, so that a message
-    /// needs no further hand-off between threads. If no commit is being written, the caller
-    /// writes every queued record (its own included) in one transaction; otherwise it waits,
-    /// and becomes the next writer if its record is still queued when that commit ends.
+    /// It blocks the calling thread until the commit: call it where blocking is expected.
     public func commit(_ transaction: TransactionRecord) throws -> Int64 {
+        try submit(transaction).wait()
+    }
+
+    /// Queues a transaction and its recipients for the next commit and returns at once; the
+    /// ticket's ``Ticket/wait()`` gives the outcome.
+    public func submit(_ transaction: TransactionRecord) -> Ticket {
         let waiter = Waiter()
         condition.lock()
         queue.pending.append((transaction, waiter))
-        while waiter.result == nil {
-            guard !queue.writing else {
-                condition.wait()
-                continue
-            }
-            queue.writing = true
-            let batch = queue.pending
-            queue.pending.removeAll()
-            condition.unlock()
-            let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
-            condition.lock()
-            switch result {
-            case .success(let ids):
-                for (entry, id) in zip(batch, ids) { entry.1.result = .success(id) }
-            case .failure(let error):
-                for entry in batch { entry.1.result = .failure(error) }
-            }
-            queue.writing = false
-            condition.broadcast()
-        }
         condition.unlock()
-        return try waiter.result!.get()
+        writer.async { self.writePending() }
+        return Ticket(log: self, waiter: waiter)
+    }
+
+    /// Writes every queued record in one transaction. Records queued while a batch is written
+    /// go together into the next one; the writes queued for them find nothing left.
+    private func writePending() {
+        condition.lock()
+        let batch = queue.pending
+        queue.pending.removeAll()
+        condition.unlock()
+        guard !batch.isEmpty else { return }
+        let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
+        condition.lock()
+        switch result {
+        case .success(let ids):
+            for (entry, id) in zip(batch, ids) { entry.1.result = .success(id) }
+        case .failure(let error):
+            for entry in batch { entry.1.result = .failure(error) }
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Rewrites the outcome of recipients of a committed transaction whose delivery failed
+    /// after the record was submitted (their copy could not be synced): `status`, reply and no
+    /// file, so that the log says what the client was told.
+    public func amend(transaction id: Int64, recipients: [RecipientRecord]) throws {
+        try database.write { db in
+            for recipient in recipients {
+                try db.execute(sql: """
+                    UPDATE deliveries SET status = ?, code = ?, enhanced_code = ?, text = ?, file = NULL, folder = NULL
+                    WHERE transaction_id = ? AND recipient = ?
+                    """, arguments: [recipient.status.rawValue, recipient.code, recipient.enhancedCode, recipient.text,
+                                     id, recipient.recipient])
+            }
+        }
     }
 
     /// ``commit(_:)`` from async code: the wait happens on a Dispatch thread, never on one of
@@ -147,24 +183,33 @@ public final class DeliveryLog: Sendable {
         return id
     }
 
-    /// Whether `recipient` already got the message with this Message-ID and body hash, delivered
-    /// (or suppressed as a duplicate) at or after `since`.
+    /// Whether `recipient` already got the message with this Message-ID and body hash at or
+    /// after `since`, and still has that copy: `isPresent(mailbox, file)` is asked about each
+    /// delivery of it the log holds, until one is there.
+    ///
+    /// A row alone is not proof: the agent commits a transaction's row while the recipients'
+    /// `new/` are being synced, so after a power failure a row can name a copy that never
+    /// became durable — for a delivery that never got its 250, which the client sends again
+    /// and which must then be delivered, not suppressed.
     ///
     /// It blocks the calling thread for one read (a few microseconds from the index): call it
     /// where blocking is expected, as the delivery agent does on its disk thread, in the same
     /// hand-off as the links.
-    public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date) throws -> Bool {
+    public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date,
+                                 isPresent: (_ mailbox: String, _ file: String) -> Bool) throws -> Bool {
         let since = Timestamp.format(since)
-        return try database.read { db in
+        // One SELECT reads one consistent snapshot by itself: no BEGIN/COMMIT around it.
+        let copies = try database.unsafeRead { db in
             // Start from the few transactions with this Message-ID (its index), never from every
             // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
             // (recipient, time) index, which made each check scan the recipient's whole window.
-            try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT EXISTS (
-                    SELECT 1 FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
-                    WHERE t.message_id = ? AND t.body_sha256 = ?
-                      AND +d.recipient = ? AND +d.time >= ? AND d.status IN ('delivered', 'duplicate'))
-                """), arguments: [messageID, bodySHA256, recipient, since]) ?? false
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
+                WHERE t.message_id = ? AND t.body_sha256 = ?
+                  AND +d.recipient = ? AND +d.time >= ? AND d.status = 'delivered'
+                  AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
+                """), arguments: [messageID, bodySHA256, recipient, since])
         }
+        return copies.contains { row in isPresent(row[0], row[1]) }
     }
 }

@@ -72,7 +72,7 @@ struct SpoolWriter: Sendable {
 }
 
 /// Links a synced message into recipients' Maildirs, after their duplicate and quota checks,
-/// then removes it from `tmp/`.
+/// syncs their `new/`, then removes it from `tmp/`.
 struct Linker: Sendable {
     let log: DeliveryLog
     let configuration: LocalDeliveryConfiguration
@@ -103,44 +103,58 @@ struct Linker: Sendable {
         return used + size <= quota
     }
 
-    /// Each target's outcome, by its index; the spool is removed afterwards. Every link is
-    /// made before any `new/` is synced (see ``SpooledMessage/link(into:fsync:)``); a recipient
-    /// whose `new/` cannot be synced loses its copy and gets a 4xx.
+    /// Each target's outcome, by its index, after its checks and its link; no `new/` is synced
+    /// yet (see ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so
+    /// that on a journaled file system the first sync commits them all).
     func link(_ targets: [(Int, DeliveryTarget)]) -> [(Int, Outcome)] {
-        defer { spooled.remove() }
-        let started = targets.map { _ in Date() }
-        var results = targets.map { _, target in link(target) }
-        if configuration.fsync {
-            var synced: [String: MaildirError?] = [:]
-            for (position, (_, target)) in targets.enumerated() {
-                guard case .delivered(let path, let maildir) = results[position] else { continue }
-                if synced[maildir.path] == nil {
-                    do {
-                        try SpooledMessage.syncNew(of: maildir)
-                        synced[maildir.path] = .some(nil)
-                    } catch {
-                        synced[maildir.path] = .some(error)
-                    }
-                }
-                if let failure = synced[maildir.path] ?? nil {
-                    unlink(path)   // not durable: the client will be told to retry
-                    results[position] = .failed(LocalDeliverySession.failure(failure, target.address, configuration))
+        targets.map { index, target in
+            let started = Date()
+            let result = link(target)
+            return (index, Outcome(result: result, duration: Date().timeIntervalSince(started)))
+        }
+    }
+
+    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on; a copy
+    /// whose `new/` cannot be synced is taken back, and its recipient's 4xx is returned with
+    /// its index. `targets` are those `linked` was made from, in the same order.
+    func sync(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)]) -> [(Int, SMTPError)] {
+        guard configuration.fsync else { return [] }
+        var synced: [String: MaildirError?] = [:]
+        var failures: [(Int, SMTPError)] = []
+        for ((index, outcome), (_, target)) in zip(linked, targets) {
+            guard case .delivered(let path, let maildir) = outcome.result else { continue }
+            if synced[maildir.path] == nil {
+                do {
+                    try SpooledMessage.syncNew(of: maildir)
+                    synced[maildir.path] = .some(nil)
+                } catch {
+                    synced[maildir.path] = .some(error)
                 }
             }
-        }
-        return targets.enumerated().map { position, entry in
-            if case .delivered = results[position], entry.1.quota != nil {
-                MaildirSize.record(bytes: spooled.size, in: entry.1.inbox)
+            if let failure = synced[maildir.path] ?? nil {
+                unlink(path)   // not durable: the client will be told to retry
+                failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
             }
-            return (entry.0, Outcome(result: results[position], duration: Date().timeIntervalSince(started[position])))
         }
+        return failures
+    }
+
+    /// After the syncs: counts the copies kept against their quotas and removes the spool.
+    func finish(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)], failed: [(Int, SMTPError)]) {
+        let failedIndices = Set(failed.map(\.0))
+        for ((index, outcome), (_, target)) in zip(linked, targets) {
+            guard case .delivered = outcome.result, target.quota != nil, !failedIndices.contains(index) else { continue }
+            MaildirSize.record(bytes: spooled.size, in: target.inbox)
+        }
+        spooled.remove()
     }
 
     /// The checks and the link of one recipient; `new/` is not synced yet.
     private func link(_ target: DeliveryTarget) -> Result {
         if configuration.duplicateWindow > 0, let messageID,
            (try? log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
-                                      since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))) == true {
+                                      since: Date(timeIntervalSinceNow: -configuration.duplicateWindow),
+                                      isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) })) == true {
             return .duplicate
         }
         do {

@@ -146,22 +146,37 @@ final class LocalDeliverySession: LMTPSession {
         draft.transaction.messageID = messageID
         draft.transaction.bodySHA256 = bodyHash
 
-        // Link into every recipient's new/, drop the spool and commit the log: one hand-off.
+        // Link into every recipient's new/, sync them while the log commits, drop the spool:
+        // one hand-off. A 250 still waits for both the syncs and the commit.
         let linker = Linker(log: backend.log, configuration: configuration, spooled: spooled, messageID: messageID,
                             bodyHash: bodyHash)
         let pending = unique.indices.filter { draft.outcomes[$0] == nil }.map { ($0, unique[$0]) }
         let (log, logger, linking) = (backend.log, backend.logger, draft)
         let outcomes = try await backend.pool.runIfActive { () -> [SMTPError?] in
             var draft = linking
-            let delivered = draft.apply(linker.link(pending))
-            do {
-                _ = try log.commit(draft.finished)
-                return draft.outcomes
-            } catch {
+            let linked = linker.link(pending)
+            let delivered = draft.apply(linked)
+            let ticket = log.submit(draft.finished)
+            let unsynced = linker.sync(linked, pending)
+            let committed = Result { try ticket.wait() }
+            linker.finish(linked, pending, failed: unsynced)
+            switch committed {
+            case .failure(let error):
                 // Not recorded, so not acknowledged: take the copies back, the client will retry.
                 for path in delivered { unlink(path) }
                 logger.error("delivery log failed: \(error)")
                 return draft.addresses.map(DeliveryReplies.logUnavailable)
+            case .success(let id):
+                guard !unsynced.isEmpty else { return draft.outcomes }
+                // Rows went in as delivered while these copies failed their sync: say so.
+                for (index, failure) in unsynced { draft.outcomes[index] = failure }
+                let finished = draft.finished
+                do {
+                    try log.amend(transaction: id, recipients: unsynced.map { finished.recipients[$0.0] })
+                } catch {
+                    logger.error("delivery log: could not record failed syncs: \(error)")
+                }
+                return draft.outcomes
             }
         }
         return uniqueIndex.map { outcomes[$0] }

@@ -114,6 +114,15 @@ public enum MessageFileState: Hashable, Sendable {
 
 extension Maildir {
     /// The message files of `new/` and `cur/` by their base name, with their state.
+    /// Whether the message this agent delivered as `name` is still in this Maildir: in `new/`
+    /// under that name, or in `cur/` with any `:info` a reader added (Maildir++).
+    public func holds(_ name: String) -> Bool {
+        var info = stat()
+        if lstat(new + "/" + name, &info) == 0 { return true }
+        let base = MessageFileName(name).base
+        return Self.entries(cur).contains { MessageFileName($0).base == base }
+    }
+
     public func messageStates() -> [String: MessageFileState] {
         var states: [String: MessageFileState] = [:]
         for (directory, name) in messageFiles() {

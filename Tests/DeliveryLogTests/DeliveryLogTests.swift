@@ -69,11 +69,40 @@ struct DeliveryLogTests {
             let log = try DeliveryLog(path: directory + "/d.sqlite")
             _ = try await log.record(Self.transaction(1, recipients: ["alice@x.test"], messageID: "<same@x>"))
             let hour = Date(timeIntervalSinceNow: -3600)
-            #expect(try log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
-            #expect(try !log.alreadyDelivered(recipient: "bob@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour))
-            #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "other", since: hour))
+            let anyCopy: (String, String) -> Bool = { _, _ in true }
+            #expect(try log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour,
+                                             isPresent: anyCopy))
+            #expect(try !log.alreadyDelivered(recipient: "bob@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour,
+                                              isPresent: anyCopy))
+            #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "other", since: hour,
+                                              isPresent: anyCopy))
             #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1",
-                                                   since: Date(timeIntervalSinceNow: 60)))
+                                              since: Date(timeIntervalSinceNow: 60), isPresent: anyCopy))
+            // The row names its copy; without that copy in the mailbox the message is not a duplicate.
+            var asked: [(String, String)] = []
+            #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour,
+                                              isPresent: { asked.append(($0, $1)); return false }))
+            #expect(asked.count == 1 && asked.first?.1 == Self.transaction(1, recipients: ["alice@x.test"]).recipients[0].file)
+        }
+    }
+
+    @Test("a submitted record commits while the caller goes on; amend rewrites a recipient's outcome")
+    func submitAndAmend() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try DeliveryLog(path: directory + "/d.sqlite")
+            let tickets = (1...20).map { log.submit(Self.transaction($0, recipients: ["alice@x.test", "bob@x.test"])) }
+            let ids = try tickets.map { try $0.wait() }
+            #expect(Set(ids).count == 20)
+            var failed = Self.transaction(1, recipients: ["bob@x.test"]).recipients[0]
+            failed.status = .deferred
+            failed.code = 451
+            failed.enhancedCode = "4.3.0"
+            failed.text = "<bob@x.test> could not sync"
+            try log.amend(transaction: ids[0], recipients: [failed])
+            let rows = try await log.deliveries(matching: DeliveryFilter())
+            let amended = rows.filter { $0.sessionID == "S1" && $0.recipient == "bob@x.test" }
+            #expect(amended.count == 1 && amended.first?.status == .deferred && amended.first?.code == 451 && amended.first?.file == nil)
+            #expect(rows.filter { $0.status == .delivered }.count == 39)
         }
     }
 

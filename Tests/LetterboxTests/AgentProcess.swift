@@ -31,13 +31,33 @@ final class AgentProcess: Sendable {
         try process.run()
         let agent = AgentProcess(process: process, dataDir: dataDir, output: output, socket: socket ?? dataDir + "/lmtp.sock")
         for _ in 0..<400 {
-            if FileManager.default.fileExists(atPath: agent.socket) { return agent }
+            // The socket file appears at bind(2), a moment before listen(2): connect to be sure.
+            if FileManager.default.fileExists(atPath: agent.socket), Self.accepts(agent.socket) { return agent }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         agent.stop()
         Issue.record("letterbox serve did not start")
         throw CancellationError()
+    }
+
+    /// Whether a Unix-domain stream socket at `path` accepts a connection (closed at once).
+    static func accepts(_ path: String) -> Bool {
+        let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: bytes)
+        }
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
     /// Sends SIGTERM and returns at once; a Dispatch thread (never one of the concurrency pool's,

@@ -171,6 +171,40 @@ struct ServeCommandTests {
         }
     }
 
+    /// A row alone does not suppress a message: the copy it names must still be in the mailbox
+    /// (in `new/`, or in `cur/` with flags a reader added). Otherwise — the user deleted it, or a
+    /// power failure lost a copy whose row was committed while `new/` was being synced, before
+    /// any 250 — the message is delivered again.
+    @Test("a duplicate is suppressed only while the earlier copy is in the mailbox")
+    func duplicateNeedsEarlierCopy() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            defer { agent.stop() }
+            func send() async throws {
+                let client = try await Self.lmtpClient(agent)
+                let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
+                try await writer.write("Message-ID: <again@x.test>\r\n\r\nbody\r\n")
+                #expect(try await writer.finishWithStatuses().map(\.reply.code) == [250])
+                try await client.quit()
+            }
+            let maildir = agent.mailRoot + "/x.test/bob"
+            try await send()
+            let first = try #require(agent.newFiles("x.test/bob").first)
+            // A reader moved it to cur/ and marked it seen: still there, so still a duplicate.
+            let name = String(first.split(separator: "/").last!)
+            #expect(rename(first, maildir + "/cur/" + name + ":2,S") == 0)
+            try await send()
+            #expect(agent.newFiles("x.test/bob").isEmpty)
+            // Gone from the mailbox: the same message is delivered again.
+            #expect(unlink(maildir + "/cur/" + name + ":2,S") == 0)
+            try await send()
+            #expect(agent.newFiles("x.test/bob").count == 1)
+            let delivered = try await agent.letterbox(["deliveries", "list", "--status", "delivered", "--json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(delivered.output.utf8)) as? [[String: Any]]
+            #expect(rows?.count == 2)
+        }
+    }
+
     @Test("a 20 MiB message streams into the Maildir intact")
     func largeMessage() async throws {
         try await withTemporaryDirectory { directory in

@@ -1,5 +1,6 @@
 import DeliveryLog
 import Foundation
+import Logging
 import Maildir
 import NIOCore
 import SMTPCore
@@ -7,7 +8,8 @@ import Synchronization
 
 // The parts of a delivery that run on the thread pool, each packed so that one hand-off does a
 // whole step: `SpoolWriter` opens the spool and writes a batch of the body (and syncs it after
-// the last), `Linker` links the synced file into every recipient's new/.
+// the last), `Linker` links the synced file into every recipient's new/, and `FinalStep` does
+// the last batch and the links in one hand-off.
 
 /// Holds a transaction's spool between hand-offs to the thread pool: only ever touched under
 /// the lock, so each closure may use it from whichever pool thread runs it.
@@ -166,6 +168,79 @@ struct Linker: Sendable {
             return .delivered(path: try spooled.link(into: maildir, fsync: configuration.fsync), maildir: maildir)
         } catch {
             return .failed(LocalDeliverySession.failure(error, target.address, configuration))
+        }
+    }
+}
+
+/// The last hand-off of a delivery: the last batch of the body (with the spool's opening, for a
+/// message that fits in one batch: most), the spool's sync, then every link, the `new/` syncs
+/// while the log commits, and the spool's removal. A small message costs one hand-off in all.
+struct FinalStep: Sendable {
+    let spool: SpoolWriter
+    /// The body's last batch.
+    let chunks: [ByteBuffer]
+    /// Whether the spool is opened here (no earlier batch opened it).
+    let open: Bool
+    let log: DeliveryLog
+    let logger: Logger
+    let configuration: LocalDeliveryConfiguration
+    /// The distinct recipients, as the draft's records.
+    let targets: [DeliveryTarget]
+    let messageID: String?
+    let bodyHash: String
+
+    /// What the step came to.
+    enum Outcome: Sendable {
+        /// The spool could not be written or synced; nothing was linked or logged.
+        case spoolFailed(any Error)
+        /// No recipient's Maildir could take the spool; the draft says why, to be logged.
+        case notSpooled(TransactionDraft)
+        /// Linked and logged (or taken back): one reply per target, `nil` for a 250.
+        case finished([SMTPError?])
+    }
+
+    func run(_ draft: TransactionDraft) -> Outcome {
+        var draft = draft
+        let progress: SpoolProgress
+        do {
+            progress = try spool.write(chunks, open: open, final: true)
+        } catch {
+            return .spoolFailed(error)
+        }
+        for (index, error) in progress.openFailures {
+            draft.outcomes[index] = LocalDeliverySession.failure(error, targets[index].address, configuration)
+        }
+        guard let spooled = progress.spooled else { return .notSpooled(draft) }
+        draft.transaction.size = spooled.size
+        draft.transaction.messageID = messageID
+        draft.transaction.bodySHA256 = bodyHash
+
+        let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
+        let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
+        let linked = linker.link(pending)
+        let delivered = draft.apply(linked)
+        // The log commits while new/ is synced; a 250 waits for both.
+        let ticket = log.submit(draft.finished)
+        let unsynced = linker.sync(linked, pending)
+        let committed = Result { try ticket.wait() }
+        linker.finish(linked, pending, failed: unsynced)
+        switch committed {
+        case .failure(let error):
+            // Not recorded, so not acknowledged: take the copies back, the client will retry.
+            for path in delivered { unlink(path) }
+            logger.error("delivery log failed: \(error)")
+            return .finished(draft.addresses.map(DeliveryReplies.logUnavailable))
+        case .success(let id):
+            guard !unsynced.isEmpty else { return .finished(draft.outcomes) }
+            // Rows went in as delivered while these copies failed their sync: say so.
+            for (index, failure) in unsynced { draft.outcomes[index] = failure }
+            let finished = draft.finished
+            do {
+                try log.amend(transaction: id, recipients: unsynced.map { finished.recipients[$0.0] })
+            } catch {
+                logger.error("delivery log: could not record failed syncs: \(error)")
+            }
+            return .finished(draft.outcomes)
         }
     }
 }

@@ -85,9 +85,9 @@ final class LocalDeliverySession: LMTPSession {
             targets: unique)
 
         // The message goes to disk in as few hand-offs to the thread pool as possible, since
-        // each costs two thread switches: the spool is opened with the first batch of the body
-        // (for most messages the only one), and every link, with its duplicate and quota checks,
-        // is made in one more.
+        // each costs two thread switches: batches of 256 KiB while the body is longer than
+        // that, then one last hand-off (`FinalStep`) for the rest of it, its sync, the links,
+        // the new/ syncs and the log — for most messages the only one.
         let name = backend.names.next()
         let spool = SpoolWriter(box: SpoolBox(), name: name, header: traceHeader(unique),
                                 lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf,
@@ -96,38 +96,10 @@ final class LocalDeliverySession: LMTPSession {
         var scanner = MessageIDScanner()
         var batch: [ByteBuffer] = []
         var batchBytes = 0
-        var spooled: SpooledMessage?
-        var spoolIndex: Int?
         var opened = false
-        do {
-            // Chunks go to the disk thread in batches of up to 256 KiB.
-            func write(final: Bool) async throws {
-                let chunks = batch
-                batch.removeAll(keepingCapacity: true)
-                batchBytes = 0
-                guard !opened || spoolIndex != nil else { return }   // no mailbox takes it: drain
-                let open = !opened
-                let result = try await backend.pool.runIfActive { try spool.write(chunks, open: open, final: final) }
-                if open {
-                    opened = true
-                    spoolIndex = result.index
-                    for (index, error) in result.openFailures {
-                        draft.outcomes[index] = Self.failure(error, unique[index].address, configuration)
-                    }
-                }
-                spooled = result.spooled
-            }
-            for try await chunk in body {
-                chunk.withUnsafeReadableBytes { bytes in
-                    hash.update(bytes)
-                    scanner.feed(bytes)
-                }
-                batch.append(chunk)
-                batchBytes += chunk.readableBytes
-                if batchBytes >= 256 * 1024 { try await write(final: false) }
-            }
-            try await write(final: true)
-        } catch {
+        var spoolIndex: Int?
+        /// The spool failed: every recipient still pending gets the disk's error, and that is logged.
+        func spoolFailed(_ error: any Error) async throws -> [SMTPError?] {
             try? await backend.pool.runIfActive { spool.discard() }
             if error is SMTPError || !(error is MaildirError) { throw error }   // the body failed, not the disk
             let failure = Self.failure(error, unique[spoolIndex ?? 0].address, configuration)
@@ -135,51 +107,52 @@ final class LocalDeliverySession: LMTPSession {
             _ = try await backend.log.record(draft.finished)
             return uniqueIndex.map { draft.outcomes[$0] }
         }
-        guard let spooled else {
+        do {
+            for try await chunk in body {
+                chunk.withUnsafeReadableBytes { bytes in
+                    hash.update(bytes)
+                    scanner.feed(bytes)
+                }
+                batch.append(chunk)
+                batchBytes += chunk.readableBytes
+                guard batchBytes >= 256 * 1024 else { continue }
+                // A long message: this batch goes to disk now (opening the spool with the first).
+                let chunks = batch
+                batch.removeAll(keepingCapacity: true)
+                batchBytes = 0
+                guard !opened || spoolIndex != nil else { continue }   // no mailbox takes it: drain
+                let open = !opened
+                let result = try await backend.pool.runIfActive { try spool.write(chunks, open: open, final: false) }
+                if open {
+                    opened = true
+                    spoolIndex = result.index
+                    for (index, error) in result.openFailures {
+                        draft.outcomes[index] = Self.failure(error, unique[index].address, configuration)
+                    }
+                }
+            }
+        } catch {
+            return try await spoolFailed(error)
+        }
+        if opened && spoolIndex == nil {
             // No mailbox could take the message; it was read anyway so the session stays in step.
             _ = try await backend.log.record(draft.finished)
             return uniqueIndex.map { draft.outcomes[$0] }
         }
-        let messageID = scanner.messageID
-        let bodyHash = hash.finalize()
-        draft.transaction.size = spooled.size
-        draft.transaction.messageID = messageID
-        draft.transaction.bodySHA256 = bodyHash
-
-        // Link into every recipient's new/, sync them while the log commits, drop the spool:
-        // one hand-off. A 250 still waits for both the syncs and the commit.
-        let linker = Linker(log: backend.log, configuration: configuration, spooled: spooled, messageID: messageID,
-                            bodyHash: bodyHash)
-        let pending = unique.indices.filter { draft.outcomes[$0] == nil }.map { ($0, unique[$0]) }
-        let (log, logger, linking) = (backend.log, backend.logger, draft)
-        let outcomes = try await backend.pool.runIfActive { () -> [SMTPError?] in
-            var draft = linking
-            let linked = linker.link(pending)
-            let delivered = draft.apply(linked)
-            let ticket = log.submit(draft.finished)
-            let unsynced = linker.sync(linked, pending)
-            let committed = Result { try ticket.wait() }
-            linker.finish(linked, pending, failed: unsynced)
-            switch committed {
-            case .failure(let error):
-                // Not recorded, so not acknowledged: take the copies back, the client will retry.
-                for path in delivered { unlink(path) }
-                logger.error("delivery log failed: \(error)")
-                return draft.addresses.map(DeliveryReplies.logUnavailable)
-            case .success(let id):
-                guard !unsynced.isEmpty else { return draft.outcomes }
-                // Rows went in as delivered while these copies failed their sync: say so.
-                for (index, failure) in unsynced { draft.outcomes[index] = failure }
-                let finished = draft.finished
-                do {
-                    try log.amend(transaction: id, recipients: unsynced.map { finished.recipients[$0.0] })
-                } catch {
-                    logger.error("delivery log: could not record failed syncs: \(error)")
-                }
-                return draft.outcomes
-            }
+        let step = FinalStep(spool: spool, chunks: batch, open: !opened, log: backend.log, logger: backend.logger,
+                             configuration: configuration, targets: unique, messageID: scanner.messageID,
+                             bodyHash: hash.finalize())
+        let linking = draft
+        switch try await backend.pool.runIfActive({ step.run(linking) }) {
+        case .finished(let outcomes):
+            return uniqueIndex.map { outcomes[$0] }
+        case .notSpooled(let notSpooled):
+            draft = notSpooled
+            _ = try await backend.log.record(draft.finished)
+            return uniqueIndex.map { draft.outcomes[$0] }
+        case .spoolFailed(let error):
+            return try await spoolFailed(error)
         }
-        return uniqueIndex.map { outcomes[$0] }
     }
 
     static func failure(_ error: any Error, _ address: Address, _ configuration: LocalDeliveryConfiguration) -> SMTPError {

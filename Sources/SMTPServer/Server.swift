@@ -137,6 +137,10 @@ public final class Server: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            // Reads start at 8 KiB and never go below: NIO's default shrinks to 64 octets
+            // after a few short command lines, and a message's body then took two or three
+            // reads (and as many trips through the pipeline) instead of one.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 8192, initial: 8192, maximum: 65536))
             // Reading starts once the connection's task has wrapped the channel.
             .childChannelOption(.autoRead, value: false)
         let readTimeout = configuration.readTimeout

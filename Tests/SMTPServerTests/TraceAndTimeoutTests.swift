@@ -142,7 +142,7 @@ struct TraceAndTimeoutTests {
                 try await client.beginData()
                 try await client.send("half a message\r\n")
             }
-            for _ in 0..<200 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<1000 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.connectionCount == 0)
             #expect(recorder.dataErrors == [SMTPError.dataReset])
             #expect(recorder.messages.isEmpty)

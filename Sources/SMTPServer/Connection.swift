@@ -299,7 +299,7 @@ final class Connection {
     }
 
     /// The next chunk of the message body for ``MessageBody``.
-    func nextBodyChunk() async throws -> ByteBuffer? {
+    nonisolated(nonsending) func nextBodyChunk() async throws -> ByteBuffer? {
         while true {
             if bodyChunkIndex < bodyChunks.count {
                 defer { bodyChunkIndex += 1 }
@@ -350,7 +350,7 @@ final class Connection {
     /// transaction (NOOP, or an error such as RCPT between chunks) is answered and the transfer
     /// goes on; one that ends it (RSET, EHLO, QUIT, too many errors) ends the body with a data
     /// reset (the reference's `ErrDataReset`) and is carried out after the backend has returned.
-    private func nextChunkCommand() async throws {
+    nonisolated(nonsending) private func nextChunkCommand() async throws {
         queue(machine.chunkProcessed())
         while true {
             let next: FramedLine?
@@ -385,7 +385,7 @@ final class Connection {
         }
     }
 
-    private func bodyEndReached() async throws {
+    nonisolated(nonsending) private func bodyEndReached() async throws {
         if let trace = context.configuration.trace {
             trace("C: <message data, \(bodyError.map { "failed: \($0.message)" } ?? "complete")>")
         }
@@ -396,7 +396,7 @@ final class Connection {
     /// Reads more of the body. When the connection ends (closed, timed out) the backend's
     /// reader fails with an `SMTPError` — `dataReset` for a disconnection, as in the reference —
     /// and the real reason is kept for the connection's task.
-    private func readMoreBody() async throws {
+    nonisolated(nonsending) private func readMoreBody() async throws {
         do {
             if let dataDeadline, ContinuousClock.now > dataDeadline { throw ConnectionEnd.dataTimeout }
             if try await readMore() { return }
@@ -423,7 +423,7 @@ final class Connection {
 
     /// Reads whatever the backend left of the body, so the next command is read in sync; ends
     /// the connection's task if the connection ended meanwhile.
-    private func drainBody() async throws {
+    nonisolated(nonsending) private func drainBody() async throws {
         do {
             while try await nextBodyChunk() != nil {}
         } catch {
@@ -435,7 +435,7 @@ final class Connection {
         }
     }
 
-    private func discard(_ size: Int) async throws {
+    nonisolated(nonsending) private func discard(_ size: Int) async throws {
         var reader = ChunkReader(size: size)
         while !reader.isComplete {
             if reader.next(&input) == nil {
@@ -446,7 +446,7 @@ final class Connection {
 
     // MARK: - STARTTLS and AUTH
 
-    private func startTLS(_ reply: Reply) async throws {
+    nonisolated(nonsending) private func startTLS(_ reply: Reply) async throws {
         try await flush()
         // Plaintext pipelined behind STARTTLS is discarded, never executed (CVE-2011-0411).
         let injected = input.readableBytes + framer.bufferedByteCount
@@ -454,7 +454,7 @@ final class Connection {
         framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         var wire = ByteBuffer()
         reply.write(to: &wire)
-        try await io.write(OutboundMessage.startTLS(wire))
+        try await io.write(NIOAny(OutboundMessage.startTLS(wire)))
         var dropped = injected
         waiting: while true {
             guard let event = try await io.nextUntilClosed() else { throw ConnectionEnd.lost }
@@ -624,11 +624,11 @@ final class Connection {
     }
 
     /// Writes the queued replies.
-    private func flush() async throws {
+    nonisolated(nonsending) private func flush() async throws {
         guard output.readableBytes > 0 else { return }
         let pending = output
         output = ByteBuffer()
-        try await io.write(OutboundMessage.bytes(pending))
+        try await io.write(NIOAny(OutboundMessage.bytes(pending)))
     }
 
     /// The next command line; flushes and reads only when none is buffered.
@@ -637,7 +637,7 @@ final class Connection {
     /// trips; so a command line must also be complete within the read timeout of its first
     /// byte (RFC 5321 §4.5.3.2.7 gives the server a five-minute command timeout), or the
     /// connection gets 421 4.4.2 and is closed.
-    private func nextLine() async throws -> FramedLine? {
+    nonisolated(nonsending) private func nextLine() async throws -> FramedLine? {
         var lineStarted: ContinuousClock.Instant?
         while true {
             if let framed = framer.next(&input) { return framed }
@@ -654,7 +654,7 @@ final class Connection {
     }
 
     /// Flushes the queued replies, then waits for more input. Returns `false` at end of input.
-    private func readMore() async throws -> Bool {
+    nonisolated(nonsending) private func readMore() async throws -> Bool {
         try await flush()
         while true {
             guard let event = try await io.nextUntilClosed() else { return false }

@@ -1,5 +1,6 @@
 import NIOCore
 import SMTPCore
+import SMTPTransport
 import Synchronization
 
 /// Lets an ``LMTPSession`` report a status per recipient (RFC 2033 §4.2; the reference's
@@ -127,6 +128,6 @@ public final class StatusCollector: Sendable {
             ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status).write(to: &buffer)
             state.written += 1
         }
-        if buffer.readableBytes > 0 { channel.writeAndFlush(OutboundMessage.bytes(buffer), promise: nil) }
+        if buffer.readableBytes > 0 { ConnectionIO.writeAndFlush(NIOAny(OutboundMessage.bytes(buffer)), to: channel) }
     }
 }

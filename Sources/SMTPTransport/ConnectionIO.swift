@@ -106,7 +106,7 @@ package final class ConnectionIO: Sendable {
 
     /// The next event, or `nil` once the channel is closed and every event was taken. Throws
     /// `CancellationError` when the task is cancelled while it waits.
-    package func next() async throws -> InboundEvent? {
+    nonisolated(nonsending) package func next() async throws -> InboundEvent? {
         switch try take(waiting: nil) {
         case .event(let event): return event
         case .end: return nil
@@ -127,7 +127,7 @@ package final class ConnectionIO: Sendable {
     /// ``next()`` for a task that closes the channel when it is cancelled (the server does, once
     /// per connection), so that the close, not a cancellation handler installed on every wait,
     /// ends the wait. It saves registering and removing a handler on every round trip.
-    package func nextUntilClosed() async throws -> InboundEvent? {
+    nonisolated(nonsending) package func nextUntilClosed() async throws -> InboundEvent? {
         switch try take(waiting: nil) {
         case .event(let event): return event
         case .end: return nil
@@ -135,7 +135,7 @@ package final class ConnectionIO: Sendable {
         }
     }
 
-    private func wait() async throws -> InboundEvent? {
+    nonisolated(nonsending) private func wait() async throws -> InboundEvent? {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<InboundEvent?, any Error>) in
             do {
                 switch try take(waiting: continuation) {
@@ -147,6 +147,28 @@ package final class ConnectionIO: Sendable {
                 continuation.resume(throwing: error)
             }
         }
+    }
+
+    /// Writes and flushes `data` through `channel`'s pipeline: at once when called on its event
+    /// loop (a connection's task runs there by default), else from a task on that loop.
+    package static func writeAndFlush(_ data: NIOAny, to channel: any Channel) {
+        if channel.eventLoop.inEventLoop {
+            channel.pipeline.syncOperations.writeAndFlush(data, promise: nil)
+        } else {
+            let handOver = HandOver(data)
+            channel.eventLoop.execute {
+                channel.pipeline.syncOperations.writeAndFlush(handOver.data, promise: nil)
+            }
+        }
+    }
+
+    /// Carries a wrapped message to the event loop.
+    private struct HandOver: @unchecked Sendable {
+        // @unchecked: `NIOAny` is not marked Sendable, but every value wrapped here is (the
+        // generic `write` takes only Sendable messages; the server wraps its Sendable
+        // `OutboundMessage`), and the sender never touches it again after the hand-over.
+        let data: NIOAny
+        init(_ data: NIOAny) { self.data = data }
     }
 
     private enum WriteOutcome { case proceed, closed, wait }
@@ -182,10 +204,16 @@ package final class ConnectionIO: Sendable {
 
     /// Writes and flushes `message` (whatever the channel's last handler takes); waits while the
     /// channel is not writable (the peer does not read). Throws once the channel is closed.
-    package func write<Message: Sendable>(_ message: Message) async throws {
+    nonisolated(nonsending) package func write<Message: Sendable>(_ message: Message) async throws {
+        try await write(NIOAny(message))
+    }
+
+    /// ``write(_:)`` of a message already wrapped by the caller, where its type is known, so
+    /// that nothing is cast or looked up at run time (the generic path did both on every reply).
+    nonisolated(nonsending) package func write(_ data: NIOAny) async throws {
         // Closed: say why (a timeout, a TLS failure) when that is known.
         if let closed = state.withLock({ $0.ended ? ($0.failure ?? ChannelError.ioOnClosedChannel) : nil }) { throw closed }
-        channel.writeAndFlush(message, promise: nil)
+        Self.writeAndFlush(data, to: channel)
         guard !state.withLock({ $0.writable }) else { return }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome = state.withLock { state -> WriteOutcome in

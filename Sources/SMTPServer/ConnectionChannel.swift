@@ -33,11 +33,32 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     private let handshakeTimeout: TimeAmount?
     /// Closes the connection if a handshake started by STARTTLS does not complete in time.
     private var handshakeDeadline: Scheduled<Void>?
+    private let writeTimeout: TimeAmount?
+    /// Looks every `writeTimeout` for replies the client does not read.
+    private var writeCheck: RepeatedTask?
+    /// Octets that were waiting to be written at the last look.
+    private var unwrittenAtLastCheck = 0
 
-    init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?) {
+    init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?, writeTimeout: TimeAmount? = nil) {
         self.io = ConnectionIO(channel: channel)
         self.tlsContext = tlsContext
         self.handshakeTimeout = handshakeTimeout
+        self.writeTimeout = writeTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let writeTimeout else { return }
+        // Replies stuck because the client does not read them: octets waiting at two looks in a
+        // row and not fewer at the second, so closed between one and two write timeouts after
+        // the client stopped reading. A connection with nothing to write is never closed here.
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        writeCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: writeTimeout, delay: writeTimeout) { _ in
+            let unwritten = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            let previous = handler.value.unwrittenAtLastCheck
+            handler.value.unwrittenAtLastCheck = unwritten
+            if unwritten > 0 && previous > 0 && unwritten >= previous { channel.close(promise: nil) }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -45,11 +66,13 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        writeCheck?.cancel()
         io.end()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         handshakeDeadline?.cancel()
+        writeCheck?.cancel()
         io.end()
     }
 
@@ -71,13 +94,8 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
             switch idle {
             case .read:
                 io.push(.readTimeout)
-            case .write:
-                // Nothing written for the write timeout: only a problem when replies are stuck
-                // because the client does not read them. Then the connection is useless.
-                let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-                if pending > 0 { context.close(promise: nil) }
-            case .all:
-                break
+            case .write, .all:
+                break   // not asked for: stuck replies are watched by `writeCheck`
             }
             return
         }

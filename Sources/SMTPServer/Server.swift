@@ -157,10 +157,11 @@ public final class Server: Sendable {
                 guard open else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
                 if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
-                if readTimeout != nil || writeTimeout != nil {
-                    try sync.addHandler(IdleStateHandler(readTimeout: readTimeout, writeTimeout: writeTimeout))
-                }
-                try sync.addHandler(ConnectionChannelHandler(channel: channel, tlsContext: startTLS, handshakeTimeout: handshakeTimeout))
+                // Only the read timeout: with a write timeout, IdleStateHandler makes a promise and a
+                // callback for every write; the last handler watches for stuck replies instead.
+                if let readTimeout { try sync.addHandler(IdleStateHandler(readTimeout: readTimeout)) }
+                try sync.addHandler(ConnectionChannelHandler(channel: channel, tlsContext: startTLS, handshakeTimeout: handshakeTimeout,
+                                                             writeTimeout: writeTimeout))
                 return channel
             }
         }

@@ -17,7 +17,8 @@ extension Server {
         /// How long the TLS handshake after STARTTLS may take before the connection is closed.
         public var tlsHandshakeTimeout: TimeAmount?
         /// How long replies may sit unsent because the client does not read them; the
-        /// connection is then closed.
+        /// connection is then closed (checked every `writeTimeout`, so between one and two of
+        /// them after the client stopped reading).
         public var writeTimeout: TimeAmount?
         /// How long one message (from 354, or the first BDAT, to its end) may take.
         public var dataTimeout: Duration?

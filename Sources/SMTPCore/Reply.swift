@@ -52,38 +52,58 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
     /// backend's message can never inject a reply of its own.
     public func write(to buffer: inout ByteBuffer) {
         let enhanced = enhancedCode.resolved(forReplyCode: code)
-        for (index, line) in lines.enumerated() {
-            Self.writeNumber(code, to: &buffer)
-            buffer.writeInteger(index == lines.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
-            if let enhanced {
-                Self.writeNumber(enhanced.statusClass, to: &buffer)
-                buffer.writeInteger(UInt8(ascii: "."))
-                Self.writeNumber(enhanced.subject, to: &buffer)
-                buffer.writeInteger(UInt8(ascii: "."))
-                Self.writeNumber(enhanced.detail, to: &buffer)
-                if !line.isEmpty { buffer.writeInteger(UInt8(ascii: " ")) }
-            }
-            let utf8 = line.utf8
-            if utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
-                for byte in utf8 {
-                    buffer.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0x00 ? UInt8(ascii: " ") : byte)
+        buffer.reserveCapacity(minimumWritableBytes: lines.reduce(0) { $0 + $1.utf8.count + 32 })
+        // "250-2.1.5 " is built on the stack and written at once: a write per octet checked the
+        // buffer's capacity and uniqueness every time.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { prefix in
+            for (index, line) in lines.enumerated() {
+                var length = 0
+                func append(_ byte: UInt8) {
+                    prefix[length] = byte
+                    length += 1
                 }
-            } else {
-                buffer.writeBytes(utf8)
+                func appendNumber(_ value: Int) {
+                    if value >= 10 { appendNumber(value / 10) }
+                    append(UInt8(ascii: "0") + UInt8(value % 10))
+                }
+                // Reply codes and enhanced code parts are small non-negative numbers (the
+                // initialisers keep them so); anything else is written as text.
+                guard code >= 0, code < 1_000_000, enhanced.map({ $0.statusClass >= 0 && $0.subject >= 0 && $0.detail >= 0
+                                                                  && $0.subject < 1_000_000 && $0.detail < 1_000_000 }) ?? true else {
+                    buffer.writeString(String(code))
+                    buffer.writeInteger(index == lines.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
+                    if let enhanced { buffer.writeString("\(enhanced.statusClass).\(enhanced.subject).\(enhanced.detail)" + (line.isEmpty ? "" : " ")) }
+                    Self.writeText(line, to: &buffer)
+                    continue
+                }
+                appendNumber(code)
+                append(index == lines.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
+                if let enhanced {
+                    appendNumber(enhanced.statusClass)
+                    append(UInt8(ascii: "."))
+                    appendNumber(enhanced.subject)
+                    append(UInt8(ascii: "."))
+                    appendNumber(enhanced.detail)
+                    if !line.isEmpty { append(UInt8(ascii: " ")) }
+                }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(prefix)[..<length]))
+                Self.writeText(line, to: &buffer)
             }
-            buffer.writeInteger(UInt8(ascii: "\r"))
-            buffer.writeInteger(UInt8(ascii: "\n"))
         }
     }
 
-    /// Writes a small non-negative number in decimal without making a string.
-    private static func writeNumber(_ value: Int, to buffer: inout ByteBuffer) {
-        guard value >= 0 else {
-            buffer.writeString(String(value))
-            return
+    /// One line's text and its CRLF; CR, LF and NUL in the text become spaces, so a reply can
+    /// never end early or smuggle a second one.
+    private static func writeText(_ line: String, to buffer: inout ByteBuffer) {
+        let utf8 = line.utf8
+        if utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+            for byte in utf8 {
+                buffer.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0x00 ? UInt8(ascii: " ") : byte)
+            }
+        } else {
+            buffer.writeBytes(utf8)
         }
-        if value >= 10 { writeNumber(value / 10, to: &buffer) }
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(value % 10))
+        buffer.writeStaticString("\r\n")
     }
 
     /// The wire form as a string, CRLF line endings included.

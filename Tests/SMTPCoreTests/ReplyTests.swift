@@ -19,11 +19,23 @@ struct ReplyTests {
          "550-5.7.1 first\r\n550 5.7.1 second\r\n"),
         (Reply(code: 250, enhancedCode: EnhancedCode(2, 0, 0), text: ""), "250 2.0.0\r\n"),
         (Reply(code: 550, enhancedCode: .notSet, text: "a\rb\u{0}c"), "550 5.0.0 a b c\r\n"),
+        (Reply(code: 452, enhancedCode: EnhancedCode(4, 123, 999), text: "wide"), "452 4.123.999 wide\r\n"),
+        (Reply(code: 250, enhancedCode: .omitted, lines: ["x", String(repeating: "y", count: 600)]),
+         "250-x\r\n250 " + String(repeating: "y", count: 600) + "\r\n"),
     ]
 
     @Test("encodes", arguments: encodings)
     func encodes(reply: Reply, wire: String) {
         #expect(reply.encoded == wire)
+    }
+
+    /// Out-of-range numbers a caller might build are written as they are, never cut short (they
+    /// are not valid replies, so they are not in the round trip).
+    @Test("encodes out-of-range numbers whole")
+    func encodesOutOfRange() {
+        #expect(Reply(code: 1_234_567, enhancedCode: .omitted, text: "big").encoded == "1234567 big\r\n")
+        #expect(Reply(code: -1, enhancedCode: .omitted, lines: ["a", "b"]).encoded == "-1-a\r\n-1 b\r\n")
+        #expect(Reply(code: 250, enhancedCode: EnhancedCode(2, 0, Int.max), text: "").encoded == "250 2.0.\(Int.max)\r\n")
     }
 
     static let decodings: [(String, Reply)] = [

@@ -23,8 +23,16 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
 
     /// Creates a reply whose text is split into lines at `\n` (a trailing `\r` is dropped).
     public init(code: Int, enhancedCode: EnhancedCode = .notSet, text: String) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        // Most replies are one line: no splitting, no new strings.
+        if !text.utf8.contains(UInt8(ascii: "\n")) {
+            var line = text
+            if line.utf8.last == UInt8(ascii: "\r") { line.removeLast() }   // a CR is a Character of its own
+            self.init(code: code, enhancedCode: enhancedCode, lines: [line])
+            return
+        }
+        // Split on the octet, not the Character: "\r\n" is one Character and would not split.
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
+            String(Substring(line.last == UInt8(ascii: "\r") ? line.dropLast() : line))
         }
         self.init(code: code, enhancedCode: enhancedCode, lines: lines)
     }

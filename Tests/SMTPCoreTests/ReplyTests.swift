@@ -20,6 +20,8 @@ struct ReplyTests {
         (Reply(code: 250, enhancedCode: EnhancedCode(2, 0, 0), text: ""), "250 2.0.0\r\n"),
         (Reply(code: 550, enhancedCode: .notSet, text: "a\rb\u{0}c"), "550 5.0.0 a b c\r\n"),
         (Reply(code: 452, enhancedCode: EnhancedCode(4, 123, 999), text: "wide"), "452 4.123.999 wide\r\n"),
+        (Reply(code: 250, enhancedCode: .omitted, text: "one line\r"), "250 one line\r\n"),
+        (Reply(code: 250, enhancedCode: .omitted, text: "two\r\nlines\r"), "250-two\r\n250 lines\r\n"),
         (Reply(code: 250, enhancedCode: .omitted, lines: ["x", String(repeating: "y", count: 600)]),
          "250-x\r\n250 " + String(repeating: "y", count: 600) + "\r\n"),
     ]

@@ -27,7 +27,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public var description: String { domain.isEmpty ? localPart : localPart + "@" + domain }
 
     /// Whether both parts are ASCII; if not, the transaction needs SMTPUTF8 (RFC 6531 §3.4).
-    public var isASCII: Bool { description.utf8.allSatisfy { $0 < 0x80 } }
+    public var isASCII: Bool { localPart.utf8.allSatisfy { $0 < 0x80 } && domain.utf8.allSatisfy { $0 < 0x80 } }
 
     /// Whether this is the domain-less `<Postmaster>` recipient (RFC 5321 §4.1.1.3).
     public var isBarePostmaster: Bool { domain.isEmpty }
@@ -94,18 +94,21 @@ enum PathError: Error, Hashable {
 struct PathParser {
     let bytes: [UInt8]
     var index: Int = 0
+    /// Where the text to parse ends in `bytes` (the command parser leaves trailing blanks out).
+    let end: Int
     /// Accept what Postfix accepts in practice: a mailbox without `<>` and empty atoms
     /// (`a..b`, `.a`, `a.`) in a dot-string local part.
     let lenient: Bool
 
-    init(_ bytes: [UInt8], lenient: Bool, start: Int = 0) {
+    init(_ bytes: [UInt8], lenient: Bool, start: Int = 0, end: Int? = nil) {
         self.bytes = bytes
         self.lenient = lenient
         self.index = start
+        self.end = end ?? bytes.count
     }
 
-    var atEnd: Bool { index >= bytes.count }
-    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+    var atEnd: Bool { index >= end }
+    var current: UInt8? { index < end ? bytes[index] : nil }
 
     mutating func consume(_ byte: UInt8) -> Bool {
         guard current == byte else { return false }
@@ -147,17 +150,17 @@ struct PathParser {
     }
 
     mutating func barePostmaster(bracketed: Bool) -> Address? {
-        let name = Array("postmaster".utf8)
-        guard bytes.count - index >= name.count else { return nil }
-        for (offset, expected) in name.enumerated() where bytes[index + offset] | 0x20 != expected {
+        let name: StaticString = "postmaster"
+        guard end - index >= name.utf8CodeUnitCount else { return nil }
+        for offset in 0..<name.utf8CodeUnitCount where bytes[index + offset] | 0x20 != name.utf8Start[offset] {
             return nil
         }
-        let end = index + name.count
-        let terminated = bracketed ? (end < bytes.count && bytes[end] == UInt8(ascii: ">"))
-                                   : (end == bytes.count || bytes[end] == UInt8(ascii: " "))
+        let nameEnd = index + name.utf8CodeUnitCount
+        let terminated = bracketed ? (nameEnd < end && bytes[nameEnd] == UInt8(ascii: ">"))
+                                   : (nameEnd == end || bytes[nameEnd] == UInt8(ascii: " "))
         guard terminated else { return nil }
-        let text = String(decoding: bytes[index..<end], as: UTF8.self)
-        index = end
+        let text = String(decoding: bytes[index..<nameEnd], as: UTF8.self)
+        index = nameEnd
         return Address(localPart: text, domain: "")
     }
 

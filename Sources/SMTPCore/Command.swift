@@ -46,6 +46,18 @@ public enum Command: Hashable, Sendable {
         case quit = "QUIT", auth = "AUTH", startTLS = "STARTTLS", xclient = "XCLIENT"
     }
 
+    // Verbs are compared as their octets upper-cased and packed into one integer: no string is
+    // made for the verb of every command line.
+    fileprivate static let packedVerbs: [(UInt64, Verb)] = Verb.allCases.map { (pack($0.rawValue.utf8[...]), $0) }
+
+    fileprivate static func pack<Octets: Collection<UInt8>>(_ octets: Octets) -> UInt64 {
+        var packed: UInt64 = 0
+        for octet in octets {
+            packed = packed << 8 | UInt64((octet >= 0x61 && octet <= 0x7A) ? octet - 0x20 : octet)
+        }
+        return packed
+    }
+
     /// This command's verb.
     public var verb: Verb {
         switch self {
@@ -99,5 +111,15 @@ public enum Command: Hashable, Sendable {
     public func write(to buffer: inout ByteBuffer) {
         buffer.writeString(line)
         buffer.writeStaticString("\r\n")
+    }
+}
+
+extension Command.Verb {
+    /// The verb spelled by `octets` in any case (RFC 5321 §2.4), or `nil` for none.
+    public init?(folding octets: ArraySlice<UInt8>) {
+        guard octets.count >= 4, octets.count <= 8 else { return nil }
+        let packed = Command.pack(octets)
+        guard let match = Command.packedVerbs.first(where: { $0.0 == packed }) else { return nil }
+        self = match.1
     }
 }

@@ -51,43 +51,60 @@ public struct CommandParser: Sendable {
     }
 
     /// Parses one line given as bytes.
+    ///
+    /// The line is read as octets: the verb is matched without making a string, and strings
+    /// are made only for the values a command carries.
     public func parse(_ bytes: [UInt8]) throws(CommandParseError) -> Command {
         // The verb: letters up to the first space.
         var verbEnd = 0
         while verbEnd < bytes.count, bytes[verbEnd] != UInt8(ascii: " ") { verbEnd += 1 }
-        let verbText = String(decoding: bytes[0..<verbEnd], as: UTF8.self).uppercased()
-        guard verbEnd <= 8, let verb = Command.Verb(rawValue: verbText) else {
+        guard let verb = Command.Verb(folding: bytes[..<verbEnd]) else {
             throw CommandParseError(verb: nil, error: Self.unrecognized)
         }
-        if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
-            throw Self.error(verb, 501, EnhancedCode(5, 5, 2), "Syntax error: CR, LF or NUL in command")
+        var ascii = true
+        for byte in bytes {
+            if byte == 0x0D || byte == 0x0A || byte == 0x00 {
+                throw Self.error(verb, 501, EnhancedCode(5, 5, 2), "Syntax error: CR, LF or NUL in command")
+            }
+            if byte >= 0x80 { ascii = false }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        if !ascii, String(validating: bytes, as: UTF8.self) == nil {
             throw Self.error(verb, 501, EnhancedCode(5, 5, 2), "Syntax error: command is not valid UTF-8")
         }
         // The argument, with the single separating space (and stray trailing blanks) removed.
-        var argument = text.utf8.count > verbEnd ? Substring(text).dropFirst(verbEnd + 1) : ""
-        while argument.last == " " || argument.last == "\t" { argument = argument.dropLast() }
-        let hasArgument = !argument.isEmpty
+        let start = min(verbEnd + 1, bytes.count)
+        var end = bytes.count
+        while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        let hasArgument = end > start
+        /// The argument from its first non-space octet, as text.
+        func value() -> String {
+            var first = start
+            while first < end, bytes[first] == UInt8(ascii: " ") { first += 1 }
+            return String(decoding: bytes[first..<end], as: UTF8.self)
+        }
+        /// The whole argument as text, for the commands parsed word by word.
+        func argument() -> Substring {
+            Substring(String(decoding: bytes[start..<end], as: UTF8.self))
+        }
 
         switch verb {
         case .helo, .ehlo, .lhlo:
-            let domain = argument.drop(while: { $0 == " " })
+            let domain = value()
             guard !domain.isEmpty else { throw Self.syntax(verb, "\(verb.rawValue) hostname") }
             switch verb {
-            case .helo: return .helo(domain: String(domain))
-            case .ehlo: return .ehlo(domain: String(domain))
-            default: return .lhlo(domain: String(domain))
+            case .helo: return .helo(domain: domain)
+            case .ehlo: return .ehlo(domain: domain)
+            default: return .lhlo(domain: domain)
             }
         case .mail:
-            return try parseMail(argument)
+            return try parseMail(bytes, start, end)
         case .rcpt:
-            return try parseRcpt(argument)
+            return try parseRcpt(bytes, start, end)
         case .data:
             guard !hasArgument else { throw Self.syntax(verb, "DATA") }
             return .data
         case .bdat:
-            return try parseBDAT(argument)
+            return try parseBDAT(argument())
         case .rset:
             guard !hasArgument else { throw Self.syntax(verb, "RSET") }
             return .rset
@@ -98,17 +115,17 @@ public struct CommandParser: Sendable {
             guard !hasArgument else { throw Self.syntax(verb, "STARTTLS") }
             return .startTLS
         case .vrfy, .expn:
-            let value = argument.drop(while: { $0 == " " })
-            guard !value.isEmpty else { throw Self.syntax(verb, "\(verb.rawValue) address") }
-            return verb == .vrfy ? .vrfy(String(value)) : .expn(String(value))
+            let address = value()
+            guard !address.isEmpty else { throw Self.syntax(verb, "\(verb.rawValue) address") }
+            return verb == .vrfy ? .vrfy(address) : .expn(address)
         case .help:
-            return .help(hasArgument ? String(argument.drop(while: { $0 == " " })) : nil)
+            return .help(hasArgument ? value() : nil)
         case .noop:
-            return .noop(hasArgument ? String(argument.drop(while: { $0 == " " })) : nil)
+            return .noop(hasArgument ? value() : nil)
         case .auth:
-            return try parseAuth(argument)
+            return try parseAuth(argument())
         case .xclient:
-            let words = argument.split(separator: " ")
+            let words = argument().split(separator: " ")
             guard !words.isEmpty else { throw Self.syntax(verb, "XCLIENT attribute=value ...") }
             var attributes: [XClientAttribute] = []
             for word in words {
@@ -121,9 +138,9 @@ public struct CommandParser: Sendable {
         }
     }
 
-    /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`
-    private func parseMail(_ argument: Substring) throws(CommandParseError) -> Command {
-        let (address, words) = try parsePath(argument, verb: .mail, keyword: "FROM:", usage: "MAIL FROM:<address>",
+    /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`, the argument being `bytes[start..<end]`.
+    private func parseMail(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
+        let (address, words) = try parsePath(bytes, start, end, verb: .mail, keyword: "FROM:", usage: "MAIL FROM:<address>",
                                              addressError: EnhancedCode(5, 1, 7), role: "sender")
         do {
             return .mail(from: address.map(ReversePath.mailbox) ?? .null, options: try ESMTPParameters.parseMail(words))
@@ -133,8 +150,8 @@ public struct CommandParser: Sendable {
     }
 
     /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`
-    private func parseRcpt(_ argument: Substring) throws(CommandParseError) -> Command {
-        let (parsed, words) = try parsePath(argument, verb: .rcpt, keyword: "TO:", usage: "RCPT TO:<address>",
+    private func parseRcpt(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
+        let (parsed, words) = try parsePath(bytes, start, end, verb: .rcpt, keyword: "TO:", usage: "RCPT TO:<address>",
                                             addressError: EnhancedCode(5, 1, 3), role: "recipient")
         guard let address = parsed else {
             throw Self.error(.rcpt, 501, EnhancedCode(5, 1, 3), "Bad recipient address syntax")
@@ -146,13 +163,14 @@ public struct CommandParser: Sendable {
         }
     }
 
-    /// The path after `keyword` (`nil` for `<>`, which only MAIL allows) and the parameter
-    /// words after it. Path errors are `501` with `addressError` (X.1.7 sender, X.1.3 recipient).
-    private func parsePath(_ argument: Substring, verb: Command.Verb, keyword: String, usage: String,
-                           addressError: EnhancedCode, role: String) throws(CommandParseError) -> (Address?, [Substring]) {
-        guard let pathStart = Self.afterKeyword(keyword, in: argument) else { throw Self.syntax(verb, usage) }
-        let bytes = Array(argument.utf8)
-        var parser = PathParser(bytes, lenient: !strict, start: pathStart)
+    /// The path after `keyword` in `bytes[start..<end]` (`nil` for `<>`, which only MAIL allows)
+    /// and the parameter words after it. Path errors are `501` with `addressError` (X.1.7
+    /// sender, X.1.3 recipient).
+    private func parsePath(_ bytes: [UInt8], _ start: Int, _ end: Int, verb: Command.Verb, keyword: StaticString,
+                           usage: String, addressError: EnhancedCode,
+                           role: String) throws(CommandParseError) -> (Address?, [Substring]) {
+        guard let pathStart = Self.afterKeyword(keyword, in: bytes, start, end) else { throw Self.syntax(verb, usage) }
+        var parser = PathParser(bytes, lenient: !strict, start: pathStart, end: end)
         let address: Address?
         do {
             address = try parser.path(allowNull: verb == .mail, allowPostmaster: verb == .rcpt)
@@ -160,25 +178,25 @@ public struct CommandParser: Sendable {
             throw Self.error(verb, 501, addressError, error == .missingBrackets
                 ? "Bad \(role) address syntax: use \(usage)" : "Bad \(role) address syntax")
         }
-        guard parser.index < bytes.count else { return (address, []) }
+        guard parser.index < end else { return (address, []) }
         guard bytes[parser.index] == UInt8(ascii: " ") else {
             throw Self.error(verb, 501, addressError, "Bad \(role) address syntax")
         }
-        return (address, Substring(decoding: bytes[parser.index...], as: UTF8.self).split(separator: " "))
+        return (address, Substring(decoding: bytes[parser.index..<end], as: UTF8.self).split(separator: " "))
     }
 
-    /// The UTF-8 offset just after `keyword` (case-insensitive) and any spaces after it.
-    private static func afterKeyword(_ keyword: String, in argument: Substring) -> Int? {
-        let bytes = Array(argument.utf8)
-        let key = Array(keyword.utf8)
-        guard bytes.count >= key.count else { return nil }
-        for (offset, expected) in key.enumerated() {
-            let byte = bytes[offset]
+    /// The offset just after `keyword` (matched case-insensitively at `start`) and any spaces
+    /// after it, within `bytes[start..<end]`.
+    private static func afterKeyword(_ keyword: StaticString, in bytes: [UInt8], _ start: Int, _ end: Int) -> Int? {
+        let count = keyword.utf8CodeUnitCount
+        guard end - start >= count else { return nil }
+        for offset in 0..<count {
+            let byte = bytes[start + offset]
             let folded = (byte >= 0x61 && byte <= 0x7A) ? byte - 0x20 : byte
-            guard folded == expected else { return nil }
+            guard folded == keyword.utf8Start[offset] else { return nil }
         }
-        var index = key.count
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        var index = start + count
+        while index < end, bytes[index] == UInt8(ascii: " ") { index += 1 }
         return index
     }
 

@@ -24,7 +24,9 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
     /// Creates a reply whose text is split into lines at `\n` (a trailing `\r` is dropped).
     public init(code: Int, enhancedCode: EnhancedCode = .notSet, text: String) {
         // Most replies are one line: no splitting, no new strings.
-        if !text.utf8.contains(UInt8(ascii: "\n")) {
+        let newline = UInt8(ascii: "\n")
+        let multiLine = text.utf8.withContiguousStorageIfAvailable { $0.contains(newline) } ?? text.utf8.contains(newline)
+        if !multiLine {
             var line = text
             if line.utf8.last == UInt8(ascii: "\r") { line.removeLast() }   // a CR is a Character of its own
             self.init(code: code, enhancedCode: enhancedCode, lines: [line])
@@ -103,15 +105,17 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
     /// One line's text and its CRLF; CR, LF and NUL in the text become spaces, so a reply can
     /// never end early or smuggle a second one.
     private static func writeText(_ line: String, to buffer: inout ByteBuffer) {
+        func forbidden(_ byte: UInt8) -> Bool { byte == 0x0D || byte == 0x0A || byte == 0x00 }
         let utf8 = line.utf8
-        if utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+        // A native string's octets are contiguous: scanned as a buffer, not through the view.
+        if utf8.withContiguousStorageIfAvailable({ $0.contains(where: forbidden) }) ?? utf8.contains(where: forbidden) {
             for byte in utf8 {
-                buffer.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0x00 ? UInt8(ascii: " ") : byte)
+                buffer.writeInteger(forbidden(byte) ? UInt8(ascii: " ") : byte)
             }
         } else {
-            buffer.writeBytes(utf8)
+            buffer.writeString(line)
         }
-        buffer.writeStaticString("\r\n")
+        buffer.writeInteger(UInt16(0x0D0A))   // CRLF, big-endian
     }
 
     /// The wire form as a string, CRLF line endings included.

@@ -96,7 +96,16 @@ public enum ServerReplies {
 
     /// 250 2.0.0 — one LMTP recipient's delivery succeeded (RFC 2033 §4.2).
     public static func delivered(_ recipient: Address) -> Reply {
-        make(250, EnhancedCode(2, 0, 0), "<\(recipient)> Ok")
+        // Built with its capacity: one allocation, where interpolation made several.
+        var text = "<"
+        text.reserveCapacity(recipient.localPart.utf8.count + recipient.domain.utf8.count + 6)
+        text.append(recipient.localPart)
+        if !recipient.domain.isEmpty {
+            text.append("@")
+            text.append(recipient.domain)
+        }
+        text.append("> Ok")
+        return make(250, EnhancedCode(2, 0, 0), text)
     }
 
     /// 421 4.4.2 — the client was silent for the read timeout (RFC 5321 §4.5.3.2.7, Postfix).

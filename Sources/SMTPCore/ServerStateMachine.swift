@@ -367,17 +367,39 @@ public struct ServerStateMachine: Sendable {
     /// Returns the replies to send: one in SMTP, one per accepted recipient in LMTP
     /// (RFC 2033 §4.2). The transaction is over either way.
     public mutating func messageProcessed(_ outcome: MessageOutcome) -> [Reply] {
-        let last: Bool
-        switch pending {
-        case .data: last = true
-        case .chunk(_, let isLast): last = isLast
-        default: return [unexpectedOutcome()]
-        }
+        guard let last = messageEnding else { return [unexpectedOutcome()] }
         let replies = finalReplies(for: outcome, last: last)
+        endMessage()
+        return replies
+    }
+
+    /// The message ended and its replies were written already, one per recipient as the
+    /// backend set them (RFC 2033 §4.2; the server's `StatusCollector` writes them): the
+    /// transaction is over, and no reply is made again. Returns `false`, closing the session,
+    /// when no message was being received.
+    public mutating func messageReplied() -> Bool {
+        guard messageEnding != nil else {
+            _ = unexpectedOutcome()
+            return false
+        }
+        endMessage()
+        return true
+    }
+
+    /// Whether the message being received ends the data (DATA, or BDAT with LAST); `nil` when
+    /// none is being received.
+    private var messageEnding: Bool? {
+        switch pending {
+        case .data: return true
+        case .chunk(_, let isLast): return isLast
+        default: return nil
+        }
+    }
+
+    private mutating func endMessage() {
         pending = .none
         clearTransaction()
         phase = .ready
-        return replies
     }
 
     /// TLS is in place after STARTTLS: everything learnt before is forgotten (RFC 3207 §4.2).

@@ -251,7 +251,7 @@ final class Connection {
                 }
                 let replies = machine.messageProcessed(outcome)
                 replies.forEach(queue)
-                logMessage(sender: sender, recipients: recipientCount, replies: replies)
+                logMessage(sender: sender, recipients: recipientCount, codes: replies.map(\.code))
             }
         }
         await session.reset()
@@ -283,18 +283,19 @@ final class Connection {
         } else {
             let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
             // The collector wrote the replies; this only moves the state machine on.
-            let replies = machine.messageProcessed(.perRecipient(statuses))
-            logMessage(sender: sender, recipients: statuses.count, replies: replies)
+            let moved = machine.messageReplied()
+            assert(moved, "the state machine was receiving this message")
+            logMessage(sender: sender, recipients: statuses.count, codes: statuses.map { $0?.code ?? 250 })
         }
     }
 
     /// One line per message for operators: sender, recipients, size and the replies' codes.
-    private func logMessage(sender: ReversePath?, recipients: Int, replies: [Reply]) {
+    private func logMessage(sender: ReversePath?, recipients: Int, codes: [Int]) {
         logger.info("message received", metadata: [
             "from": "\(sender.map { "<\($0)>" } ?? "<>")",
             "recipients": "\(recipients)",
             "octets": "\(bodyOctets)",
-            "replies": "\(replies.map { String($0.code) }.joined(separator: ","))",
+            "replies": "\(codes.map(String.init).joined(separator: ","))",
         ])
     }
 
@@ -626,9 +627,11 @@ final class Connection {
     /// Writes the queued replies.
     nonisolated(nonsending) private func flush() async throws {
         guard output.readableBytes > 0 else { return }
-        let pending = output
-        output = ByteBuffer()
-        try await io.write(NIOAny(OutboundMessage.bytes(pending)))
+        try await io.write(NIOAny(OutboundMessage.bytes(output)))
+        // Once written the channel holds no reference to the storage, which is then used again
+        // for the next replies; one the channel still holds (a write pending) is not touched:
+        // clearing it makes new storage.
+        output.clear()
     }
 
     /// The next command line; flushes and reads only when none is buffered.

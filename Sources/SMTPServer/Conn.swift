@@ -35,7 +35,7 @@ public final class Conn: Sendable {
     public func writeResponse(code: Int, enhancedCode: EnhancedCode = .notSet, text: String) {
         var buffer = ByteBuffer()
         Reply(code: code, enhancedCode: enhancedCode, text: text).write(to: &buffer)
-        channel.writeAndFlush(OutboundMessage.bytes(buffer), promise: nil)
+        channel.writeAndFlush(buffer, promise: nil)
     }
 
     /// Tells the client the server is too busy (`421 4.4.5`) and closes the connection.

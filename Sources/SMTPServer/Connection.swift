@@ -455,7 +455,7 @@ final class Connection {
         framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         var wire = ByteBuffer()
         reply.write(to: &wire)
-        try await io.write(NIOAny(OutboundMessage.startTLS(wire)))
+        try io.sendOutboundEvent(StartTLSReply(reply: wire))
         var dropped = injected
         waiting: while true {
             guard let event = try await io.nextUntilClosed() else { throw ConnectionEnd.lost }
@@ -627,7 +627,7 @@ final class Connection {
     /// Writes the queued replies.
     nonisolated(nonsending) private func flush() async throws {
         guard output.readableBytes > 0 else { return }
-        try await io.write(NIOAny(OutboundMessage.bytes(output)))
+        try await io.write(NIOAny(output))
         // Once written the channel holds no reference to the storage, which is then used again
         // for the next replies; one the channel still holds (a write pending) is not touched:
         // clearing it makes new storage.

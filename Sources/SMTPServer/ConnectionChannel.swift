@@ -4,12 +4,11 @@ import NIOTLS
 import SMTPCore
 import SMTPTransport
 
-/// What the connection's task writes to its channel.
-enum OutboundMessage: Sendable {
-    /// Reply bytes.
-    case bytes(ByteBuffer)
-    /// The 220 reply to STARTTLS: once it is written, TLS goes in front of everything.
-    case startTLS(ByteBuffer)
+/// The outbound user event that carries the 220 reply to STARTTLS: once it is written, TLS
+/// goes in front of everything. Replies themselves are written as plain `ByteBuffer`s, which
+/// pass through the pipeline without being cast.
+struct StartTLSReply: Sendable {
+    let reply: ByteBuffer
 }
 
 /// The user event ``Server/shutdown(gracePeriod:)`` sends down every connection's pipeline.
@@ -24,7 +23,7 @@ struct ShutdownRequested: Sendable {}
 /// later from the task (that would race the ClientHello).
 final class ConnectionChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = OutboundMessage
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Where the connection's task picks up what this handler receives.
@@ -113,37 +112,37 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .bytes(let bytes):
-            context.write(wrapOutboundOut(bytes), promise: promise)
-        case .startTLS(let reply):
-            guard let tlsContext else {
-                context.write(wrapOutboundOut(reply), promise: promise)
-                return
-            }
-            let written = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(reply), promise: written)
-            let channel = context.channel
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            written.futureResult.whenComplete { result in
-                switch result {
-                case .success:
-                    do {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
-                        if let timeout = handler.value.handshakeTimeout {
-                            handler.value.handshakeDeadline = channel.eventLoop.scheduleTask(in: timeout) {
-                                channel.close(promise: nil)
-                            }
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let startTLS = event as? StartTLSReply else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        let reply = startTLS.reply
+        guard let tlsContext else {
+            context.writeAndFlush(wrapOutboundOut(reply), promise: promise)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(reply), promise: written)
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { result in
+            switch result {
+            case .success:
+                do {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+                    if let timeout = handler.value.handshakeTimeout {
+                        handler.value.handshakeDeadline = channel.eventLoop.scheduleTask(in: timeout) {
+                            channel.close(promise: nil)
                         }
-                        promise?.succeed()
-                    } catch {
-                        promise?.fail(error)
-                        channel.close(promise: nil)
                     }
-                case .failure(let error):
+                    promise?.succeed()
+                } catch {
                     promise?.fail(error)
+                    channel.close(promise: nil)
                 }
+            case .failure(let error):
+                promise?.fail(error)
             }
         }
     }

@@ -272,7 +272,7 @@ public final class Server: Sendable {
         if let refusal = admit(clientKey) {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
-            try? await io.write(OutboundMessage.bytes(wire))
+            try? await io.write(NIOAny(wire))
             context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["client": "\(clientKey)"])
             return
         }

@@ -128,6 +128,6 @@ public final class StatusCollector: Sendable {
             ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status).write(to: &buffer)
             state.written += 1
         }
-        if buffer.readableBytes > 0 { ConnectionIO.writeAndFlush(NIOAny(OutboundMessage.bytes(buffer)), to: channel) }
+        if buffer.readableBytes > 0 { ConnectionIO.writeAndFlush(NIOAny(buffer), to: channel) }
     }
 }

@@ -162,11 +162,26 @@ package final class ConnectionIO: Sendable {
         }
     }
 
+    /// Sends `event` down `channel`'s pipeline from its last handler, in order with the writes
+    /// made through ``write(_:)`` (at once on the event loop, else from a task on it). Throws
+    /// once the channel is closed.
+    package func sendOutboundEvent(_ event: some Sendable) throws {
+        if let closed = state.withLock({ $0.ended ? ($0.failure ?? ChannelError.ioOnClosedChannel) : nil }) { throw closed }
+        let channel = channel
+        if channel.eventLoop.inEventLoop {
+            channel.pipeline.syncOperations.triggerUserOutboundEvent(event, promise: nil)
+        } else {
+            channel.eventLoop.execute {
+                channel.pipeline.syncOperations.triggerUserOutboundEvent(event, promise: nil)
+            }
+        }
+    }
+
     /// Carries a wrapped message to the event loop.
     private struct HandOver: @unchecked Sendable {
         // @unchecked: `NIOAny` is not marked Sendable, but every value wrapped here is (the
         // generic `write` takes only Sendable messages; the server wraps its Sendable
-        // `OutboundMessage`), and the sender never touches it again after the hand-over.
+        // `ByteBuffer` replies), and the sender never touches it again after the hand-over.
         let data: NIOAny
         init(_ data: NIOAny) { self.data = data }
     }

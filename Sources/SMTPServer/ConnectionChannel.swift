@@ -17,7 +17,7 @@ struct ShutdownRequested: Sendable {}
 /// The last handler of a connection's pipeline, between the socket (or TLS) and the
 /// connection's task.
 ///
-/// It hands bytes, idle-state and TLS events to the task through ``ConnectionIO``, holds reads
+/// It hands bytes, read timeouts and TLS events to the task through ``ConnectionIO``, holds reads
 /// back while the task is behind, and carries out STARTTLS on the event loop: the TLS handler
 /// is added in the completion of the 220's write, never before (that would deadlock) and never
 /// later from the task (that would race the ClientHello).
@@ -32,20 +32,31 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     private let handshakeTimeout: TimeAmount?
     /// Closes the connection if a handshake started by STARTTLS does not complete in time.
     private var handshakeDeadline: Scheduled<Void>?
+    private let readTimeout: TimeAmount?
+    /// When bytes last arrived (or the handler was added).
+    private var lastRead = NIODeadline.now()
+    /// Fires `readTimeout` after the last read, or looks again when bytes came in meanwhile.
+    private var readCheck: Scheduled<Void>?
     private let writeTimeout: TimeAmount?
     /// Looks every `writeTimeout` for replies the client does not read.
     private var writeCheck: RepeatedTask?
     /// Octets that were waiting to be written at the last look.
     private var unwrittenAtLastCheck = 0
 
-    init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?, writeTimeout: TimeAmount? = nil) {
+    init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?, readTimeout: TimeAmount? = nil,
+         writeTimeout: TimeAmount? = nil) {
         self.io = ConnectionIO(channel: channel)
         self.tlsContext = tlsContext
         self.handshakeTimeout = handshakeTimeout
+        self.readTimeout = readTimeout
         self.writeTimeout = writeTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        if let readTimeout {
+            lastRead = .now()
+            scheduleReadCheck(at: lastRead + readTimeout, eventLoop: context.eventLoop)
+        }
         guard let writeTimeout else { return }
         // Replies stuck because the client does not read them: octets waiting at two looks in a
         // row and not fewer at the second, so closed between one and two write timeouts after
@@ -60,17 +71,39 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The read timeout (what NIO's `IdleStateHandler` would do, without a handler of its own
+    /// in the pipeline that every read and write passes through): the task learns that the
+    /// client sent nothing for `readTimeout`. The timer is not moved on every read; when it
+    /// fires early because bytes came meanwhile, it is set again for the new deadline.
+    private func scheduleReadCheck(at deadline: NIODeadline, eventLoop: any EventLoop) {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        readCheck = eventLoop.scheduleTask(deadline: deadline) {
+            let handler = handler.value
+            guard let readTimeout = handler.readTimeout else { return }
+            let due = handler.lastRead + readTimeout
+            if NIODeadline.now() >= due {
+                handler.io.push(.readTimeout)
+                handler.scheduleReadCheck(at: .now() + readTimeout, eventLoop: eventLoop)
+            } else {
+                handler.scheduleReadCheck(at: due, eventLoop: eventLoop)
+            }
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if readTimeout != nil { lastRead = .now() }
         io.push(.bytes(unwrapInboundIn(data)))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        readCheck?.cancel()
         writeCheck?.cancel()
         io.end()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         handshakeDeadline?.cancel()
+        readCheck?.cancel()
         writeCheck?.cancel()
         io.end()
     }
@@ -89,15 +122,6 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent {
-            switch idle {
-            case .read:
-                io.push(.readTimeout)
-            case .write, .all:
-                break   // not asked for: stuck replies are watched by `writeCheck`
-            }
-            return
-        }
         if event is ShutdownRequested {
             io.push(.shutdown)
             return

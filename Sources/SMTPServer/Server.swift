@@ -157,11 +157,11 @@ public final class Server: Sendable {
                 guard open else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
                 if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
-                // Only the read timeout: with a write timeout, IdleStateHandler makes a promise and a
-                // callback for every write; the last handler watches for stuck replies instead.
-                if let readTimeout { try sync.addHandler(IdleStateHandler(readTimeout: readTimeout)) }
+                // The last handler keeps the read and write timeouts itself: NIO's IdleStateHandler
+                // would be one more handler for every read and write to pass through, and with
+                // a write timeout it makes a promise and a callback for every write.
                 try sync.addHandler(ConnectionChannelHandler(channel: channel, tlsContext: startTLS, handshakeTimeout: handshakeTimeout,
-                                                             writeTimeout: writeTimeout))
+                                                             readTimeout: readTimeout, writeTimeout: writeTimeout))
                 return channel
             }
         }

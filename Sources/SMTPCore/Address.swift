@@ -27,7 +27,12 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public var description: String { domain.isEmpty ? localPart : localPart + "@" + domain }
 
     /// Whether both parts are ASCII; if not, the transaction needs SMTPUTF8 (RFC 6531 §3.4).
-    public var isASCII: Bool { localPart.utf8.allSatisfy { $0 < 0x80 } && domain.utf8.allSatisfy { $0 < 0x80 } }
+    public var isASCII: Bool { Self.isASCII(localPart) && Self.isASCII(domain) }
+
+    private static func isASCII(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        return utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 < 0x80 } } ?? utf8.allSatisfy { $0 < 0x80 }
+    }
 
     /// Whether this is the domain-less `<Postmaster>` recipient (RFC 5321 §4.1.1.3).
     public var isBarePostmaster: Bool { domain.isEmpty }

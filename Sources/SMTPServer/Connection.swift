@@ -59,7 +59,9 @@ final class Connection {
     /// A command that arrived between BDAT chunks and ended the message; run after it.
     private var pendingAction: ServerAction?
     private var collector: StatusCollector?
-    private var dataDeadline: ContinuousClock.Instant?
+    // NIO's deadlines (fixed layout), not ContinuousClock's resilient Instant, which an async
+    // frame can hold only in memory allocated and typed at run time.
+    private var dataDeadline: NIODeadline?
     /// Why the connection ended while a body was being read; the backend saw an `SMTPError`
     /// instead, and the connection's task ends with this once the backend has returned.
     private var connectionEnd: ConnectionEnd?
@@ -216,7 +218,7 @@ final class Connection {
         pendingAction = nil
         let sender = machine.sender
         let recipientCount = machine.recipients.count
-        if let timeout = context.configuration.dataTimeout { dataDeadline = .now + timeout }
+        if let timeout = context.configuration.dataTimeout { dataDeadline = .now() + TimeAmount(timeout) }
         connectionEnd = nil
         defer {
             bodyMode = .idle
@@ -399,7 +401,7 @@ final class Connection {
     /// and the real reason is kept for the connection's task.
     nonisolated(nonsending) private func readMoreBody() async throws {
         do {
-            if let dataDeadline, ContinuousClock.now > dataDeadline { throw ConnectionEnd.dataTimeout }
+            if let dataDeadline, NIODeadline.now() > dataDeadline { throw ConnectionEnd.dataTimeout }
             if try await readMore() { return }
             throw ConnectionEnd.lost
         } catch let end as ConnectionEnd {
@@ -641,13 +643,13 @@ final class Connection {
     /// byte (RFC 5321 §4.5.3.2.7 gives the server a five-minute command timeout), or the
     /// connection gets 421 4.4.2 and is closed.
     nonisolated(nonsending) private func nextLine() async throws -> FramedLine? {
-        var lineStarted: ContinuousClock.Instant?
+        var lineStarted: NIODeadline?
         while true {
             if let framed = framer.next(&input) { return framed }
             if framer.isInsideLine, let limit = context.configuration.readTimeout {
-                let now = ContinuousClock.now
+                let now = NIODeadline.now()
                 if let lineStarted {
-                    if now - lineStarted > .nanoseconds(limit.nanoseconds) { throw ConnectionEnd.readTimeout }
+                    if now - lineStarted > limit { throw ConnectionEnd.readTimeout }
                 } else {
                     lineStarted = now
                 }

@@ -18,8 +18,12 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `text` as a mailbox (no angle brackets), or returns `nil`.
     public init?(_ text: String) {
-        var parser = PathParser(Array(text.utf8), lenient: false)
-        guard let address = try? parser.mailbox(), parser.atEnd else { return nil }
+        var text = text
+        guard let address = text.withUTF8({ utf8 -> Address? in
+            var parser = PathParser(UnsafeRawBufferPointer(utf8), lenient: false)
+            guard let address = try? parser.mailbox(), parser.atEnd else { return nil }
+            return address
+        }) else { return nil }
         self = address
     }
 
@@ -61,8 +65,12 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// The local part in the form RFC 5321 §4.1.2 prefers: a Dot-string when the unquoted
     /// name is one, otherwise a Quoted-string with `\` and `"` escaped.
     public static func wireLocalPart(_ name: String) -> String {
-        var parser = PathParser(Array(name.utf8), lenient: false)
-        if !name.isEmpty, parser.dotString(), parser.atEnd { return name }
+        var copy = name
+        let isDotString = copy.withUTF8 { utf8 in
+            var parser = PathParser(UnsafeRawBufferPointer(utf8), lenient: false)
+            return parser.dotString() && parser.atEnd
+        }
+        if !name.isEmpty, isDotString { return name }
         var out = "\""
         for character in name {
             if character == "\\" || character == "\"" { out.append("\\") }
@@ -95,9 +103,10 @@ enum PathError: Error, Hashable {
     case syntax
 }
 
-/// A recursive-descent parser for the RFC 5321 §4.1.2 path grammar over UTF-8 bytes.
+/// A recursive-descent parser for the RFC 5321 §4.1.2 path grammar over UTF-8 bytes, which
+/// it borrows: it must not outlive the buffer it was made with.
 struct PathParser {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     var index: Int = 0
     /// Where the text to parse ends in `bytes` (the command parser leaves trailing blanks out).
     let end: Int
@@ -105,7 +114,7 @@ struct PathParser {
     /// (`a..b`, `.a`, `a.`) in a dot-string local part.
     let lenient: Bool
 
-    init(_ bytes: [UInt8], lenient: Bool, start: Int = 0, end: Int? = nil) {
+    init(_ bytes: UnsafeRawBufferPointer, lenient: Bool, start: Int = 0, end: Int? = nil) {
         self.bytes = bytes
         self.lenient = lenient
         self.index = start
@@ -113,6 +122,11 @@ struct PathParser {
     }
 
     var atEnd: Bool { index >= end }
+
+    /// The octets in `range` as text.
+    func text(_ range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
     var current: UInt8? { index < end ? bytes[index] : nil }
 
     mutating func consume(_ byte: UInt8) -> Bool {
@@ -164,9 +178,9 @@ struct PathParser {
         let terminated = bracketed ? (nameEnd < end && bytes[nameEnd] == UInt8(ascii: ">"))
                                    : (nameEnd == end || bytes[nameEnd] == UInt8(ascii: " "))
         guard terminated else { return nil }
-        let text = String(decoding: bytes[index..<nameEnd], as: UTF8.self)
+        let spelled = text(index..<nameEnd)
         index = nameEnd
-        return Address(localPart: text, domain: "")
+        return Address(localPart: spelled, domain: "")
     }
 
     /// `Mailbox = Local-part "@" ( Domain / address-literal )`
@@ -177,7 +191,7 @@ struct PathParser {
         } else {
             guard dotString() else { throw .syntax }
         }
-        let localPart = String(decoding: bytes[start..<index], as: UTF8.self)
+        let localPart = text(start..<index)
         guard consume(UInt8(ascii: "@")) else { throw .syntax }
         let domain: String
         if current == UInt8(ascii: "[") {
@@ -245,7 +259,7 @@ struct PathParser {
             guard index > labelStart, bytes[labelStart] != UInt8(ascii: "-"),
                   bytes[index - 1] != UInt8(ascii: "-") else { throw .syntax }
         } while consume(UInt8(ascii: "."))
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return text(start..<index)
     }
 
     /// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
@@ -260,9 +274,9 @@ struct PathParser {
             index += 1
         }
         guard consume(UInt8(ascii: "]")) else { throw .syntax }
-        let content = String(decoding: bytes[contentStart..<(index - 1)], as: UTF8.self)
+        let content = text(contentStart..<(index - 1))
         guard AddressLiteral.isValid(content) else { throw .syntax }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return text(start..<index)
     }
 
     static func isLetDig(_ byte: UInt8) -> Bool {

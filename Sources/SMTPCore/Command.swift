@@ -116,7 +116,7 @@ public enum Command: Hashable, Sendable {
 
 extension Command.Verb {
     /// The verb spelled by `octets` in any case (RFC 5321 §2.4), or `nil` for none.
-    public init?(folding octets: ArraySlice<UInt8>) {
+    public init?(folding octets: some Collection<UInt8>) {
         guard octets.count >= 4, octets.count <= 8 else { return nil }
         let packed = Command.pack(octets)
         guard let match = Command.packedVerbs.first(where: { $0.0 == packed }) else { return nil }

@@ -40,25 +40,35 @@ public struct CommandParser: Sendable {
     public static let unrecognized = SMTPError(code: 500, enhancedCode: EnhancedCode(5, 5, 2),
                                                message: "Error: command not recognized")
 
-    /// Parses one line held in a buffer.
+    /// Parses one line held in a buffer (read in place, not copied).
     public func parse(_ line: ByteBuffer) throws(CommandParseError) -> Command {
-        try parse(Array(line.readableBytesView))
+        try line.withUnsafeReadableBytes { bytes in
+            Result { () throws(CommandParseError) in try parse(octets: bytes) }
+        }.get()
     }
 
     /// Parses one line given as text.
     public func parse(_ line: String) throws(CommandParseError) -> Command {
-        try parse(Array(line.utf8))
+        var line = line
+        return try line.withUTF8 { utf8 in
+            Result { () throws(CommandParseError) in try parse(octets: UnsafeRawBufferPointer(utf8)) }
+        }.get()
     }
 
     /// Parses one line given as bytes.
-    ///
+    public func parse(_ bytes: [UInt8]) throws(CommandParseError) -> Command {
+        try bytes.withUnsafeBytes { bytes in
+            Result { () throws(CommandParseError) in try parse(octets: bytes) }
+        }.get()
+    }
+
     /// The line is read as octets: the verb is matched without making a string, and strings
     /// are made only for the values a command carries.
-    public func parse(_ bytes: [UInt8]) throws(CommandParseError) -> Command {
+    private func parse(octets bytes: UnsafeRawBufferPointer) throws(CommandParseError) -> Command {
         // The verb: letters up to the first space.
         var verbEnd = 0
         while verbEnd < bytes.count, bytes[verbEnd] != UInt8(ascii: " ") { verbEnd += 1 }
-        guard let verb = Command.Verb(folding: bytes[..<verbEnd]) else {
+        guard let verb = Command.Verb(folding: UnsafeRawBufferPointer(rebasing: bytes[..<verbEnd])) else {
             throw CommandParseError(verb: nil, error: Self.unrecognized)
         }
         var ascii = true
@@ -80,11 +90,11 @@ public struct CommandParser: Sendable {
         func value() -> String {
             var first = start
             while first < end, bytes[first] == UInt8(ascii: " ") { first += 1 }
-            return String(decoding: bytes[first..<end], as: UTF8.self)
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[first..<end]), as: UTF8.self)
         }
         /// The whole argument as text, for the commands parsed word by word.
         func argument() -> Substring {
-            Substring(String(decoding: bytes[start..<end], as: UTF8.self))
+            Substring(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
         }
 
         switch verb {
@@ -139,7 +149,7 @@ public struct CommandParser: Sendable {
     }
 
     /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`, the argument being `bytes[start..<end]`.
-    private func parseMail(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
+    private func parseMail(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
         let (address, words) = try parsePath(bytes, start, end, verb: .mail, keyword: "FROM:", usage: "MAIL FROM:<address>",
                                              addressError: EnhancedCode(5, 1, 7), role: "sender")
         do {
@@ -150,7 +160,7 @@ public struct CommandParser: Sendable {
     }
 
     /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`
-    private func parseRcpt(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
+    private func parseRcpt(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(CommandParseError) -> Command {
         let (parsed, words) = try parsePath(bytes, start, end, verb: .rcpt, keyword: "TO:", usage: "RCPT TO:<address>",
                                             addressError: EnhancedCode(5, 1, 3), role: "recipient")
         guard let address = parsed else {
@@ -166,7 +176,7 @@ public struct CommandParser: Sendable {
     /// The path after `keyword` in `bytes[start..<end]` (`nil` for `<>`, which only MAIL allows)
     /// and the parameter words after it. Path errors are `501` with `addressError` (X.1.7
     /// sender, X.1.3 recipient).
-    private func parsePath(_ bytes: [UInt8], _ start: Int, _ end: Int, verb: Command.Verb, keyword: StaticString,
+    private func parsePath(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, verb: Command.Verb, keyword: StaticString,
                            usage: String, addressError: EnhancedCode,
                            role: String) throws(CommandParseError) -> (Address?, [Substring]) {
         guard let pathStart = Self.afterKeyword(keyword, in: bytes, start, end) else { throw Self.syntax(verb, usage) }
@@ -182,12 +192,12 @@ public struct CommandParser: Sendable {
         guard bytes[parser.index] == UInt8(ascii: " ") else {
             throw Self.error(verb, 501, addressError, "Bad \(role) address syntax")
         }
-        return (address, Substring(decoding: bytes[parser.index..<end], as: UTF8.self).split(separator: " "))
+        return (address, Substring(decoding: UnsafeRawBufferPointer(rebasing: bytes[parser.index..<end]), as: UTF8.self).split(separator: " "))
     }
 
     /// The offset just after `keyword` (matched case-insensitively at `start`) and any spaces
     /// after it, within `bytes[start..<end]`.
-    private static func afterKeyword(_ keyword: StaticString, in bytes: [UInt8], _ start: Int, _ end: Int) -> Int? {
+    private static func afterKeyword(_ keyword: StaticString, in bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int? {
         let count = keyword.utf8CodeUnitCount
         guard end - start >= count else { return nil }
         for offset in 0..<count {

@@ -53,11 +53,25 @@ public final class DeliveryLog: Sendable {
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
             try db.execute(sql: "PRAGMA cache_size = -512")
         }
         database = try DatabasePool(path: path, configuration: configuration)
+        // Set here, on the writing connection once the pool is open: GRDB turns WAL on after a
+        // connection's preparation and sets `synchronous = NORMAL` as it does, which syncs the
+        // WAL only at checkpoints, so a commit made after the last one could be lost to a
+        // power failure although it had returned.
+        try database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+        }
         try Self.migrator.migrate(database)
+    }
+
+    /// Whether every commit is synced to disk before it returns (SQLite's `synchronous` is
+    /// FULL or EXTRA on the connection that writes).
+    public var syncsEveryCommit: Bool {
+        get throws {
+            try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 0 } >= 2
+        }
     }
 
     static var migrator: DatabaseMigrator {

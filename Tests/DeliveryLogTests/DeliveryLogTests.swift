@@ -16,6 +16,18 @@ struct DeliveryLogTests {
                           })
     }
 
+    @Test("a durable log syncs every commit (synchronous = FULL on the writing connection); a non-durable one does not")
+    func durableCommits() async throws {
+        try await withTemporaryDirectory { directory in
+            let durable = try DeliveryLog(path: directory + "/durable.sqlite")
+            #expect(try durable.syncsEveryCommit)
+            _ = try durable.commit(Self.transaction(1, recipients: ["r@x.test"]))
+            #expect(try durable.syncsEveryCommit)
+            let fast = try DeliveryLog(path: directory + "/fast.sqlite", durable: false)
+            #expect(try !fast.syncsEveryCommit)
+        }
+    }
+
     @Test("concurrent records all commit (group commit), and sqlite3 sees a sound WAL database")
     func concurrentRecords() async throws {
         try await withTemporaryDirectory { directory in

@@ -166,13 +166,41 @@ final class LocalDeliverySession: LMTPSession {
     /// one recipient (so that one file can be hard-linked to all of them otherwise).
     private func traceHeader(_ unique: [DeliveryTarget]) -> String {
         let configuration = backend.configuration
-        var header = "Return-Path: <\(sender?.address?.description ?? "")>\r\n"
-        if unique.count == 1 { header += "Delivered-To: \(unique[0].address)\r\n" }
-        let client = state.remoteAddress?.ipAddress ?? "local"
-        header += "Received: from \(state.hostname ?? "unknown") (\(client))\r\n"
-        header += "\tby \(configuration.hostname) (Letterbox) with LMTP id \(state.sessionID)"
-        if unique.count == 1 { header += "\r\n\tfor <\(unique[0].address)>" }
-        header += "; \(Timestamp.rfc5322(Date()))\r\n"
+        // Appended piece by piece into one reserved string: interpolating the addresses made a
+        // string for each and another for every piece around it.
+        var header = ""
+        header.reserveCapacity(320)
+        func append(_ address: Address) {
+            header += address.localPart
+            if !address.domain.isEmpty {
+                header += "@"
+                header += address.domain
+            }
+        }
+        header += "Return-Path: <"
+        if let address = sender?.address { append(address) }
+        header += ">\r\n"
+        if unique.count == 1 {
+            header += "Delivered-To: "
+            append(unique[0].address)
+            header += "\r\n"
+        }
+        header += "Received: from "
+        header += state.hostname ?? "unknown"
+        header += " ("
+        header += state.remoteAddress?.ipAddress ?? "local"
+        header += ")\r\n\tby "
+        header += configuration.hostname
+        header += " (Letterbox) with LMTP id "
+        header += state.sessionID
+        if unique.count == 1 {
+            header += "\r\n\tfor <"
+            append(unique[0].address)
+            header += ">"
+        }
+        header += "; "
+        header += Timestamp.rfc5322(Date())
+        header += "\r\n"
         return header
     }
 }

@@ -12,7 +12,7 @@ import GRDB
 /// committed, and ``Ticket/wait()`` waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private let queue = GroupCommit()
     /// Writes the queued records, one batch at a time.
     private let writer = DispatchQueue(label: "letterbox.delivery-log.writer")
@@ -25,24 +25,27 @@ public final class DeliveryLog: Sendable {
         /// Blocks until the record is committed; returns its transaction's id, or throws why
         /// it could not be.
         public func wait() throws -> Int64 {
-            log.condition.lock()
-            while waiter.result == nil { log.condition.wait() }
-            log.condition.unlock()
+            waiter.done.wait()
             return try waiter.result!.get()
         }
     }
 
-    /// A record waiting for its commit.
+    /// A record waiting for its commit; only its own waiter is woken when it is done (a
+    /// broadcast woke every waiting session for each batch).
     fileprivate final class Waiter: @unchecked Sendable {
-        // @unchecked: `result` is written and read only with the log's condition locked.
+        // @unchecked: `result` is written once, by the writer, before it signals `done`, and
+        // read only after `done` was waited for: the semaphore orders the two.
         var result: Result<Int64, any Error>?
+        let done = DispatchSemaphore(value: 0)
     }
 
     /// The records waiting for a commit.
     private final class GroupCommit: @unchecked Sendable {
-        // @unchecked: `pending` is read and written only with the log's condition locked (see
+        // @unchecked: `pending` and `writing` are read and written only with the log's lock held (see
         // submit(_:) and writePending()), so no two threads touch it at once.
         var pending: [(TransactionRecord, Waiter)] = []
+        /// Whether a writer run is queued or running; it drains `pending` before it ends.
+        var writing = false
     }
 
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
@@ -124,31 +127,33 @@ public final class DeliveryLog: Sendable {
     /// ticket's ``Ticket/wait()`` gives the outcome.
     public func submit(_ transaction: TransactionRecord) -> Ticket {
         let waiter = Waiter()
-        condition.lock()
+        lock.lock()
         queue.pending.append((transaction, waiter))
-        condition.unlock()
-        writer.async { self.writePending() }
+        // One writer run at a time drains the queue; a record queued while it runs is taken
+        // by its next round, without a wake-up of its own.
+        let start = !queue.writing
+        queue.writing = true
+        lock.unlock()
+        if start { writer.async { self.writePending() } }
         return Ticket(log: self, waiter: waiter)
     }
 
-    /// Writes every queued record in one transaction. Records queued while a batch is written
-    /// go together into the next one; the writes queued for them find nothing left.
+    /// Writes every queued record in one transaction, then the records queued meanwhile in the
+    /// next, until none is left.
     private func writePending() {
-        condition.lock()
-        let batch = queue.pending
-        queue.pending.removeAll()
-        condition.unlock()
-        guard !batch.isEmpty else { return }
-        let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
-        condition.lock()
-        switch result {
-        case .success(let ids):
-            for (entry, id) in zip(batch, ids) { entry.1.result = .success(id) }
-        case .failure(let error):
-            for entry in batch { entry.1.result = .failure(error) }
+        while true {
+            lock.lock()
+            let batch = queue.pending
+            queue.pending.removeAll()
+            if batch.isEmpty { queue.writing = false }
+            lock.unlock()
+            guard !batch.isEmpty else { return }
+            let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
+            for (index, entry) in batch.enumerated() {
+                entry.1.result = result.map { $0[index] }
+                entry.1.done.signal()
+            }
         }
-        condition.broadcast()
-        condition.unlock()
     }
 
     /// Rewrites the outcome of recipients of a committed transaction whose delivery failed

@@ -19,12 +19,15 @@ final class AgentProcess: Sendable {
     }
 
     /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket
-    /// (`<data-dir>/lmtp.sock` unless `socket` is given).
-    static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = []) async throws -> AgentProcess {
+    /// (`<data-dir>/lmtp.sock` unless `socket` is given). With `wrapper` (a program and its
+    /// arguments, e.g. strace), that program runs the agent.
+    static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = [],
+                      under wrapper: [String] = []) async throws -> AgentProcess {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: letterboxExecutable())
-        process.arguments = ["serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
+        let command = wrapper + [letterboxExecutable(), "serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
             + (socket.map { ["--socket", $0] } ?? []) + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -330,3 +330,100 @@ struct ServeCommandTests {
         }
     }
 }
+
+@Suite("What a 250 stands for, seen in the system calls", .timeLimit(.minutes(2)))
+struct DurabilityOrderTests {
+    /// One completed sync or reply write of the agent, in the order strace saw them return.
+    enum Event: Equatable {
+        case synced(String)
+        case replied(String)
+    }
+
+    /// The completed `fsync`/`fdatasync` calls (with the path strace's `-y` prints) and the
+    /// per-recipient LMTP 250s written, in order. A call split over two lines
+    /// (`<unfinished ...>` then `<... resumed>`) counts where it returned.
+    static func events(_ trace: String) -> [Event] {
+        var events: [Event] = []
+        var unfinished: [String: String] = [:]   // pid: path of a sync that has not returned yet
+        for line in trace.split(separator: "\n").map(String.init) {
+            let pid = String(line.prefix { $0 != " " })
+            if line.contains("fsync(") || line.contains("fdatasync(") {
+                guard let open = line.firstIndex(of: "<"), let close = line[open...].firstIndex(of: ">") else { continue }
+                let path = String(line[line.index(after: open)..<close])
+                if line.hasSuffix("<unfinished ...>") {
+                    unfinished[pid] = path
+                } else if line.hasSuffix("= 0") {
+                    events.append(.synced(path))
+                }
+            } else if line.contains("sync resumed>") {
+                if let path = unfinished.removeValue(forKey: pid), line.hasSuffix("= 0") { events.append(.synced(path)) }
+            } else if line.contains("write") {
+                var rest = Substring(line)
+                while let range = rest.range(of: "250 2.0.0 <") {
+                    let tail = rest[range.upperBound...]
+                    guard let end = tail.firstIndex(of: ">") else { break }
+                    events.append(.replied(String(tail[..<end])))
+                    rest = tail[end...]
+                }
+            }
+        }
+        return events
+    }
+
+    @Test("before each recipient's 250: the spool file, the recipient's new/ and the log's WAL were synced (strace)")
+    func syncsBeforeEveryReply() async throws {
+        guard let strace = External.find("strace"), External.find("python3") != nil else { return }
+        try await withTemporaryDirectory { directory in
+            let tracePath = directory + "/trace.txt"
+            let agent = try await AgentProcess.start(in: directory + "/data", [],
+                                                     under: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,write,writev", "-o", tracePath])
+            // Three messages to two recipients, one after another on one connection, spoken
+            // by hand (smtplib's LMTP reads one reply after the data, not one per recipient).
+            let client = try await python("""
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+                def reply():
+                    lines = []
+                    while True:
+                        line = f.readline().decode()
+                        lines.append(line.strip())
+                        if line[3:4] != "-": return lines
+                def send(line):
+                    s.sendall(line.encode() + b"\\r\\n")
+                    return reply()
+                reply(); send("LHLO client.test")
+                for i in range(3):
+                    send("MAIL FROM:<a@b.test>"); send("RCPT TO:<u1@mx.test>"); send("RCPT TO:<u2@mx.test>"); send("DATA")
+                    s.sendall(("Message-ID: <m%d@b.test>\\r\\nSubject: %d\\r\\n\\r\\nbody %d\\r\\n.\\r\\n" % (i, i, i)).encode())
+                    print(reply()[0]); print(reply()[0])
+                send("QUIT")
+                """, [agent.socket])
+            // SIGTERM to the agent itself (strace's child), so that strace writes everything out.
+            let tracer = agent.process.processIdentifier
+            let children = (try? String(contentsOfFile: "/proc/\(tracer)/task/\(tracer)/children", encoding: .utf8)) ?? ""
+            for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGTERM) }
+            _ = await agent.stopAndWait()
+            #expect(client?.status == 0)
+            #expect(client?.output.split(separator: "\n").filter { $0.hasPrefix("250 2.0.0") }.count == 6)
+
+            let events = Self.events(try String(contentsOfFile: tracePath, encoding: .utf8))
+            var replies: [String: Int] = [:]
+            var checked = 0
+            for (index, event) in events.enumerated() {
+                guard case .replied(let recipient) = event else { continue }
+                let user = String(recipient.prefix { $0 != "@" })
+                // What was synced since this recipient's previous 250.
+                let since = events[(replies[recipient].map { $0 + 1 } ?? 0)..<index].compactMap { event -> String? in
+                    if case .synced(let path) = event { return path }
+                    return nil
+                }
+                #expect(since.contains { $0.contains("/tmp/") }, "no spool file synced before \(recipient)'s 250")
+                #expect(since.contains { $0.hasSuffix("/\(user)/new") }, "\(user)'s new/ not synced before its 250")
+                #expect(since.contains { $0.hasSuffix("deliveries.sqlite-wal") }, "the log's WAL not synced before \(recipient)'s 250")
+                replies[recipient] = index
+                checked += 1
+            }
+            #expect(checked == 6)
+        }
+    }
+}

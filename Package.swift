@@ -49,6 +49,7 @@ let package = Package(
             swiftSettings: strictness
         ),
         .target(name: "CMallocTuning"),
+        .target(name: "CFileSystem"),
         .target(
             name: "SMTPTransport",
             dependencies: [
@@ -75,6 +76,7 @@ let package = Package(
         ),
         .target(
             name: "Maildir",
+            dependencies: ["CFileSystem"],
             swiftSettings: strictness
         ),
         .target(

@@ -36,8 +36,11 @@ struct SpoolWriter: Sendable {
     let lineEndings: StoredLineEndings
     /// The recipients' Maildirs, in RCPT order.
     let candidates: [Maildir]
-    /// Whether to fsync the file after the last batch.
+    /// Whether to make the file durable after the last batch.
     let sync: Bool
+    /// Whether it is fsynced then, or (where the file system allows) written back then and
+    /// fsynced after the links (``Linker/sync(_:_:)``).
+    let order: SyncOrder
 
     /// With `open`, first makes the spool in the first candidate that can be created and
     /// written (the others before it are reported as failures); then writes `chunks`; with
@@ -61,7 +64,7 @@ struct SpoolWriter: Sendable {
             }
             guard let current = spool else { return }
             for chunk in chunks { try chunk.withUnsafeReadableBytes { try current.write($0) } }
-            if final { progress.spooled = try current.finish(fsync: sync) }
+            if final { progress.spooled = try current.finish(fsync: sync, order: order) }
         }
         return progress
     }
@@ -127,13 +130,15 @@ struct Linker: Sendable {
         }
     }
 
-    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on; a copy
-    /// whose `new/` cannot be synced is taken back, and its recipient's 4xx is returned with
+    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on, and
+    /// then the spooled file if it was only written back before the links; a copy whose `new/`
+    /// (or whose file) cannot be synced is taken back, and its recipient's 4xx is returned with
     /// its index. `targets` are those `linked` was made from, in the same order.
     func sync(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)]) -> [(Int, SMTPError)] {
         guard configuration.fsync else { return [] }
         var synced: [String: MaildirError?] = [:]
         var failures: [(Int, SMTPError)] = []
+        var kept: [(index: Int, path: String, address: Address)] = []
         for ((index, outcome), (_, target)) in zip(linked, targets) {
             guard case .delivered(let path, let maildir) = outcome.result else { continue }
             if synced[maildir.path] == nil {
@@ -147,6 +152,17 @@ struct Linker: Sendable {
             if let failure = synced[maildir.path] ?? nil {
                 unlink(path)   // not durable: the client will be told to retry
                 failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
+            } else {
+                kept.append((index, path, target.address))
+            }
+        }
+        guard !spooled.isSynced, !kept.isEmpty else { return failures }
+        do {
+            try spooled.sync()
+        } catch {
+            for copy in kept {
+                unlink(copy.path)
+                failures.append((copy.index, LocalDeliverySession.failure(error, copy.address, configuration)))
             }
         }
         return failures

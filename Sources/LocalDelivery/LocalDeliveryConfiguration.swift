@@ -1,4 +1,5 @@
 import Foundation
+import Maildir
 
 /// How `letterbox` delivers.
 public struct LocalDeliveryConfiguration: Sendable {
@@ -25,6 +26,9 @@ public struct LocalDeliveryConfiguration: Sendable {
     public var detailFolders: DetailFolders
     /// Whether files and directories are fsynced before a delivery is acknowledged.
     public var fsync: Bool
+    /// With `fsync`, whether the file is synced before its links (``SyncOrder/portable``) or,
+    /// on a file system that orders data before links, after them (``SyncOrder/automatic``).
+    public var syncOrder: SyncOrder
     /// A re-sent message (same Message-ID and body) within this window is not delivered twice;
     /// 0 turns suppression off.
     public var duplicateWindow: TimeInterval
@@ -37,7 +41,7 @@ public struct LocalDeliveryConfiguration: Sendable {
     public init(mailRoot: String, mailboxTemplate: String = "%d/%n", domains: Set<String>? = nil,
                 recipientDelimiter: String? = nil, detailFolders: DetailFolders = .off, fsync: Bool = true,
                 duplicateWindow: TimeInterval = 86400, hostname: String = ProcessInfo.processInfo.hostName,
-                quotaTempfail: Bool = false) {
+                quotaTempfail: Bool = false, syncOrder: SyncOrder = .automatic) {
         self.mailRoot = mailRoot
         self.mailboxTemplate = mailboxTemplate
         self.domains = domains.map { Set($0.map { $0.lowercased() }) }
@@ -47,5 +51,6 @@ public struct LocalDeliveryConfiguration: Sendable {
         self.duplicateWindow = duplicateWindow
         self.hostname = hostname
         self.quotaTempfail = quotaTempfail
+        self.syncOrder = syncOrder
     }
 }

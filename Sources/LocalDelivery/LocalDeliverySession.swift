@@ -91,7 +91,8 @@ final class LocalDeliverySession: LMTPSession {
         let name = backend.names.next()
         let spool = SpoolWriter(box: SpoolBox(), name: name, header: traceHeader(unique),
                                 lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf,
-                                candidates: unique.map(\.maildir), sync: configuration.fsync)
+                                candidates: unique.map(\.maildir), sync: configuration.fsync,
+                                order: configuration.syncOrder)
         var hash = BodyHash()
         var scanner = MessageIDScanner()
         var batch: [ByteBuffer] = []

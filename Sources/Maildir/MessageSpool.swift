@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CFileSystem
 
 /// How line endings are stored.
 public enum StoredLineEndings: Sendable, Hashable {
@@ -132,23 +133,43 @@ public final class MessageSpool {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Writes what is buffered, fsyncs the file when `fsync` is set, and closes it.
-    public func finish(fsync sync: Bool) throws(MaildirError) -> SpooledMessage {
+    /// Writes what is buffered, makes it durable as `order` says when `fsync` is set, and
+    /// closes the file.
+    ///
+    /// With ``SyncOrder/portable`` (or on a file system that does not order data before links,
+    /// see ``FileSystemOrdering``) the file is fsynced here. With ``SyncOrder/automatic`` on
+    /// one that does, its data is only written back to the device here; the message comes back
+    /// with ``SpooledMessage/isSynced`` false, and its ``SpooledMessage/sync()`` must be called
+    /// after the links' directories are synced and before the delivery is acknowledged.
+    public func finish(fsync sync: Bool, order: SyncOrder = .portable) throws(MaildirError) -> SpooledMessage {
         if pendingCR {
             pendingCR = false
             try appendCarriageReturn()
         }
         try flush()
-        if sync && fsync(descriptor) != 0 { throw .last("fsync", path) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .last("fstat", path) }
         let device = UInt64(info.st_dev)
+        var synced = !sync
+        if sync {
+            if order == .automatic && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
+                if letterbox_write_back(descriptor) != 0 {
+                    guard errno == ENOSYS || errno == EINVAL else { throw .last("sync_file_range", path) }
+                    if fsync(descriptor) != 0 { throw .last("fsync", path) }
+                    synced = true
+                }
+            } else {
+                if fsync(descriptor) != 0 { throw .last("fsync", path) }
+                synced = true
+            }
+        }
         guard close(descriptor) == 0 else {
             descriptor = -1
             throw .last("close", path)
         }
         descriptor = -1
-        return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds, device: device)
+        return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds, device: device,
+                              isSynced: synced)
     }
 
     /// Abandons the message: closes and removes the file.

@@ -17,6 +17,10 @@ public struct SpooledMessage: Hashable, Sendable {
     public let virtualSize: Int
     /// The file system it is on, to decide between linking and copying.
     let device: UInt64
+    /// Whether the file has been fsynced (or needs no sync: fsync is off). When not, its data
+    /// has been written back to the device, on a file system that commits a link only with the
+    /// data written before it, and ``sync()`` is still due before the delivery is acknowledged.
+    public let isSynced: Bool
 
     /// The path in `tmp/`.
     public var path: String { maildir.tmp + "/" + name }
@@ -26,14 +30,16 @@ public struct SpooledMessage: Hashable, Sendable {
 
     /// Makes the message appear in `target`'s `new/`, atomically: a hard link to the spooled
     /// file when both are on one file system, else a copy written to `target`'s `tmp/`, fsynced
-    /// and linked. When `fsync` is set, `new/` is fsynced before this returns, so the delivery
-    /// survives a crash. Returns the delivered file's path.
+    /// and linked. When `fsync` is set, `new/` is fsynced before this returns, and then the
+    /// file itself if it was not yet (``isSynced``), so the delivery survives a crash. Returns
+    /// the delivered file's path.
     @discardableResult
     public func deliver(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
         let destination = try link(into: target, fsync: sync)
         if sync {
             do {
                 try Self.syncNew(of: target)
+                try self.sync()
             } catch {
                 unlink(destination)   // not durable: the client will be told to retry
                 throw error
@@ -54,6 +60,18 @@ public struct SpooledMessage: Hashable, Sendable {
             try copy(into: target, destination: destination, fsync: sync)
         }
         return destination
+    }
+
+    /// fsyncs the spooled file, unless it already was (``isSynced``). Called after the
+    /// `new/` directories it was linked into were synced: on the file systems where it is left
+    /// unsynced until then, their journal commit has made its metadata durable too, so this
+    /// finds nothing left to commit.
+    public func sync() throws(MaildirError) {
+        guard !isSynced else { return }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .last("open", path) }
+        defer { close(descriptor) }
+        if fsync(descriptor) != 0 { throw .last("fsync", path) }
     }
 
     /// Syncs `target`'s `new/`, so that what was linked into it survives a crash.

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import LocalDelivery
 import Logging
+import Maildir
 import NIOCore
 import NIOPosix
 import SMTPCore
@@ -87,6 +88,14 @@ struct ServeCommand: AsyncParsableCommand {
         for directory in [dataDir, mailRoot] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
+        }
+        if deliveryConfiguration.fsync {
+            // Which order of syncs this file system allows (see FileSystemOrdering), for the operator.
+            let finding = FileSystemOrdering.finding(forPath: mailRoot)
+            let order = deliveryConfiguration.syncOrder == .automatic && finding.ordersDataBeforeLinks
+                ? "data written back before the link, file fsynced after new/"
+                : "file fsynced before the link"
+            print("letterbox: mail root \(mailRoot) on \(finding): \(order)")
         }
         let userDirectory = try delivery.loadUsers()
         let log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)

@@ -333,30 +333,47 @@ struct ServeCommandTests {
 
 @Suite("What a 250 stands for, seen in the system calls", .timeLimit(.minutes(2)))
 struct DurabilityOrderTests {
-    /// One completed sync or reply write of the agent, in the order strace saw them return.
+    /// One completed call or reply write of the agent, in the order strace saw them return.
     enum Event: Equatable {
+        /// `fsync`/`fdatasync` of the path.
         case synced(String)
+        /// `sync_file_range` of the path: its data written back, nothing made durable.
+        case wroteBack(String)
+        /// `link` to the path.
+        case linked(String)
+        /// A per-recipient LMTP 250 for the address.
         case replied(String)
     }
 
-    /// The completed `fsync`/`fdatasync` calls (with the path strace's `-y` prints) and the
-    /// per-recipient LMTP 250s written, in order. A call split over two lines
-    /// (`<unfinished ...>` then `<... resumed>`) counts where it returned.
+    /// The completed calls (with the paths strace's `-y` prints) and the 250s written, in
+    /// order. A call split over two lines (`<unfinished ...>` then `<... resumed>`) counts
+    /// where it returned.
     static func events(_ trace: String) -> [Event] {
         var events: [Event] = []
-        var unfinished: [String: String] = [:]   // pid: path of a sync that has not returned yet
+        var unfinished: [String: Event] = [:]   // pid: the call that has not returned yet
         for line in trace.split(separator: "\n").map(String.init) {
             let pid = String(line.prefix { $0 != " " })
-            if line.contains("fsync(") || line.contains("fdatasync(") {
+            let call: Event?
+            if line.contains("fsync(") || line.contains("fdatasync(") || line.contains("sync_file_range(") {
                 guard let open = line.firstIndex(of: "<"), let close = line[open...].firstIndex(of: ">") else { continue }
                 let path = String(line[line.index(after: open)..<close])
+                call = line.contains("sync_file_range(") ? .wroteBack(path) : .synced(path)
+            } else if line.contains(" link(") {
+                // link("/…/tmp/name", "/…/new/name,S=…,W=…")
+                let quoted = line.split(separator: "\"", omittingEmptySubsequences: false)
+                guard quoted.count > 3 else { continue }
+                call = .linked(String(quoted[3]))
+            } else {
+                call = nil
+            }
+            if let call {
                 if line.hasSuffix("<unfinished ...>") {
-                    unfinished[pid] = path
+                    unfinished[pid] = call
                 } else if line.hasSuffix("= 0") {
-                    events.append(.synced(path))
+                    events.append(call)
                 }
-            } else if line.contains("sync resumed>") {
-                if let path = unfinished.removeValue(forKey: pid), line.hasSuffix("= 0") { events.append(.synced(path)) }
+            } else if line.contains(" resumed>") {
+                if let call = unfinished.removeValue(forKey: pid), line.hasSuffix("= 0") { events.append(call) }
             } else if line.contains("write") {
                 var rest = Substring(line)
                 while let range = rest.range(of: "250 2.0.0 <") {
@@ -370,60 +387,125 @@ struct DurabilityOrderTests {
         return events
     }
 
-    @Test("before each recipient's 250: the spool file, the recipient's new/ and the log's WAL were synced (strace)")
-    func syncsBeforeEveryReply() async throws {
-        guard let strace = External.find("strace"), External.find("python3") != nil else { return }
-        try await withTemporaryDirectory { directory in
-            let tracePath = directory + "/trace.txt"
-            let agent = try await AgentProcess.start(in: directory + "/data", [],
-                                                     under: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,write,writev", "-o", tracePath])
-            // Three messages to two recipients, one after another on one connection, spoken
-            // by hand (smtplib's LMTP reads one reply after the data, not one per recipient).
-            let client = try await python("""
-                import socket, sys
-                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
-                def reply():
-                    lines = []
-                    while True:
-                        line = f.readline().decode()
-                        lines.append(line.strip())
-                        if line[3:4] != "-": return lines
-                def send(line):
-                    s.sendall(line.encode() + b"\\r\\n")
-                    return reply()
-                reply(); send("LHLO client.test")
-                for i in range(3):
-                    send("MAIL FROM:<a@b.test>"); send("RCPT TO:<u1@mx.test>"); send("RCPT TO:<u2@mx.test>"); send("DATA")
-                    s.sendall(("Message-ID: <m%d@b.test>\\r\\nSubject: %d\\r\\n\\r\\nbody %d\\r\\n.\\r\\n" % (i, i, i)).encode())
-                    print(reply()[0]); print(reply()[0])
-                send("QUIT")
-                """, [agent.socket])
-            // SIGTERM to the agent itself (strace's child), so that strace writes everything out.
-            let tracer = agent.process.processIdentifier
-            let children = (try? String(contentsOfFile: "/proc/\(tracer)/task/\(tracer)/children", encoding: .utf8)) ?? ""
-            for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGTERM) }
-            _ = await agent.stopAndWait()
-            #expect(client?.status == 0)
-            #expect(client?.output.split(separator: "\n").filter { $0.hasPrefix("250 2.0.0") }.count == 6)
+    /// Runs the agent under `strace -f -y` with its data in `directory`, sends three messages
+    /// to two recipients, and returns what it did; nil without strace or python3.
+    static func trace(in directory: String, _ arguments: [String]) async throws -> [Event]? {
+        guard let strace = External.find("strace"), External.find("python3") != nil else { return nil }
+        let tracePath = directory + "/trace.txt"
+        let agent = try await AgentProcess.start(in: directory + "/data", arguments,
+                                                 under: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,sync_file_range,link,write,writev",
+                                                         "-o", tracePath])
+        // Three messages to two recipients, one after another on one connection, spoken by
+        // hand (smtplib's LMTP reads one reply after the data, not one per recipient).
+        let client = try await python("""
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+            def reply():
+                lines = []
+                while True:
+                    line = f.readline().decode()
+                    lines.append(line.strip())
+                    if line[3:4] != "-": return lines
+            def send(line):
+                s.sendall(line.encode() + b"\\r\\n")
+                return reply()
+            reply(); send("LHLO client.test")
+            for i in range(3):
+                send("MAIL FROM:<a@b.test>"); send("RCPT TO:<u1@mx.test>"); send("RCPT TO:<u2@mx.test>"); send("DATA")
+                s.sendall(("Message-ID: <m%d@b.test>\\r\\nSubject: %d\\r\\n\\r\\nbody %d\\r\\n.\\r\\n" % (i, i, i)).encode())
+                print(reply()[0]); print(reply()[0])
+            send("QUIT")
+            """, [agent.socket])
+        // SIGTERM to the agent itself (strace's child), so that strace writes everything out.
+        let tracer = agent.process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(tracer)/task/\(tracer)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGTERM) }
+        _ = await agent.stopAndWait()
+        #expect(client?.status == 0)
+        #expect(client?.output.split(separator: "\n").filter { $0.hasPrefix("250 2.0.0") }.count == 6)
+        return Self.events(try String(contentsOfFile: tracePath, encoding: .utf8))
+    }
 
-            let events = Self.events(try String(contentsOfFile: tracePath, encoding: .utf8))
-            var replies: [String: Int] = [:]
-            var checked = 0
-            for (index, event) in events.enumerated() {
-                guard case .replied(let recipient) = event else { continue }
-                let user = String(recipient.prefix { $0 != "@" })
-                // What was synced since this recipient's previous 250.
-                let since = events[(replies[recipient].map { $0 + 1 } ?? 0)..<index].compactMap { event -> String? in
-                    if case .synced(let path) = event { return path }
-                    return nil
+    /// For each recipient's 250: the events since its previous 250, with the user's name.
+    static func perReply(_ events: [Event]) -> [(user: String, recipient: String, since: ArraySlice<Event>)] {
+        var previous: [String: Int] = [:]
+        var result: [(String, String, ArraySlice<Event>)] = []
+        for (index, event) in events.enumerated() {
+            guard case .replied(let recipient) = event else { continue }
+            let user = String(recipient.prefix { $0 != "@" })
+            result.append((user, recipient, events[(previous[recipient].map { $0 + 1 } ?? 0)..<index]))
+            previous[recipient] = index
+        }
+        return result
+    }
+
+    /// Where, among the calls before one 250, each step of that recipient's delivery first
+    /// happened (nil: it did not).
+    struct Steps {
+        var wroteBack: Int?
+        var spoolSynced: Int?
+        var linked: Int?
+        var newSynced: Int?
+        var walSynced: Int?
+
+        init(_ since: ArraySlice<Event>, user: String) {
+            for (index, event) in zip(since.indices, since) {
+                switch event {
+                case .wroteBack(let path) where Self.isSpool(path): wroteBack = wroteBack ?? index
+                case .synced(let path) where Self.isSpool(path): spoolSynced = spoolSynced ?? index
+                case .synced(let path) where path.hasSuffix("/\(user)/new"): newSynced = newSynced ?? index
+                case .synced(let path) where path.hasSuffix("deliveries.sqlite-wal"): walSynced = walSynced ?? index
+                case .linked(let path) where path.contains("/\(user)/new/"): linked = linked ?? index
+                default: break
                 }
-                #expect(since.contains { $0.contains("/tmp/") }, "no spool file synced before \(recipient)'s 250")
-                #expect(since.contains { $0.hasSuffix("/\(user)/new") }, "\(user)'s new/ not synced before its 250")
-                #expect(since.contains { $0.hasSuffix("deliveries.sqlite-wal") }, "the log's WAL not synced before \(recipient)'s 250")
-                replies[recipient] = index
-                checked += 1
             }
-            #expect(checked == 6)
+        }
+
+        /// Whether `path` is a file in a Maildir's `tmp/` (its parent directory is named `tmp`;
+        /// the test's own directory may be under the system's /tmp).
+        static func isSpool(_ path: String) -> Bool { path.split(separator: "/").dropLast().last == "tmp" }
+    }
+
+    @Test("before each recipient's 250: the spool file, the recipient's new/ and the log's WAL were synced; --fsync portable syncs the file before its link (strace)")
+    func syncsBeforeEveryReply() async throws {
+        try await withTemporaryDirectory { directory in
+            guard let events = try await Self.trace(in: directory, ["--fsync", "portable"]) else { return }
+            let replies = Self.perReply(events)
+            #expect(replies.count == 6)
+            for (user, recipient, since) in replies {
+                let steps = Steps(since, user: user)
+                #expect(steps.spoolSynced != nil, "no spool file synced before \(recipient)'s 250")
+                #expect(steps.newSynced != nil, "\(user)'s new/ not synced before its 250")
+                #expect(steps.walSynced != nil, "the log's WAL not synced before \(recipient)'s 250")
+                #expect(steps.wroteBack == nil, "portable order wrote back instead of syncing")
+                if let spoolSynced = steps.spoolSynced, let linked = steps.linked {
+                    #expect(spoolSynced < linked, "the spool was linked for \(user) before its fsync")
+                }
+                if let linked = steps.linked, let newSynced = steps.newSynced { #expect(linked < newSynced) }
+            }
+        }
+    }
+
+    @Test("on ext4 with a journal: the spool's data written back before its link, then new/ synced, then the file, then the 250 (strace)")
+    func writeBackBeforeLink() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            guard let events = try await Self.trace(in: mountPoint, []) else { return }
+            let replies = Self.perReply(events)
+            #expect(replies.count == 6)
+            for (user, recipient, since) in replies {
+                let steps = Steps(since, user: user)
+                #expect(steps.walSynced != nil, "the log's WAL not synced before \(recipient)'s 250")
+                guard let wroteBack = steps.wroteBack, let linked = steps.linked, let newSynced = steps.newSynced,
+                      let spoolSynced = steps.spoolSynced else {
+                    Issue.record("before \(recipient)'s 250 a step is missing: \(steps)")
+                    continue
+                }
+                // u2's link and sync follow u1's in the same transaction: its window starts
+                // after u1's previous 250 and holds the same calls, in the same order.
+                #expect(wroteBack < linked, "\(user): linked before the data was written back")
+                #expect(linked < newSynced, "\(user): new/ synced before the link")
+                #expect(newSynced < spoolSynced, "\(user): the file was synced before new/")
+            }
         }
     }
 }

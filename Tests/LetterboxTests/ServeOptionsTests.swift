@@ -92,6 +92,30 @@ struct ServeOptionsTests {
         }
     }
 
+    @Test("--fsync: the order of syncs the mail root's file system allows is announced; portable forces the file's fsync first; a bad value is refused")
+    func fsyncOrder() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            for (arguments, expected) in [([String](), "ext4: journal on"), (["--fsync", "portable"], "file fsynced before the link")] {
+                let agent = try await AgentProcess.start(in: mountPoint + "/data\(arguments.count)", arguments)
+                let line = try await OutputCollector(agent.output).waitFor("mail root")
+                #expect(line.contains(expected), "\(line)")
+                if arguments.isEmpty { #expect(line.contains("data written back before the link, file fsynced after new/"), "\(line)") }
+                #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
+                _ = await agent.stopAndWait()
+            }
+        }
+        try await ScratchFileSystem.with(mkfsOptions: ["-O", "^has_journal"]) { mountPoint in
+            let agent = try await AgentProcess.start(in: mountPoint + "/data")
+            let line = try await OutputCollector(agent.output).waitFor("mail root")
+            #expect(line.contains("no internal journal running: file fsynced before the link"), "\(line)")
+            _ = await agent.stopAndWait()
+        }
+        try await withTemporaryDirectory { directory in
+            let refused = try await runProcess(letterboxExecutable(), ["serve", "--data-dir", directory + "/data", "--fsync", "sometimes"])
+            #expect(refused.status != 0 && refused.output.contains("--fsync is always, portable or never"), "\(refused.output)")
+        }
+    }
+
     @Test("glibc's malloc arenas are capped at 2 before any thread starts, unless MALLOC_ARENA_MAX says otherwise")
     func mallocArenas() async throws {
         try await withTemporaryDirectory { directory in

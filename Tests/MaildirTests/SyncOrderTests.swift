@@ -1,0 +1,81 @@
+import Foundation
+import Maildir
+import Testing
+import TestSupport
+
+@Suite("Sync order: which file systems let the file be synced after its link", .serialized)
+struct SyncOrderTests {
+    @Test("ext4 with its journal, data=ordered or data=journal: ordered; without a journal, data=writeback or nobarrier: not")
+    func findings() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.type == "ext4")
+            #expect(finding.reason.contains("data=ordered"), "\(finding)")
+        }
+        try await ScratchFileSystem.with(mountOptions: ["data=journal"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason.contains("data=journal"), "\(finding)")
+        }
+        try await ScratchFileSystem.with(mkfsOptions: ["-O", "^has_journal"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "no internal journal running")
+        }
+        try await ScratchFileSystem.with(mountOptions: ["data=writeback"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "mounted with data=writeback")
+        }
+        try await ScratchFileSystem.with(mountOptions: ["nobarrier"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "mounted with nobarrier")
+        }
+    }
+
+    @Test("tmpfs and a path that does not exist: not ordered")
+    func otherFileSystems() throws {
+        if FileManager.default.fileExists(atPath: "/dev/shm") {
+            let finding = FileSystemOrdering.finding(forPath: "/dev/shm")
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.type == "tmpfs")
+        }
+        #expect(!FileSystemOrdering.finding(forPath: "/nonexistent/\(UUID())").ordersDataBeforeLinks)
+    }
+
+    /// Spools a message with `order` in a Maildir under `root`, delivers it into a second
+    /// Maildir and returns whether it was left unsynced and what was delivered.
+    static func spoolAndDeliver(in root: String, order: SyncOrder) throws -> (isSynced: Bool, delivered: [UInt8]) {
+        let source = Maildir(path: root + "/a")
+        let target = Maildir(path: root + "/b")
+        try source.create()
+        try target.create()
+        let spool = try MessageSpool(in: source, name: "m-\(order)")
+        try spool.write("Subject: order\r\n\r\nbody\r\n")
+        let spooled = try spool.finish(fsync: true, order: order)
+        let path = try spooled.deliver(into: target, fsync: true)
+        try spooled.sync()
+        spooled.remove()
+        return (spooled.isSynced, MaildirTests.contents(path))
+    }
+
+    @Test("automatic on a journaled ext4: written back, synced after new/; portable, or without a journal: synced first")
+    func spoolOrder() async throws {
+        let expected = Array("Subject: order\n\nbody\n".utf8)
+        try await ScratchFileSystem.with { mountPoint in
+            let automatic = try Self.spoolAndDeliver(in: mountPoint + "/1", order: .automatic)
+            #expect(!automatic.isSynced)
+            #expect(automatic.delivered == expected)
+            let portable = try Self.spoolAndDeliver(in: mountPoint + "/2", order: .portable)
+            #expect(portable.isSynced)
+            #expect(portable.delivered == expected)
+        }
+        try await ScratchFileSystem.with(mkfsOptions: ["-O", "^has_journal"]) { mountPoint in
+            let automatic = try Self.spoolAndDeliver(in: mountPoint + "/1", order: .automatic)
+            #expect(automatic.isSynced)
+            #expect(automatic.delivered == expected)
+        }
+    }
+}

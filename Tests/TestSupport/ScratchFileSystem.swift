@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// A small ext4 file system of the test's own, made in an image file and loop-mounted, so that
+/// behaviour that depends on the file system (its journal, its data mode) is tested on one
+/// whatever the machine's temporary directory is on. It needs root, `mkfs.ext4` and `mount`
+/// with loop devices: without them the body is not run (a failure when `LETTERBOX_REQUIRE_EXTERNAL`
+/// is set, as in CI).
+public enum ScratchFileSystem {
+    /// Makes an ext4 of 64 MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`),
+    /// mounts it with `mountOptions` (e.g. `data=writeback`), runs `body` with the mount point
+    /// and unmounts it. Returns nil when the environment cannot mount one.
+    @discardableResult
+    public static func with<T>(mkfsOptions: [String] = [], mountOptions: [String] = [],
+                               _ body: (String) async throws -> T) async throws -> T? {
+        guard getuid() == 0 else {
+            if External.required { Issue.record("loop-mounting a scratch ext4 needs root") }
+            return nil
+        }
+        guard let mkfs = External.find("mkfs.ext4"), let mount = External.find("mount"),
+              let umount = External.find("umount") else { return nil }
+        return try await withTemporaryDirectory { directory in
+            let image = directory + "/fs.img"
+            let mountPoint = directory + "/fs"
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: image, contents: nil),
+                  truncate(image, 64 * 1024 * 1024) == 0 else {
+                Issue.record("could not make the image \(image)")
+                return nil
+            }
+            let made = try await runProcess(mkfs, ["-q", "-F"] + mkfsOptions + [image])
+            guard made.status == 0 else {
+                Issue.record("mkfs.ext4 failed: \(made.output)")
+                return nil
+            }
+            let options = (["loop"] + mountOptions).joined(separator: ",")
+            let mounted = try await runProcess(mount, ["-t", "ext4", "-o", options, image, mountPoint])
+            guard mounted.status == 0 else {
+                if External.required { Issue.record("could not loop-mount a scratch ext4: \(mounted.output)") }
+                return nil
+            }
+            do {
+                let result = try await body(mountPoint)
+                _ = try await runProcess(umount, [mountPoint])
+                return result
+            } catch {
+                _ = try? await runProcess(umount, [mountPoint])
+                throw error
+            }
+        }
+    }
+}

@@ -7,12 +7,14 @@ import GRDB
 /// ``commit(_:)`` returns only once the rows are committed — durably when the log was opened
 /// with `durable: true` — so a recipient's 250 can wait for it. Records are committed together
 /// (group commit): a serial writer takes every record queued when it starts and writes them in
-/// one transaction, so one fsync serves many deliveries. ``submit(_:)`` hands a record over
-/// without waiting, so that the caller can do other work (the agent syncs `new/`) while it is
-/// committed, and ``Ticket/wait()`` waits for it.
+/// one transaction, so one fsync serves many deliveries; a delivery that will submit a record
+/// shortly says so first (``announce()``), and a commit waits up to its gather window for such
+/// records. ``submit(_:announced:)`` hands a record over without waiting, so that the caller
+/// can do other work (the agent syncs `new/`) while it is committed, and ``Ticket/wait()``
+/// waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private let queue = GroupCommit()
     /// Writes the queued records, one batch at a time.
     private let writer = DispatchQueue(label: "letterbox.delivery-log.writer")
@@ -46,12 +48,42 @@ public final class DeliveryLog: Sendable {
         var pending: [(TransactionRecord, Waiter)] = []
         /// Whether a writer run is queued or running; it drains `pending` before it ends.
         var writing = false
+        /// Records announced (``DeliveryLog/announce()``) and not yet submitted or withdrawn.
+        var announced = 0
+        /// Whether the writer is waiting for announced records.
+        var gathering = false
+    }
+
+    /// How long a commit may wait for records announced but not yet submitted.
+    private let gatherWindow: TimeInterval
+
+    /// Says that a record will be submitted shortly (a delivery began its last step): a commit
+    /// starting meanwhile waits a little for it, so that more records share one sync.
+    public func announce() {
+        lock.lock()
+        queue.announced += 1
+        lock.unlock()
+    }
+
+    /// Takes back an ``announce()`` whose record will not be submitted.
+    public func withdraw() {
+        lock.lock()
+        queue.announced -= 1
+        if queue.gathering { lock.signal() }
+        lock.unlock()
     }
 
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
     /// is synced to disk (SQLite `synchronous = FULL`); without, a crash may lose the last ones.
     /// `busyTimeout` is how long a write waits for another process holding the lock.
-    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5) throws {
+    /// `gatherWindow` is how long a commit may wait for records announced (``announce()``) and
+    /// not yet submitted, so that they share its sync: 1 ms by default. An announced record is
+    /// typically a few hundred microseconds from its submission (the rest of its file work),
+    /// while the deliveries already queued are busy with their own syncs for a millisecond or
+    /// more, so the wait mostly hides behind those: at 8 sessions it gave fewer, larger commits
+    /// (disk flushes per message 2.0 → 1.7) and +15–25 % msg/s.
+    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5, gatherWindow: TimeInterval = 0.001) throws {
+        self.gatherWindow = gatherWindow
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
@@ -124,11 +156,16 @@ public final class DeliveryLog: Sendable {
     }
 
     /// Queues a transaction and its recipients for the next commit and returns at once; the
-    /// ticket's ``Ticket/wait()`` gives the outcome.
-    public func submit(_ transaction: TransactionRecord) -> Ticket {
+    /// ticket's ``Ticket/wait()`` gives the outcome. `announced`: this record fulfils an
+    /// earlier ``announce()``.
+    public func submit(_ transaction: TransactionRecord, announced: Bool = false) -> Ticket {
         let waiter = Waiter()
         lock.lock()
         queue.pending.append((transaction, waiter))
+        if announced {
+            queue.announced -= 1
+            if queue.gathering { lock.signal() }
+        }
         // One writer run at a time drains the queue; a record queued while it runs is taken
         // by its next round, without a wake-up of its own.
         let start = !queue.writing
@@ -143,6 +180,16 @@ public final class DeliveryLog: Sendable {
     private func writePending() {
         while true {
             lock.lock()
+            // Announced records are waited for, a little: they will be submitted in a moment, and
+            // one commit (one sync of the WAL) for all is cheaper than one each.
+            if gatherWindow > 0 {
+                let deadline = Date(timeIntervalSinceNow: gatherWindow)
+                while !queue.pending.isEmpty && queue.announced > 0 && Date() < deadline {
+                    queue.gathering = true
+                    _ = lock.wait(until: deadline)
+                }
+                queue.gathering = false
+            }
             let batch = queue.pending
             queue.pending.removeAll()
             if batch.isEmpty { queue.writing = false }

@@ -235,6 +235,9 @@ struct FinalStep: Sendable {
 
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
+        log.announce()
+        var submitted = false
+        defer { if !submitted { log.withdraw() } }
         let progress: SpoolProgress
         do {
             progress = try spool.write(chunks, open: open, final: true)
@@ -254,7 +257,8 @@ struct FinalStep: Sendable {
         let linked = linker.link(pending)
         let delivered = draft.apply(linked)
         // The log commits while new/ is synced; a 250 waits for both.
-        let ticket = log.submit(draft.finished)
+        let ticket = log.submit(draft.finished, announced: true)
+        submitted = true
         let unsynced = linker.sync(linked, pending)
         let committed = Result { try ticket.wait() }
         linker.finish(linked, pending, failed: unsynced)

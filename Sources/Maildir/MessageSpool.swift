@@ -150,26 +150,25 @@ public final class MessageSpool {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .last("fstat", path) }
         let device = UInt64(info.st_dev)
-        var synced = !sync
-        if sync {
-            if order == .automatic && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
-                if letterbox_write_back(descriptor) != 0 {
-                    guard errno == ENOSYS || errno == EINVAL else { throw .last("sync_file_range", path) }
-                    if fsync(descriptor) != 0 { throw .last("fsync", path) }
-                    synced = true
-                }
-            } else {
-                if fsync(descriptor) != 0 { throw .last("fsync", path) }
-                synced = true
+        if sync && order == .automatic
+            && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
+            if letterbox_write_back(descriptor) == 0 {
+                // Kept open for the fsync after the links (SpooledMessage.sync()).
+                let open = SpooledMessage.OpenFile(descriptor)
+                descriptor = -1
+                return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds,
+                                      device: device, unsynced: open)
             }
+            guard errno == ENOSYS || errno == EINVAL else { throw .last("sync_file_range", path) }
         }
+        if sync && fsync(descriptor) != 0 { throw .last("fsync", path) }
         guard close(descriptor) == 0 else {
             descriptor = -1
             throw .last("close", path)
         }
         descriptor = -1
         return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds, device: device,
-                              isSynced: synced)
+                              unsynced: nil)
     }
 
     /// Abandons the message: closes and removes the file.

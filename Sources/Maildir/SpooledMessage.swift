@@ -17,10 +17,29 @@ public struct SpooledMessage: Hashable, Sendable {
     public let virtualSize: Int
     /// The file system it is on, to decide between linking and copying.
     let device: UInt64
+    /// The file, still open, while its fsync is due (see ``isSynced``).
+    let unsynced: OpenFile?
+
     /// Whether the file has been fsynced (or needs no sync: fsync is off). When not, its data
     /// has been written back to the device, on a file system that commits a link only with the
     /// data written before it, and ``sync()`` is still due before the delivery is acknowledged.
-    public let isSynced: Bool
+    public var isSynced: Bool { unsynced == nil }
+
+    /// An open descriptor, closed when the last copy of the message that holds it goes away.
+    final class OpenFile: Hashable, Sendable {
+        let descriptor: Int32
+
+        init(_ descriptor: Int32) {
+            self.descriptor = descriptor
+        }
+
+        deinit {
+            close(descriptor)
+        }
+
+        static func == (lhs: OpenFile, rhs: OpenFile) -> Bool { lhs === rhs }
+        func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+    }
 
     /// The path in `tmp/`.
     public var path: String { maildir.tmp + "/" + name }
@@ -67,11 +86,8 @@ public struct SpooledMessage: Hashable, Sendable {
     /// unsynced until then, their journal commit has made its metadata durable too, so this
     /// finds nothing left to commit.
     public func sync() throws(MaildirError) {
-        guard !isSynced else { return }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .last("open", path) }
-        defer { close(descriptor) }
-        if fsync(descriptor) != 0 { throw .last("fsync", path) }
+        guard let unsynced else { return }
+        if fsync(unsynced.descriptor) != 0 { throw .last("fsync", path) }
     }
 
     /// Syncs `target`'s `new/`, so that what was linked into it survives a crash.

@@ -98,6 +98,46 @@ struct DeliveryLogTests {
         }
     }
 
+    @Test("a commit waits for announced records (one transaction for both), not for a withdrawn one, and not past its window")
+    func gathering() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 3)
+            // Two announced: the first record's commit waits until the second is submitted.
+            log.announce()
+            log.announce()
+            let started = Date()
+            let first = log.submit(Self.transaction(1, recipients: ["a@x.test"]), announced: true)
+            let second = DispatchQueue.global()
+            second.asyncAfter(deadline: .now() + 0.3) { _ = log.submit(Self.transaction(2, recipients: ["b@x.test"]), announced: true) }
+            let firstID = try first.wait()
+            let waited = Date().timeIntervalSince(started)
+            #expect(waited >= 0.3, "committed after \(waited) s, before the announced record came")
+            #expect(waited < 2.9, "waited \(waited) s: the whole window, though the announced record came")
+            // Both went into one commit: the second is there as soon as the first is answered.
+            let rows = try await log.deliveries(matching: DeliveryFilter())
+            #expect(Set(rows.map(\.sessionID)) == ["S1", "S2"], "\(rows.map(\.sessionID))")
+            #expect(firstID > 0)
+
+            // A withdrawn announcement is not waited for.
+            log.announce()
+            log.announce()
+            let third = log.submit(Self.transaction(3, recipients: ["c@x.test"]), announced: true)
+            log.withdraw()
+            let beforeThird = Date()
+            _ = try third.wait()
+            #expect(Date().timeIntervalSince(beforeThird) < 2.5)
+
+            // An announcement never fulfilled holds a commit for the window at most.
+            log.announce()
+            log.announce()
+            let lonely = Date()
+            _ = try log.submit(Self.transaction(4, recipients: ["d@x.test"]), announced: true).wait()
+            let held = Date().timeIntervalSince(lonely)
+            #expect(held >= 2.5 && held < 30, "held \(held) s")
+            log.withdraw()
+        }
+    }
+
     @Test("a submitted record commits while the caller goes on; amend rewrites a recipient's outcome")
     func submitAndAmend() async throws {
         try await withTemporaryDirectory { directory in

@@ -191,6 +191,9 @@ sent() { grep -c "status=sent" "$work/postfix/maillog" 2>/dev/null || true; }
 # (or in a journal commit that does), the dearest part of a durable delivery.
 disk=$(basename "$loop")
 flushes() { awk -v d="$disk" '$3 == d {print $19}' /proc/diskstats; }
+# The machine's idle ticks (idle + iowait) and all its ticks, "idle total": whether a run was
+# bound by CPU (little idle) or by waiting for the disk.
+idle_ticks() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 
 # Where the mail of earlier runs goes: moved aside on the same file system, deleted with it at
 # the end (deleting it between runs would make the next run pay for the freed inodes, above).
@@ -214,6 +217,7 @@ run_case() { # server sessions messages size recipients
     local log_lines_before; log_lines_before=$(wc -l < "$work/postfix/maillog" 2>/dev/null || echo 0)
     local flushes_before; flushes_before=$(flushes)
     ticks_before=$(cpu_ticks "$server")
+    local idle_before; idle_before=$(idle_ticks)
     start=$(date +%s.%N)
     smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
         -f sender@bench.test -t "user@$domain" "$target" > /dev/null &
@@ -231,6 +235,7 @@ run_case() { # server sessions messages size recipients
     esac
     end=$(date +%s.%N)
     ticks_after=$(cpu_ticks "$server")
+    local idle_after; idle_after=$(idle_ticks)
     kill -TERM "$sampler_pid"
     wait "$sampler_pid" || true
     read -r peak_rss peak_pss < "$work/memory.peaks"
@@ -248,7 +253,8 @@ run_case() { # server sessions messages size recipients
         [ $((after_files - before_files)) -eq $((messages * recipients)) ] || valid="no($((after_files - before_files)) files)"
     fi
     echo "$(echo "$messages / ($end - $start)" | bc -l) $(echo "($ticks_after - $ticks_before) * 10 / $messages" | bc -l) $peak_rss $peak_pss $valid" \
-        "$(echo "($(flushes) - $flushes_before) / $messages" | bc -l)"
+        "$(echo "($(flushes) - $flushes_before) / $messages" | bc -l)" \
+        "$(echo "${idle_after#* } - ${idle_before#* }" | bc -l) $(echo "${idle_after% *} - ${idle_before% *}" | bc -l)"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -267,8 +273,8 @@ cases=(
 label() { # messages size recipients sessions
     printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
 }
-table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | disk flushes/msg | peak RSS | peak PSS | ratio |
-|---|---|---|---|---|---|---|---|---|"
+table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | machine idle | disk flushes/msg | peak RSS | peak PSS | ratio |
+|---|---|---|---|---|---|---|---|---|---|"
 for entry in "${cases[@]}"; do
     read -r messages size recipients sessions <<< "${entry%%|*}"
     read -r -a servers <<< "${entry#*|}"
@@ -294,6 +300,7 @@ for entry in "${cases[@]}"; do
         rss=$(awk '{print $3}' "$work/$server.results" | sort -n | tail -1)
         pss=$(awk '{print $4}' "$work/$server.results" | sort -n | tail -1)
         flush=$(awk '{print $6}' "$work/$server.results" | median)
+        idle=$(awk '{print 100 * $8 / $7}' "$work/$server.results" | median)
         ratio=""
         if [ "$index" = 0 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
@@ -301,9 +308,9 @@ for entry in "${cases[@]}"; do
         elif [ "$index" = 2 ]; then
             ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
         fi
-        table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %.2f | %d MiB | %d MiB | %s |' \
+        table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %.0f %% | %.2f | %d MiB | %d MiB | %s |' \
             "$name" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \
-            "$cpu" "$flush" $((rss / 1024)) $((pss / 1024)) "$ratio")"
+            "$cpu" "$idle" "$flush" $((rss / 1024)) $((pss / 1024)) "$ratio")"
     done
     echo "$table" | tail -n "${#servers[@]}"
     for server in "${servers[@]}"; do

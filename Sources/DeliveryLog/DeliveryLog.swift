@@ -14,7 +14,11 @@ import GRDB
 /// waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
-    private let lock = NSCondition()
+    private let lock = NSLock()
+    /// Wakes the writer while it waits for announced records (one signal per wait, see
+    /// ``GroupCommit/gathering``). A semaphore, whose timeouts run on the monotonic clock: a
+    /// condition's wait ends at a wall-clock time, which a clock set back would stretch.
+    private let gathered = DispatchSemaphore(value: 0)
     private let queue = GroupCommit()
     /// Writes the queued records, one batch at a time.
     private let writer = DispatchQueue(label: "letterbox.delivery-log.writer")
@@ -50,7 +54,7 @@ public final class DeliveryLog: Sendable {
         var writing = false
         /// Records announced (``DeliveryLog/announce()``) and not yet submitted or withdrawn.
         var announced = 0
-        /// Whether the writer is waiting for announced records.
+        /// Whether the writer waits for announced records and no one has woken it yet.
         var gathering = false
     }
 
@@ -69,8 +73,10 @@ public final class DeliveryLog: Sendable {
     public func withdraw() {
         lock.lock()
         queue.announced -= 1
-        if queue.gathering { lock.signal() }
+        let wake = queue.gathering
+        queue.gathering = false
         lock.unlock()
+        if wake { gathered.signal() }
     }
 
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
@@ -162,15 +168,18 @@ public final class DeliveryLog: Sendable {
         let waiter = Waiter()
         lock.lock()
         queue.pending.append((transaction, waiter))
+        var wake = false
         if announced {
             queue.announced -= 1
-            if queue.gathering { lock.signal() }
+            wake = queue.gathering
+            queue.gathering = false
         }
         // One writer run at a time drains the queue; a record queued while it runs is taken
         // by its next round, without a wake-up of its own.
         let start = !queue.writing
         queue.writing = true
         lock.unlock()
+        if wake { gathered.signal() }
         if start { writer.async { self.writePending() } }
         return Ticket(log: self, waiter: waiter)
     }
@@ -182,11 +191,14 @@ public final class DeliveryLog: Sendable {
             lock.lock()
             // Announced records are waited for, a little: they will be submitted in a moment, and
             // one commit (one sync of the WAL) for all is cheaper than one each.
-            if gatherWindow > 0 {
-                let deadline = Date(timeIntervalSinceNow: gatherWindow)
-                while !queue.pending.isEmpty && queue.announced > 0 && Date() < deadline {
+            if gatherWindow > 0 && !queue.pending.isEmpty && queue.announced > 0 {
+                let deadline = DispatchTime.now() + gatherWindow
+                while !queue.pending.isEmpty && queue.announced > 0 && DispatchTime.now() < deadline {
                     queue.gathering = true
-                    _ = lock.wait(until: deadline)
+                    lock.unlock()
+                    // A signal left over from a wait that had timed out just returns at once.
+                    _ = gathered.wait(timeout: deadline)
+                    lock.lock()
                 }
                 queue.gathering = false
             }

@@ -75,9 +75,27 @@ struct CrashTests {
         return result
     }
 
-    @Test("every 250 survives kill -9: one intact file and a delivered row; nothing partial in new/; the database is sound")
-    func killNine() async throws {
-        try await withTemporaryDirectory { directory in
+    /// Where the agent's data goes: the test's temporary directory (whatever file system that
+    /// is on; the portable sync order on this machine's journal-less root), or a scratch ext4
+    /// with a journal, where the spool is written back before its links and synced after them.
+    enum Place: String, CaseIterable, CustomTestStringConvertible {
+        case temporaryDirectory = "temporary directory"
+        case journaledExt4 = "journaled ext4"
+
+        var testDescription: String { rawValue }
+
+        func run(_ body: (String) async throws -> Void) async throws {
+            switch self {
+            case .temporaryDirectory: try await withTemporaryDirectory(body)
+            case .journaledExt4: try await ScratchFileSystem.with(megabytes: 512, body)
+            }
+        }
+    }
+
+    @Test("every 250 survives kill -9: one intact file and a delivered row; nothing partial in new/; the database is sound",
+          arguments: Place.allCases)
+    func killNine(place: Place) async throws {
+        try await place.run { directory in
             let data = directory + "/data"
             let confirmed = Confirmations()
             var transactions = 0

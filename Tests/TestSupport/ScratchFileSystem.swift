@@ -7,11 +7,11 @@ import Testing
 /// with loop devices: without them the body is not run (a failure when `LETTERBOX_REQUIRE_EXTERNAL`
 /// is set, as in CI).
 public enum ScratchFileSystem {
-    /// Makes an ext4 of 64 MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`),
+    /// Makes an ext4 of `megabytes` MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`),
     /// mounts it with `mountOptions` (e.g. `data=writeback`), runs `body` with the mount point
     /// and unmounts it. Returns nil when the environment cannot mount one.
     @discardableResult
-    public static func with<T>(mkfsOptions: [String] = [], mountOptions: [String] = [],
+    public static func with<T>(megabytes: Int = 64, mkfsOptions: [String] = [], mountOptions: [String] = [],
                                _ body: (String) async throws -> T) async throws -> T? {
         guard getuid() == 0 else {
             if External.required { Issue.record("loop-mounting a scratch ext4 needs root") }
@@ -24,7 +24,7 @@ public enum ScratchFileSystem {
             let mountPoint = directory + "/fs"
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             guard FileManager.default.createFile(atPath: image, contents: nil),
-                  truncate(image, 64 * 1024 * 1024) == 0 else {
+                  truncate(image, off_t(megabytes) * 1024 * 1024) == 0 else {
                 Issue.record("could not make the image \(image)")
                 return nil
             }

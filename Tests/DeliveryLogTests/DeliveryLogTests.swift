@@ -109,7 +109,7 @@ struct DeliveryLogTests {
             let first = log.submit(Self.transaction(1, recipients: ["a@x.test"]), announced: true)
             let second = DispatchQueue.global()
             second.asyncAfter(deadline: .now() + 0.3) { _ = log.submit(Self.transaction(2, recipients: ["b@x.test"]), announced: true) }
-            let firstID = try first.wait()
+            let firstID = try await first.value()
             let waited = Date().timeIntervalSince(started)
             #expect(waited >= 0.3, "committed after \(waited) s, before the announced record came")
             #expect(waited < 2.9, "waited \(waited) s: the whole window, though the announced record came")
@@ -124,14 +124,14 @@ struct DeliveryLogTests {
             let third = log.submit(Self.transaction(3, recipients: ["c@x.test"]), announced: true)
             log.withdraw()
             let beforeThird = Date()
-            _ = try third.wait()
+            _ = try await third.value()
             #expect(Date().timeIntervalSince(beforeThird) < 2.5)
 
             // An announcement never fulfilled holds a commit for the window at most.
             log.announce()
             log.announce()
             let lonely = Date()
-            _ = try log.submit(Self.transaction(4, recipients: ["d@x.test"]), announced: true).wait()
+            _ = try await log.submit(Self.transaction(4, recipients: ["d@x.test"]), announced: true).value()
             let held = Date().timeIntervalSince(lonely)
             #expect(held >= 2.5 && held < 30, "held \(held) s")
             log.withdraw()
@@ -143,7 +143,8 @@ struct DeliveryLogTests {
         try await withTemporaryDirectory { directory in
             let log = try DeliveryLog(path: directory + "/d.sqlite")
             let tickets = (1...20).map { log.submit(Self.transaction($0, recipients: ["alice@x.test", "bob@x.test"])) }
-            let ids = try tickets.map { try $0.wait() }
+            var ids: [Int64] = []
+            for ticket in tickets { ids.append(try await ticket.value()) }
             #expect(Set(ids).count == 20)
             var failed = Self.transaction(1, recipients: ["bob@x.test"]).recipients[0]
             failed.status = .deferred
@@ -169,5 +170,16 @@ struct DeliveryLogTests {
         #expect(Timestamp.format(Date(timeIntervalSince1970: 1_000_000_000.015_625)) == "2001-09-09T01:46:40.015625Z")
         #expect(Timestamp.rfc5322(date) == "Wed, 18 Nov 2026 11:06:40 +0000")
         #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+}
+
+extension DeliveryLog.Ticket {
+    /// ``wait()`` on a Dispatch thread: blocking one of the concurrency pool's threads (two on
+    /// a two-core machine) for seconds starved other tests running alongside, whose clients
+    /// then missed their servers' read timeouts.
+    func value() async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try self.wait() }) }
+        }
     }
 }

@@ -249,26 +249,40 @@ struct TransactionTests {
     func readTimeoutCountsFromLastRead() async throws {
         var configuration = Server.Configuration.test()
         configuration.readTimeout = .seconds(5)
-        try await withServer(configuration) { address, _, _ in
-            try await TestClient.with(address) { client in
-                let started = ContinuousClock.now
-                try await client.reply()
-                // Commands one after another for 11 s, more than two read timeouts: the
-                // connection stays open. No pauses of the client's own, so a test machine whose
-                // other tests hold the concurrency pool (seen in CI: seconds) can only delay a
-                // command, never by as much as the timeout.
-                var commands = 0
-                while ContinuousClock.now - started < .seconds(11) {
-                    #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
-                    commands += 1
+        // A try is void when the client itself was held up for most of a timeout between two
+        // commands (CI runs hundreds of tests at once on two cores: a client's turn has come
+        // seconds late); up to three tries, one must get through.
+        for attempt in 1...3 {
+            let longestGap = try await withServer(configuration) { address, _, _ in
+                try await TestClient.with(address) { client -> Duration? in
+                    let started = ContinuousClock.now
+                    try await client.reply()
+                    // Commands one after another for 11 s, more than two read timeouts: the
+                    // connection stays open.
+                    var commands = 0
+                    var lastReply = ContinuousClock.now
+                    while ContinuousClock.now - started < .seconds(11) {
+                        let sent = ContinuousClock.now
+                        do {
+                            #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
+                        } catch where sent - lastReply >= .seconds(4) {
+                            return sent - lastReply   // held up, not cut off early: void
+                        }
+                        lastReply = ContinuousClock.now
+                        commands += 1
+                    }
+                    let lastCommand = ContinuousClock.now
+                    #expect(commands > 1)
+                    #expect(try await client.readUntilClosed() == ["421 4.4.2 mx.test Error: timeout exceeded"])
+                    // Cut off one timeout after the last command.
+                    let idle = ContinuousClock.now - lastCommand
+                    #expect(idle >= .milliseconds(4_900) && idle < .seconds(20))
+                    return nil
                 }
-                let lastCommand = ContinuousClock.now
-                #expect(commands > 1)
-                #expect(try await client.readUntilClosed() == ["421 4.4.2 mx.test Error: timeout exceeded"])
-                // Cut off one timeout after the last command.
-                let idle = ContinuousClock.now - lastCommand
-                #expect(idle >= .milliseconds(4_900) && idle < .seconds(20))
             }
+            guard let longestGap else { return }
+            print("read timeout test: try \(attempt) void, the client was held up for \(longestGap) between two commands")
         }
+        Issue.record("every try was void: the client was held up for most of a read timeout each time")
     }
 }

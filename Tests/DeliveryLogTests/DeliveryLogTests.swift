@@ -98,6 +98,52 @@ struct DeliveryLogTests {
         }
     }
 
+    @Test("a log made by an older letterbox (schema v1) is migrated: rows and ids kept, no AUTOINCREMENT, no IN list in the CHECK")
+    func migratesVersionOne() async throws {
+        guard let sqlite = External.find("sqlite3") else { return }
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/old.sqlite"
+            // The file as the first schema left it (GRDB records applied migrations by name).
+            let made = try await runProcess(sqlite, [path, """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                INSERT INTO grdb_migrations VALUES ('v1: transactions and deliveries');
+                CREATE TABLE transactions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, time TEXT NOT NULL,
+                    client_address TEXT, helo TEXT, sender TEXT NOT NULL, size INTEGER NOT NULL, message_id TEXT, body_sha256 TEXT);
+                CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    transaction_id INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE, time TEXT NOT NULL,
+                    recipient TEXT NOT NULL, original_recipient TEXT, mailbox TEXT, folder TEXT, file TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'deferred', 'duplicate')),
+                    code INTEGER NOT NULL, enhanced_code TEXT NOT NULL, text TEXT NOT NULL, duration REAL NOT NULL);
+                CREATE INDEX deliveries_transaction ON deliveries(transaction_id);
+                CREATE INDEX deliveries_recipient_time ON deliveries(recipient, time);
+                CREATE INDEX deliveries_time ON deliveries(time);
+                CREATE INDEX transactions_message_id ON transactions(message_id);
+                INSERT INTO transactions VALUES (7, 'S7', '2026-11-01T10:00:00.000000Z', 'local', 'mx.test', 'a@b.test', 10, '<old@b.test>', 'h');
+                INSERT INTO deliveries VALUES (40, 7, '2026-11-01T10:00:00.000000Z', 'bob@x.test', NULL, '/mail/bob', NULL, 'f1',
+                    'delivered', 250, '2.0.0', 'ok', 0.01);
+                INSERT INTO deliveries VALUES (41, 7, '2026-11-01T10:00:00.000000Z', 'eve@x.test', NULL, NULL, NULL, NULL,
+                    'failed', 550, '5.1.1', 'no such user', 0.0);
+                """])
+            #expect(made.status == 0, "\(made.output)")
+            let log = try DeliveryLog(path: path)
+            let before = try await log.deliveries(matching: DeliveryFilter())
+            #expect(before.map(\.id).sorted() == [40, 41])
+            #expect(before.first { $0.id == 41 }?.status == .failed && before.first { $0.id == 40 }?.file == "f1")
+            let id = try await Self.commitOffPool(log, Self.transaction(1, recipients: ["carol@x.test"]))
+            #expect(id == 8)
+            let after = try await log.deliveries(matching: DeliveryFilter())
+            #expect(after.first { $0.recipient == "carol@x.test" }?.id == 42)
+            let schema = try await runProcess(sqlite, [path, "SELECT group_concat(sql, ' ') FROM sqlite_master WHERE type = 'table'; PRAGMA integrity_check; PRAGMA foreign_key_check;"])
+            #expect(!schema.output.contains("AUTOINCREMENT") && !schema.output.contains(" IN ("), "\(schema.output)")
+            #expect(schema.output.contains("CHECK (status = 'delivered' OR"), "\(schema.output)")
+            #expect(schema.output.hasSuffix("ok\n"), "\(schema.output)")
+            // The constraint still holds.
+            let refused = try await runProcess(sqlite, [path, "INSERT INTO deliveries (transaction_id, time, recipient, status, code, enhanced_code, text, duration) VALUES (7, 't', 'x', 'lost', 0, '', '', 0);"])
+            #expect(refused.status != 0 && refused.output.contains("CHECK constraint failed"), "\(refused.output)")
+        }
+    }
+
     @Test("a commit waits for announced records (one transaction for both), not for a withdrawn one, and not past its window")
     func gathering() async throws {
         try await withTemporaryDirectory { directory in
@@ -170,6 +216,13 @@ struct DeliveryLogTests {
         #expect(Timestamp.format(Date(timeIntervalSince1970: 1_000_000_000.015_625)) == "2001-09-09T01:46:40.015625Z")
         #expect(Timestamp.rfc5322(date) == "Wed, 18 Nov 2026 11:06:40 +0000")
         #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+}
+
+extension DeliveryLogTests {
+    /// ``DeliveryLog/commit(_:)`` on a Dispatch thread (see ``DeliveryLog/Ticket/value()``).
+    static func commitOffPool(_ log: DeliveryLog, _ record: TransactionRecord) async throws -> Int64 {
+        try await log.submit(record).value()
     }
 }
 

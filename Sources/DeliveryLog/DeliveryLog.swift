@@ -14,6 +14,8 @@ import GRDB
 /// waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
+    /// The duplicate check's own read connections.
+    private let readers: DuplicateReaders
     private let lock = NSLock()
     /// Wakes the writer while it waits for announced records (one signal per wait, see
     /// ``GroupCommit/gathering``). A semaphore, whose timeouts run on the monotonic clock: a
@@ -90,6 +92,7 @@ public final class DeliveryLog: Sendable {
     /// (disk flushes per message 2.0 → 1.7) and +15–25 % msg/s.
     public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5, gatherWindow: TimeInterval = 0.001) throws {
         self.gatherWindow = gatherWindow
+        readers = DuplicateReaders(path: path, busyTimeout: busyTimeout)
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
@@ -330,18 +333,13 @@ public final class DeliveryLog: Sendable {
     public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date,
                                  isPresent: (_ mailbox: String, _ file: String) -> Bool) throws -> Bool {
         let since = Timestamp.format(since)
-        // One SELECT reads one consistent snapshot by itself: no BEGIN/COMMIT around it.
-        let copies = try database.unsafeRead { db in
-            // Start from the few transactions with this Message-ID (its index), never from every
-            // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
-            // (recipient, time) index, which made each check scan the recipient's whole window.
-            try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
-                WHERE t.message_id = ? AND t.body_sha256 = ?
-                  AND +d.recipient = ? AND +d.time >= ? AND d.status = 'delivered'
-                  AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
-                """), arguments: [messageID, bodySHA256, recipient, since])
+        // One SELECT reads one consistent snapshot by itself: no BEGIN/COMMIT around it. It
+        // starts from the few transactions with this Message-ID (its index), never from every
+        // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the
+        // (recipient, time) index, which made each check scan the recipient's whole window.
+        let copies = try readers.withConnection { connection in
+            try connection.copies(messageID: messageID, bodySHA256: bodySHA256, recipient: recipient, since: since)
         }
-        return copies.contains { row in isPresent(row[0], row[1]) }
+        return copies.contains { isPresent($0.0, $0.1) }
     }
 }

@@ -168,19 +168,53 @@ public enum Timestamp {
     /// `Sun, 29 Nov 2026 10:00:00 +0000`: the date-time of RFC 5322 §3.3, in UTC, as trace
     /// fields carry it.
     public static func rfc5322(_ date: Date) -> String {
+        var octets: [UInt8] = []
+        appendRFC5322(date, to: &octets)
+        return String(decoding: octets, as: UTF8.self)
+    }
+
+    /// ``rfc5322(_:)`` appended to `octets`, written digit by digit: built from strings it was
+    /// half of the trace header's cost (6.6k instructions).
+    public static func appendRFC5322(_ date: Date, to octets: inout [UInt8]) {
         var time = time_t(floor(date.timeIntervalSince1970))
         var parts = tm()
         gmtime_r(&time, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        var text = days[Int(parts.tm_wday)] + ", "
-        append(Int(parts.tm_mday), width: 2, to: &text)
-        text += " " + months[Int(parts.tm_mon)] + " "
-        append(Int(parts.tm_year) + 1900, width: 4, to: &text)
-        text.append(" ")
-        appendTime(parts, to: &text)
-        text.append(" +0000")
-        return text
+        let days: StaticString = "SunMonTueWedThuFriSat"
+        let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
+        func name(_ table: StaticString, _ index: Int) {
+            table.withUTF8Buffer { octets.append(contentsOf: $0[(index * 3)..<(index * 3 + 3)]) }
+        }
+        func number(_ value: Int, width: Int) {
+            var count = 1
+            var scan = value / 10
+            while scan > 0 {
+                count += 1
+                scan /= 10
+            }
+            let end = octets.count + max(width, count)
+            octets.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(width, count)))
+            var rest = value
+            var index = end - 1
+            repeat {
+                octets[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                index -= 1
+            } while rest > 0
+        }
+        name(days, Int(parts.tm_wday))
+        octets.append(contentsOf: ", ".utf8)
+        number(Int(parts.tm_mday), width: 2)
+        octets.append(UInt8(ascii: " "))
+        name(months, Int(parts.tm_mon))
+        octets.append(UInt8(ascii: " "))
+        number(Int(parts.tm_year) + 1900, width: 4)
+        octets.append(UInt8(ascii: " "))
+        number(Int(parts.tm_hour), width: 2)
+        octets.append(UInt8(ascii: ":"))
+        number(Int(parts.tm_min), width: 2)
+        octets.append(UInt8(ascii: ":"))
+        number(Int(parts.tm_sec), width: 2)
+        octets.append(contentsOf: " +0000".utf8)
     }
 
     /// `HH:MM:SS`.

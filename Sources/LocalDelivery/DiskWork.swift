@@ -32,7 +32,7 @@ struct SpoolWriter: Sendable {
     let box: SpoolBox
     let name: String
     /// The trace fields written before the body.
-    let header: String
+    let header: [UInt8]
     let lineEndings: StoredLineEndings
     /// The recipients' Maildirs, in RCPT order.
     let candidates: [Maildir]

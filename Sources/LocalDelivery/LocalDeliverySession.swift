@@ -164,44 +164,48 @@ final class LocalDeliverySession: LMTPSession {
     }
 
     /// `Return-Path:`, then `Delivered-To:` and a `Received:` with `for` when there is exactly
-    /// one recipient (so that one file can be hard-linked to all of them otherwise).
-    private func traceHeader(_ unique: [DeliveryTarget]) -> String {
+    /// one recipient (so that one file can be hard-linked to all of them otherwise), as the
+    /// octets the spool writes.
+    private func traceHeader(_ unique: [DeliveryTarget]) -> [UInt8] {
         let configuration = backend.configuration
-        // Appended piece by piece into one reserved string: interpolating the addresses made a
-        // string for each and another for every piece around it.
-        var header = ""
+        // Appended as octets into one reserved array: appending to a String went through its
+        // general append path for each piece (16.6k instructions per message in all).
+        var header: [UInt8] = []
         header.reserveCapacity(320)
+        func append(_ text: String) {
+            header.append(contentsOf: text.utf8)
+        }
         func append(_ address: Address) {
-            header += address.localPart
+            append(address.localPart)
             if !address.domain.isEmpty {
-                header += "@"
-                header += address.domain
+                header.append(UInt8(ascii: "@"))
+                append(address.domain)
             }
         }
-        header += "Return-Path: <"
+        append("Return-Path: <")
         if let address = sender?.address { append(address) }
-        header += ">\r\n"
+        append(">\r\n")
         if unique.count == 1 {
-            header += "Delivered-To: "
+            append("Delivered-To: ")
             append(unique[0].address)
-            header += "\r\n"
+            append("\r\n")
         }
-        header += "Received: from "
-        header += state.hostname ?? "unknown"
-        header += " ("
-        header += state.remoteAddress?.ipAddress ?? "local"
-        header += ")\r\n\tby "
-        header += configuration.hostname
-        header += " (Letterbox) with LMTP id "
-        header += state.sessionID
+        append("Received: from ")
+        append(state.hostname ?? "unknown")
+        append(" (")
+        append(state.remoteAddress?.ipAddress ?? "local")
+        append(")\r\n\tby ")
+        append(configuration.hostname)
+        append(" (Letterbox) with LMTP id ")
+        append(state.sessionID)
         if unique.count == 1 {
-            header += "\r\n\tfor <"
+            append("\r\n\tfor <")
             append(unique[0].address)
-            header += ">"
+            append(">")
         }
-        header += "; "
-        header += Timestamp.rfc5322(Date())
-        header += "\r\n"
+        append("; ")
+        Timestamp.appendRFC5322(Date(), to: &header)
+        append("\r\n")
         return header
     }
 }

@@ -23,11 +23,8 @@ public final class MessageSpool {
     public let name: String
     private let lineEndings: StoredLineEndings
     private var descriptor: Int32
-    private var buffer: [UInt8] = []
+    private var staging = Staging()
     private var size = 0
-    private var bareLineFeeds = 0
-    private var pendingCR = false
-    private var previous: UInt8 = 0
 
     private static let bufferSize = 64 * 1024
 
@@ -55,31 +52,37 @@ public final class MessageSpool {
     /// body is spooled at memory speed rather than octet by octet.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(MaildirError) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        // Worked on as a local and put back after: every use of a class's stored property is
+        // checked for exclusive access at run time, and a 4 KiB message made 64 such checks.
+        var staging = Staging()
+        swap(&staging, &self.staging)
+        defer { swap(&staging, &self.staging) }
         switch lineEndings {
         case .asReceived:
-            try append(bytes)
+            staging.append(bytes)
         case .lf:
             var start = 0
-            if pendingCR {
-                pendingCR = false
+            if staging.pendingCR {
+                staging.pendingCR = false
                 // CR then LF: the LF goes out with the next run, the CR is dropped.
-                if bytes[0] != 0x0A { try appendCarriageReturn() }
+                if bytes[0] != 0x0A { staging.appendCarriageReturn() }
             }
             while start < bytes.count {
                 guard let found = memchr(base + start, 0x0D, bytes.count - start) else {
-                    try append(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+                    staging.append(UnsafeRawBufferPointer(rebasing: bytes[start...]))
                     break
                 }
                 let position = base.distance(to: UnsafeRawPointer(found))
-                try append(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
+                staging.append(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
                 if position + 1 == bytes.count {
-                    pendingCR = true               // decided by the next chunk's first octet
+                    staging.pendingCR = true               // decided by the next chunk's first octet
                 } else if bytes[position + 1] != 0x0A {
-                    try appendCarriageReturn()   // a bare CR is kept
+                    staging.appendCarriageReturn()   // a bare CR is kept
                 }
                 start = position + 1
             }
         }
+        if staging.buffer.count >= Self.bufferSize { try flush(&staging) }
     }
 
     /// Appends message bytes.
@@ -93,10 +96,19 @@ public final class MessageSpool {
         try write(Array(text.utf8))
     }
 
-    /// Copies a run into the buffer, counting the line feeds that are not preceded by a CR
-    /// (each will count two octets in `W=`).
-    private func append(_ run: UnsafeRawBufferPointer) throws(MaildirError) {
-        if let base = run.baseAddress, !run.isEmpty {
+    /// What is written but not yet handed to the file, and what the name needs counted.
+    private struct Staging {
+        var buffer: [UInt8] = []
+        /// Line feeds not preceded by a CR (each counts two octets in `W=`).
+        var bareLineFeeds = 0
+        /// The last chunk ended in a CR, which the next chunk's first octet decides about.
+        var pendingCR = false
+        /// The last octet staged.
+        var previous: UInt8 = 0
+
+        /// Copies a run into the buffer, counting its bare line feeds.
+        mutating func append(_ run: UnsafeRawBufferPointer) {
+            guard let base = run.baseAddress, !run.isEmpty else { return }
             // Jump from LF to LF (memchr) rather than looking at every octet.
             var bare = 0
             var offset = 0
@@ -110,27 +122,26 @@ public final class MessageSpool {
             bareLineFeeds += bare
             buffer.append(contentsOf: run)
         }
-        if buffer.count >= Self.bufferSize { try flush() }
+
+        mutating func appendCarriageReturn() {
+            buffer.append(0x0D)
+            previous = 0x0D
+        }
     }
 
-    private func appendCarriageReturn() throws(MaildirError) {
-        buffer.append(0x0D)
-        previous = 0x0D
-        if buffer.count >= Self.bufferSize { try flush() }
-    }
-
-    private func flush() throws(MaildirError) {
+    /// Writes the staged octets to the file.
+    private func flush(_ staging: inout Staging) throws(MaildirError) {
         var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < staging.buffer.count {
+            let written = staging.buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw .last("write", path)
             }
             offset += written
         }
-        size += buffer.count
-        buffer.removeAll(keepingCapacity: true)
+        size += staging.buffer.count
+        staging.buffer.removeAll(keepingCapacity: true)
     }
 
     /// Writes what is buffered, makes it durable as `order` says when `fsync` is set, and
@@ -142,11 +153,15 @@ public final class MessageSpool {
     /// with ``SpooledMessage/isSynced`` false, and its ``SpooledMessage/sync()`` must be called
     /// after the links' directories are synced and before the delivery is acknowledged.
     public func finish(fsync sync: Bool, order: SyncOrder = .portable) throws(MaildirError) -> SpooledMessage {
-        if pendingCR {
-            pendingCR = false
-            try appendCarriageReturn()
+        var staging = Staging()
+        swap(&staging, &self.staging)
+        defer { swap(&staging, &self.staging) }
+        if staging.pendingCR {
+            staging.pendingCR = false
+            staging.appendCarriageReturn()
         }
-        try flush()
+        try flush(&staging)
+        let virtualSize = size + staging.bareLineFeeds
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .last("fstat", path) }
         let device = UInt64(info.st_dev)
@@ -156,7 +171,7 @@ public final class MessageSpool {
                 // Kept open for the fsync after the links (SpooledMessage.sync()).
                 let open = SpooledMessage.OpenFile(descriptor)
                 descriptor = -1
-                return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds,
+                return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: virtualSize,
                                       device: device, unsynced: open)
             }
             guard errno == ENOSYS || errno == EINVAL else { throw .last("sync_file_range", path) }
@@ -167,7 +182,7 @@ public final class MessageSpool {
             throw .last("close", path)
         }
         descriptor = -1
-        return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: size + bareLineFeeds, device: device,
+        return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: virtualSize, device: device,
                               unsynced: nil)
     }
 

@@ -153,8 +153,13 @@ struct DeliveryLogTests {
             log.announce()
             let started = Date()
             let first = log.submit(Self.transaction(1, recipients: ["a@x.test"]), announced: true)
-            let second = DispatchQueue.global()
-            second.asyncAfter(deadline: .now() + 0.3) { _ = log.submit(Self.transaction(2, recipients: ["b@x.test"]), announced: true) }
+            // A thread of its own: Dispatch's global queue runs as many blocks at once as there
+            // are cores, and while other tests block those, a block asked for in 0.3 s ran
+            // almost 3 s later in one full run.
+            Thread {
+                Thread.sleep(forTimeInterval: 0.3)
+                _ = log.submit(Self.transaction(2, recipients: ["b@x.test"]), announced: true)
+            }.start()
             let firstID = try await first.value()
             let waited = Date().timeIntervalSince(started)
             #expect(waited >= 0.3, "committed after \(waited) s, before the announced record came")
@@ -220,19 +225,19 @@ struct DeliveryLogTests {
 }
 
 extension DeliveryLogTests {
-    /// ``DeliveryLog/commit(_:)`` on a Dispatch thread (see ``DeliveryLog/Ticket/value()``).
+    /// ``DeliveryLog/commit(_:)`` off the concurrency pool (see ``DeliveryLog/Ticket/value()``).
     static func commitOffPool(_ log: DeliveryLog, _ record: TransactionRecord) async throws -> Int64 {
         try await log.submit(record).value()
     }
 }
 
 extension DeliveryLog.Ticket {
-    /// ``wait()`` on a Dispatch thread: blocking one of the concurrency pool's threads (two on
-    /// a two-core machine) for seconds starved other tests running alongside, whose clients
-    /// then missed their servers' read timeouts.
+    /// ``wait()`` on a thread of its own: blocking one of the concurrency pool's threads (two
+    /// on a two-core machine) for seconds starved other tests running alongside, whose clients
+    /// then missed their servers' read timeouts; Dispatch's global queue is as narrow.
     func value() async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try self.wait() }) }
+            Thread { continuation.resume(with: Result { try self.wait() }) }.start()
         }
     }
 }

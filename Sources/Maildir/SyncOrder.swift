@@ -59,6 +59,7 @@ public enum FileSystemOrdering {
         /// Why it orders or not, for the operator.
         public let reason: String
 
+        /// `type: reason`, as `serve` prints it.
         public var description: String { "\(type): \(reason)" }
     }
 

@@ -8,6 +8,9 @@
 #
 #   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX]
 #
+# With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
+# linux-perf) into that directory, one file per server and run, for `perf report --sort comm`.
+#
 # --only runs just the cases whose label matches (e.g. '4 KiB, 1 rcpt, 8 sess'), for trying a
 # change; it cannot be combined with --write.
 #
@@ -218,6 +221,14 @@ run_case() { # server sessions messages size recipients
     local flushes_before; flushes_before=$(flushes)
     ticks_before=$(cpu_ticks "$server")
     local idle_before; idle_before=$(idle_ticks)
+    local profiler_pid=""
+    if [ -n "${PROFILE_DIR:-}" ]; then
+        # The whole machine sampled by the CPU clock (no hardware counters needed): what each
+        # process and the kernel's threads spent on this run.
+        perf record -e cpu-clock -F 2000 -a -g -o "$PROFILE_DIR/$server.$(date +%s%N).data" > /dev/null 2>&1 &
+        profiler_pid=$!
+        sleep 0.5
+    fi
     start=$(date +%s.%N)
     smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
         -f sender@bench.test -t "user@$domain" "$target" > /dev/null &
@@ -234,6 +245,7 @@ run_case() { # server sessions messages size recipients
                        sleep 0.1; waited=$((waited + 1)); done ;;
     esac
     end=$(date +%s.%N)
+    [ -n "$profiler_pid" ] && { kill -INT "$profiler_pid"; wait "$profiler_pid" || true; }
     ticks_after=$(cpu_ticks "$server")
     local idle_after; idle_after=$(idle_ticks)
     kill -TERM "$sampler_pid"

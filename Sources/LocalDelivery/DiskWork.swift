@@ -131,39 +131,27 @@ struct Linker: Sendable {
     }
 
     /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on, and
-    /// then the spooled file if it was only written back before the links; a copy whose `new/`
-    /// (or whose file) cannot be synced is taken back, and its recipient's 4xx is returned with
-    /// its index. `targets` are those `linked` was made from, in the same order.
+    /// with them the spooled file if it was only written back before the links, all at once
+    /// (``SpooledMessage/syncLinks(into:)``); a copy whose `new/` (or whose file) cannot be
+    /// synced is taken back, and its recipient's 4xx is returned with its index. `targets` are
+    /// those `linked` was made from, in the same order.
     func sync(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)]) -> [(Int, SMTPError)] {
         guard configuration.fsync else { return [] }
-        var synced: [String: MaildirError?] = [:]
-        var failures: [(Int, SMTPError)] = []
-        var kept: [(index: Int, path: String, address: Address)] = []
-        for ((index, outcome), (_, target)) in zip(linked, targets) {
-            guard case .delivered(let path, let maildir) = outcome.result else { continue }
-            if synced[maildir.path] == nil {
-                do {
-                    try SpooledMessage.syncNew(of: maildir)
-                    synced[maildir.path] = .some(nil)
-                } catch {
-                    synced[maildir.path] = .some(error)
-                }
-            }
-            if let failure = synced[maildir.path] ?? nil {
-                unlink(path)   // not durable: the client will be told to retry
-                failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
-            } else {
-                kept.append((index, path, target.address))
-            }
+        var maildirs: [Maildir] = []
+        var position: [String: Int] = [:]
+        for (_, outcome) in linked {
+            guard case .delivered(_, let maildir) = outcome.result, position[maildir.path] == nil else { continue }
+            position[maildir.path] = maildirs.count
+            maildirs.append(maildir)
         }
-        guard !spooled.isSynced, !kept.isEmpty else { return failures }
-        do {
-            try spooled.sync()
-        } catch {
-            for copy in kept {
-                unlink(copy.path)
-                failures.append((copy.index, LocalDeliverySession.failure(error, copy.address, configuration)))
-            }
+        guard !maildirs.isEmpty else { return [] }
+        let synced = spooled.syncLinks(into: maildirs)
+        var failures: [(Int, SMTPError)] = []
+        for ((index, outcome), (_, target)) in zip(linked, targets) {
+            guard case .delivered(let path, let maildir) = outcome.result,
+                  let failure = synced.directories[position[maildir.path]!] ?? synced.file else { continue }
+            unlink(path)   // not durable: the client will be told to retry
+            failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
         }
         return failures
     }

@@ -61,7 +61,7 @@ struct SyncOrderTests {
         return (spooled.isSynced, MaildirTests.contents(path))
     }
 
-    @Test("automatic on a journaled ext4: written back, synced after new/; portable, or without a journal: synced first")
+    @Test("automatic on a journaled ext4: written back, synced after its link; portable, or without a journal: synced first")
     func spoolOrder() async throws {
         let expected = Array("Subject: order\n\nbody\n".utf8)
         try await ScratchFileSystem.with { mountPoint in
@@ -76,6 +76,49 @@ struct SyncOrderTests {
             let automatic = try Self.spoolAndDeliver(in: mountPoint + "/1", order: .automatic)
             #expect(automatic.isSynced)
             #expect(automatic.delivered == expected)
+        }
+    }
+
+    /// Spools a message under `root` with `order`, links it into two Maildirs and syncs them
+    /// together with a third whose `new/` does not exist; returns the failures, whether the
+    /// spool was due a sync, and the copies.
+    static func syncTogether(in root: String, order: SyncOrder) throws
+        -> (failures: SpooledMessage.LinkSyncFailures, wasSynced: Bool, copies: [[UInt8]]) {
+        let source = Maildir(path: root + "/a")
+        let targets = [Maildir(path: root + "/b"), Maildir(path: root + "/c")]
+        try source.create()
+        for target in targets { try target.create() }
+        let spool = try MessageSpool(in: source, name: "together")
+        try spool.write("Subject: together\r\n\r\nbody\r\n")
+        let spooled = try spool.finish(fsync: true, order: order)
+        let paths = try targets.map { target throws(MaildirError) in try spooled.link(into: target, fsync: true) }
+        let failures = spooled.syncLinks(into: targets + [Maildir(path: root + "/missing")])
+        spooled.remove()
+        return (failures, spooled.isSynced, paths.map(MaildirTests.contents))
+    }
+
+    @Test("syncLinks: every new/ and the file synced at once; a new/ that cannot be opened is reported alone")
+    func syncTogether() async throws {
+        let expected = Array("Subject: together\n\nbody\n".utf8)
+        func check(_ result: (failures: SpooledMessage.LinkSyncFailures, wasSynced: Bool, copies: [[UInt8]])) {
+            #expect(result.failures.directories.count == 3)
+            #expect(result.failures.directories[0] == nil)
+            #expect(result.failures.directories[1] == nil)
+            #expect(result.failures.directories[2]?.errno == ENOENT)
+            #expect(result.failures.file == nil)
+            #expect(result.copies == [expected, expected])
+        }
+        // The file due a sync (written back only), through the asynchronous fsyncs.
+        try await ScratchFileSystem.with { mountPoint in
+            let result = try Self.syncTogether(in: mountPoint, order: .automatic)
+            #expect(!result.wasSynced)
+            check(result)
+        }
+        // The file synced before its links: only the directories.
+        try await withTemporaryDirectory { root in
+            let result = try Self.syncTogether(in: root, order: .portable)
+            #expect(result.wasSynced)
+            check(result)
         }
     }
 }

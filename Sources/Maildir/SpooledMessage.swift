@@ -107,13 +107,30 @@ public struct SpooledMessage: Hashable, Sendable {
     /// unless its failure says otherwise.
     public func syncLinks(into maildirs: [Maildir]) -> LinkSyncFailures {
         var failures = LinkSyncFailures(directories: Array(repeating: nil, count: maildirs.count), file: nil)
+        // In groups, so that a delivery to a thousand Maildirs does not hold a thousand
+        // directories open at once (the file goes with the first group).
+        var start = 0
+        repeat {
+            let group = start..<min(start + Self.syncGroup, maildirs.count)
+            syncGroup(maildirs, group, withFile: start == 0, into: &failures)
+            start = group.upperBound
+        } while start < maildirs.count
+        return failures
+    }
+
+    /// How many descriptors one ``syncLinks(into:)`` group syncs at once (and holds open).
+    static let syncGroup = 31
+
+    /// Opens the `new/` of `maildirs[group]`, syncs them (and the file, when `withFile` and it
+    /// is due) together, closes them, and records what failed.
+    private func syncGroup(_ maildirs: [Maildir], _ group: Range<Int>, withFile: Bool, into failures: inout LinkSyncFailures) {
         var descriptors: [Int32] = []
         var owners: [Int] = []   // the Maildir of each descriptor, -1 for the file
-        descriptors.reserveCapacity(maildirs.count + 1)
-        owners.reserveCapacity(maildirs.count + 1)
+        descriptors.reserveCapacity(group.count + 1)
+        owners.reserveCapacity(group.count + 1)
         defer { for (descriptor, owner) in zip(descriptors, owners) where owner >= 0 { close(descriptor) } }
-        for (index, maildir) in maildirs.enumerated() {
-            let path = maildir.new
+        for index in group {
+            let path = maildirs[index].new
             let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if descriptor < 0 {
                 failures.directories[index] = .last("open", path)
@@ -122,7 +139,7 @@ public struct SpooledMessage: Hashable, Sendable {
             descriptors.append(descriptor)
             owners.append(index)
         }
-        if let unsynced {
+        if withFile, let unsynced {
             descriptors.append(unsynced.descriptor)
             owners.append(-1)
         }
@@ -135,7 +152,6 @@ public struct SpooledMessage: Hashable, Sendable {
                 failures.directories[owner] = MaildirError(operation: "fsync", path: maildirs[owner].new, errno: error)
             }
         }
-        return failures
     }
 
     private func copy(into target: Maildir, destination: String, fsync sync: Bool) throws(MaildirError) {

@@ -331,7 +331,7 @@ struct ServeCommandTests {
     }
 }
 
-@Suite("What a 250 stands for, seen in the system calls", .timeLimit(.minutes(2)))
+@Suite("What a 250 stands for, seen in the system calls", .serialized, .timeLimit(.minutes(2)))
 struct DurabilityOrderTests {
     /// One completed call or reply write of the agent, in the order strace saw them return.
     enum Event: Equatable {
@@ -343,6 +343,9 @@ struct DurabilityOrderTests {
         case linked(String)
         /// A per-recipient LMTP 250 for the address.
         case replied(String)
+        /// An fsync of the path submitted through AIO (`io_submit`, IOCB_CMD_FSYNC); it counts
+        /// as `synced` where `io_getevents` returns it.
+        case submitted(String)
     }
 
     /// The completed calls (with the paths strace's `-y` prints) and the 250s written, in
@@ -360,7 +363,9 @@ struct DurabilityOrderTests {
                 for block in line.split(separator: "{").dropFirst() where block.contains("IOCB_CMD_FSYNC") {
                     guard let data = Self.field("aio_data=", in: block), let open = block.firstIndex(of: "<"),
                           let close = block[open...].firstIndex(of: ">") else { continue }
-                    submitted[pid + " " + data] = String(block[block.index(after: open)..<close])
+                    let path = String(block[block.index(after: open)..<close])
+                    submitted[pid + " " + data] = path
+                    if !line.contains(") = -1 ") { events.append(.submitted(path)) }
                 }
                 continue
             }
@@ -531,6 +536,45 @@ struct DurabilityOrderTests {
                 #expect(wroteBack < linked, "\(user): linked before the data was written back")
                 #expect(linked < newSynced, "\(user): new/ synced before the link")
                 #expect(linked < spoolSynced, "\(user): the file was synced before its link, not after")
+            }
+            // Submitted together: both new/ and the file through AIO.
+            #expect(events.contains { if case .submitted(let path) = $0 { Steps.isSpool(path) } else { false } })
+            #expect(events.contains { if case .submitted(let path) = $0 { path.hasSuffix("/new") } else { false } })
+        }
+    }
+
+    /// Sets `fs.aio-max-nr` to 0 while `body` runs (no process can make a new AIO context),
+    /// then back; nil (and a failure in CI) when it cannot be written. The suite is serialized
+    /// so that its other tests, which require AIO, never run meanwhile; agents of other suites
+    /// that start meanwhile sync in turn, which they may.
+    static func withoutAIOContexts<T>(_ body: () async throws -> T) async throws -> T? {
+        let path = "/proc/sys/fs/aio-max-nr"
+        guard let saved = try? String(contentsOfFile: path, encoding: .utf8),
+              (try? "0\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil else {
+            if External.required { Issue.record("could not set \(path) (needs root)") }
+            return nil
+        }
+        defer { try? saved.write(toFile: path, atomically: false, encoding: .utf8) }
+        return try await body()
+    }
+
+    @Test("without AIO (no context to be had): the same syncs, made one after another, before every 250 (strace)")
+    func syncsWithoutAIO() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            try await Self.withoutAIOContexts {
+                guard let events = try await Self.trace(in: mountPoint, []) else { return }
+                #expect(!events.contains { if case .submitted = $0 { true } else { false } })
+                let replies = Self.perReply(events)
+                #expect(replies.count == 6)
+                for (user, recipient, since) in replies {
+                    let steps = Steps(since, user: user)
+                    guard let wroteBack = steps.wroteBack, let linked = steps.linked, let newSynced = steps.newSynced,
+                          let spoolSynced = steps.spoolSynced, steps.walSynced != nil else {
+                        Issue.record("before \(recipient)'s 250 a step is missing: \(steps)")
+                        continue
+                    }
+                    #expect(wroteBack < linked && linked < newSynced && linked < spoolSynced, "\(user): \(steps)")
+                }
             }
         }
     }

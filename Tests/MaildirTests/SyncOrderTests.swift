@@ -121,4 +121,32 @@ struct SyncOrderTests {
             check(result)
         }
     }
+
+    @Test("syncLinks into 70 Maildirs (in groups): each synced, the one without new/ reported at its place")
+    func syncManyMaildirs() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            let source = Maildir(path: mountPoint + "/source")
+            try source.create()
+            let spool = try MessageSpool(in: source, name: "many")
+            try spool.write("Subject: many\r\n\r\nbody\r\n")
+            let spooled = try spool.finish(fsync: true, order: .automatic)
+            #expect(!spooled.isSynced)
+            var targets: [Maildir] = []
+            for index in 0..<70 {
+                let target = Maildir(path: mountPoint + "/t\(index)")
+                if index != 45 {
+                    try target.create()
+                    _ = try spooled.link(into: target, fsync: true)
+                }
+                targets.append(target)
+            }
+            let failures = spooled.syncLinks(into: targets)
+            spooled.remove()
+            #expect(failures.file == nil)
+            #expect(failures.directories.count == 70)
+            for (index, failure) in failures.directories.enumerated() {
+                if index == 45 { #expect(failure?.errno == ENOENT) } else { #expect(failure == nil, "t\(index): \(String(describing: failure))") }
+            }
+        }
+    }
 }

@@ -89,11 +89,15 @@ void letterbox_fsync_together(const int *fds, int count, int *errors) {
         long result = syscall(SYS_io_getevents, context, submitted - reaped, submitted - reaped, events, NULL);
         if (result < 0) {
             if (errno == EINTR) continue;
-            // Cannot happen with a valid context; if it did, the results are unknown: report
-            // each still outstanding one as failed rather than synced.
+            // Cannot happen with a valid context. If it did, the results are unknown: each
+            // still outstanding one is reported as failed rather than synced, and the context
+            // is destroyed (which waits for what is in flight), so that no late completion is
+            // ever taken for one of a later call; the thread makes a new one when next needed.
             for (long index = 0; index < submitted; index++) {
                 if (errors[index] == -1) errors[index] = EIO;
             }
+            syscall(SYS_io_destroy, context);
+            pthread_setspecific(contextKey, NULL);
             return;
         }
         for (long index = 0; index < result; index++) {

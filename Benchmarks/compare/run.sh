@@ -8,7 +8,8 @@
 #
 #   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX]
 #
-# With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
+# With LETTERBOX_BIN set, that binary is measured as the agent instead of this tree's release
+# build (to compare two builds in turn). With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
 # linux-perf) into that directory, one file per server and run, for `perf report --sort comm`.
 #
 # --only runs just the cases whose label matches (e.g. '4 KiB, 1 rcpt, 8 sess'), for trying a
@@ -34,14 +35,15 @@ for tool in smtp-source smtp-sink dovecot postfix bc mkfs.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
 ulimit -n 8192
-swift build -c release --static-swift-stdlib --product letterbox >/dev/null
+agent=${LETTERBOX_BIN:-.build/release/letterbox}
+[ -n "${LETTERBOX_BIN:-}" ] || swift build -c release --static-swift-stdlib --product letterbox >/dev/null
 swift build -c release --static-swift-stdlib --product NullServer >/dev/null
 # The binaries just written are in the page cache as the linker wrote them (large folios, so a
 # fault maps far more than the page it needs): the agent's resident size was 31–33 MiB started
 # from a fresh build and 28.8 MiB from the same file read back from disk, as an installed
 # binary is after a boot. Both are dropped from the cache, so the servers start as deployed.
 sync
-for binary in .build/release/letterbox .build/release/NullServer; do
+for binary in "$agent" .build/release/NullServer; do
     dd if="$(readlink -f "$binary")" iflag=nocache count=0 status=none
 done
 
@@ -107,10 +109,10 @@ dovecot -c "$work/dovecot.conf"
 # The agent as deployed (fsync on, log on disk), and the same with its log on a tmpfs: the same
 # code, but the log's writes and syncs cost no disk work, which is what the log costs.
 memlog_dir=$(mktemp -d /dev/shm/letterbox-compare-log.XXXXXX)
-.build/release/letterbox serve --data-dir "$mail/letterbox" --socket "$work/letterbox.sock" --socket-mode 0666 \
+"$agent" serve --data-dir "$mail/letterbox" --socket "$work/letterbox.sock" --socket-mode 0666 \
     --hostname bench.test --fsync always --log-level error > "$work/letterbox.out" 2>&1 &
 pids+=($!); letterbox_pid=$!
-.build/release/letterbox serve --data-dir "$mail/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
+"$agent" serve --data-dir "$mail/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
     --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/memlog.out" 2>&1 &
 pids+=($!); memlog_pid=$!
 .build/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &

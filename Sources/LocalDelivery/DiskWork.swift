@@ -210,6 +210,8 @@ struct FinalStep: Sendable {
     let targets: [DeliveryTarget]
     let messageID: String?
     let bodyHash: String
+    /// The other deliveries on their way to their links.
+    let gathering: LinkGathering
 
     /// What the step came to.
     enum Outcome: Sendable {
@@ -224,8 +226,13 @@ struct FinalStep: Sendable {
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
         log.announce()
+        gathering.approach()
         var submitted = false
-        defer { if !submitted { log.withdraw() } }
+        var arrived = false
+        defer {
+            if !submitted { log.withdraw() }
+            if !arrived { gathering.arrive() }
+        }
         let progress: SpoolProgress
         do {
             progress = try spool.write(chunks, open: open, final: true)
@@ -243,10 +250,14 @@ struct FinalStep: Sendable {
         let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
         let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
         let linked = linker.link(pending)
+        gathering.arrive()
+        arrived = true
         let delivered = draft.apply(linked)
         // The log commits while new/ is synced; a 250 waits for both.
         let ticket = log.submit(draft.finished, announced: true)
         submitted = true
+        // The deliveries about to link join this one's journal commit (when it has one).
+        if configuration.fsync && !delivered.isEmpty { gathering.waitForOthers() }
         let unsynced = linker.sync(linked, pending)
         let committed = Result { try ticket.wait() }
         linker.finish(linked, pending, failed: unsynced)

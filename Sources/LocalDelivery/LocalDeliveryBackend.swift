@@ -17,6 +17,8 @@ public final class LocalDeliveryBackend: Backend {
     /// Blocking file work runs here, never on an event loop.
     let pool: NIOThreadPool
     private let userDirectory: Mutex<UserDirectory?>
+    /// Deliveries on their way to their links (see ``LinkGathering``).
+    let linkGathering: LinkGathering
 
     /// Creates the backend. `users`, when given, lists the only local users.
     public init(configuration: LocalDeliveryConfiguration, log: DeliveryLog, users: UserDirectory? = nil,
@@ -27,6 +29,7 @@ public final class LocalDeliveryBackend: Backend {
         self.logger = logger
         self.pool = pool
         self.userDirectory = Mutex(users)
+        self.linkGathering = LinkGathering(window: configuration.linkGatherWindow)
     }
 
     /// Replaces the users (SIGHUP); sessions already running keep what they resolved.

@@ -36,6 +36,10 @@ public struct LocalDeliveryConfiguration: Sendable {
     public var hostname: String
     /// Answer a full mailbox with 452 4.2.2 (try later) instead of 552 5.2.2.
     public var quotaTempfail: Bool
+    /// With `fsync`, how long (seconds) a delivery that has linked waits for the deliveries
+    /// still on their way to their links before it syncs `new/`, so that one journal commit
+    /// carries them all (see `LinkGathering`); 0 syncs at once. 1 ms by default.
+    public var linkGatherWindow: TimeInterval = 0.001
 
     /// Creates a configuration.
     public init(mailRoot: String, mailboxTemplate: String = "%d/%n", domains: Set<String>? = nil,

@@ -142,7 +142,7 @@ final class LocalDeliverySession: LMTPSession {
         }
         let step = FinalStep(spool: spool, chunks: batch, open: !opened, log: backend.log, logger: backend.logger,
                              configuration: configuration, targets: unique, messageID: scanner.messageID,
-                             bodyHash: hash.finalize())
+                             bodyHash: hash.finalize(), gathering: backend.linkGathering)
         let linking = draft
         switch try await backend.pool.runIfActive({ step.run(linking) }) {
         case .finished(let outcomes):

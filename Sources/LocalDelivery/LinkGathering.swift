@@ -1,0 +1,60 @@
+import Dispatch
+import Synchronization
+
+/// The deliveries on their way to their links, so that one that has linked can wait a moment
+/// for the others before it syncs its `new/`: on a journaled file system every `new/` sync
+/// commits the journal's running transaction, and links made while that commit is written go
+/// into the next one, so a delivery that syncs the moment it has linked leaves those just
+/// behind it a commit of their own. Waiting up to ``window`` for them (the way a database's
+/// group commit waits for its next writers) puts more links into one commit: at 4 KiB × 8
+/// sessions on the benchmark's ext4, 2.4 links per commit and 1.1–1.2 disk flushes per message
+/// became 0.8–0.9 flushes, and 2,208–2,650 msg/s became 2,592–2,819 (three ABAB pairs).
+final class LinkGathering: Sendable {
+    private struct State {
+        /// Deliveries that began their last step and have not linked (or given up) yet.
+        var approaching = 0
+        /// Deliveries waiting for them, each woken by its own semaphore.
+        var waiting: [DispatchSemaphore] = []
+    }
+
+    private let state = Mutex(State())
+    /// How long a delivery waits for the others at most.
+    let window: Double
+
+    /// `window` in seconds; 0 never waits.
+    init(window: Double) {
+        self.window = window
+    }
+
+    /// A delivery began its last step: it will link shortly.
+    func approach() {
+        state.withLock { $0.approaching += 1 }
+    }
+
+    /// A delivery has linked (or will not): when none is left on its way, those waiting go on.
+    func arrive() {
+        let waking: [DispatchSemaphore] = state.withLock { state in
+            state.approaching -= 1
+            guard state.approaching == 0 else { return [] }
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for semaphore in waking { semaphore.signal() }
+    }
+
+    /// Waits until no delivery is on its way to its links, or for ``window`` at most (on the
+    /// monotonic clock); returns at once when none is.
+    func waitForOthers() {
+        guard window > 0 else { return }
+        let semaphore = DispatchSemaphore(value: 0)
+        let registered = state.withLock { state in
+            guard state.approaching > 0 else { return false }
+            state.waiting.append(semaphore)
+            return true
+        }
+        guard registered, semaphore.wait(timeout: .now() + window) == .timedOut else { return }
+        // Not woken in time: no longer waiting (unless arrive() took it meanwhile, whose signal
+        // then stays in a semaphore nobody uses again).
+        state.withLock { $0.waiting.removeAll { $0 === semaphore } }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+@testable import LocalDelivery
+import Testing
+
+@Suite("Link gathering: a delivery about to sync new/ waits for those about to link")
+struct LinkGatheringTests {
+    /// Runs `body` on a thread of its own (never blocking the concurrency pool) and returns how
+    /// long it took there.
+    static func timed(_ body: @escaping @Sendable () -> Void) async -> TimeInterval {
+        await withCheckedContinuation { continuation in
+            Thread {
+                let started = Date()
+                body()
+                continuation.resume(returning: Date().timeIntervalSince(started))
+            }.start()
+        }
+    }
+
+    @Test("none on the way: no wait; one on the way: until it links; one that never links: the window at most")
+    func waits() async {
+        let gathering = LinkGathering(window: 3)
+        // Alone (its own arrival already counted): no wait at all.
+        gathering.approach()
+        gathering.arrive()
+        #expect(await Self.timed { gathering.waitForOthers() } < 1)
+
+        // Another delivery on its way links 0.3 s later: the wait ends then.
+        gathering.approach()
+        Thread {
+            Thread.sleep(forTimeInterval: 0.3)
+            gathering.arrive()
+        }.start()
+        let waited = await Self.timed { gathering.waitForOthers() }
+        #expect(waited >= 0.25 && waited < 2.9, "waited \(waited) s")
+
+        // One that never links holds the wait for the window, not longer.
+        gathering.approach()
+        let held = await Self.timed { gathering.waitForOthers() }
+        #expect(held >= 2.9 && held < 30, "held \(held) s")
+        gathering.arrive()
+
+        // Several waiting at once are all let go by the last arrival.
+        gathering.approach()
+        gathering.approach()
+        async let first = Self.timed { gathering.waitForOthers() }
+        async let second = Self.timed { gathering.waitForOthers() }
+        Thread {
+            Thread.sleep(forTimeInterval: 0.2)
+            gathering.arrive()
+            gathering.arrive()
+        }.start()
+        let both = await [first, second]
+        #expect(both.allSatisfy { $0 < 2.9 }, "\(both)")
+    }
+
+    @Test("a window of 0 never waits")
+    func off() async {
+        let gathering = LinkGathering(window: 0)
+        gathering.approach()
+        #expect(await Self.timed { gathering.waitForOthers() } < 1)
+        gathering.arrive()
+    }
+}

@@ -38,8 +38,8 @@ struct SpoolWriter: Sendable {
     let candidates: [Maildir]
     /// Whether to make the file durable after the last batch.
     let sync: Bool
-    /// Whether it is fsynced then, or (where the file system allows) written back then and
-    /// fsynced after the links (``Linker/sync(_:_:)``).
+    /// Whether it is fsynced then, or (where the file system allows) written back then and made
+    /// durable by the syncs of `new/` after the links (``Linker/sync(_:_:)``).
     let order: SyncOrder
 
     /// With `open`, first makes the spool in the first candidate that can be created and
@@ -130,10 +130,10 @@ struct Linker: Sendable {
         }
     }
 
-    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on, and
-    /// with them the spooled file if it was only written back before the links, all at once
-    /// (``SpooledMessage/syncLinks(into:)``); a copy whose `new/` (or whose file) cannot be
-    /// synced is taken back, and its recipient's 4xx is returned with its index. `targets` are
+    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on, all at
+    /// once (``SpooledMessage/syncLinks(into:)``; a spooled file that was only written back
+    /// before the links becomes durable with them); a copy whose `new/` cannot be synced is
+    /// taken back, and its recipient's 4xx is returned with its index. `targets` are
     /// those `linked` was made from, in the same order.
     func sync(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)]) -> [(Int, SMTPError)] {
         guard configuration.fsync else { return [] }
@@ -149,7 +149,7 @@ struct Linker: Sendable {
         var failures: [(Int, SMTPError)] = []
         for ((index, outcome), (_, target)) in zip(linked, targets) {
             guard case .delivered(let path, let maildir) = outcome.result,
-                  let failure = synced.directories[position[maildir.path]!] ?? synced.file else { continue }
+                  let failure = synced[position[maildir.path]!] else { continue }
             unlink(path)   // not durable: the client will be told to retry
             failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
         }

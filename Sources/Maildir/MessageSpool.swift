@@ -150,8 +150,8 @@ public final class MessageSpool {
     /// With ``SyncOrder/portable`` (or on a file system that does not order data before links,
     /// see ``FileSystemOrdering``) the file is fsynced here. With ``SyncOrder/automatic`` on
     /// one that does, its data is only written back to the device here; the message comes back
-    /// with ``SpooledMessage/isSynced`` false, and its ``SpooledMessage/sync()`` must be called
-    /// after the links' directories are synced and before the delivery is acknowledged.
+    /// with ``SpooledMessage/isSynced`` false, and it becomes durable with the sync of a `new/`
+    /// it is linked into, which must come before the delivery is acknowledged.
     public func finish(fsync sync: Bool, order: SyncOrder = .portable) throws(MaildirError) -> SpooledMessage {
         var staging = Staging()
         swap(&staging, &self.staging)
@@ -168,22 +168,23 @@ public final class MessageSpool {
         if sync && order == .automatic
             && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
             if letterbox_write_back(descriptor) == 0 {
-                // Kept open for the fsync after the links (SpooledMessage.sync()).
-                let open = SpooledMessage.OpenFile(descriptor)
-                descriptor = -1
+                try closeFile()
                 return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: virtualSize,
-                                      device: device, unsynced: open)
+                                      device: device, isSynced: false)
             }
             guard errno == ENOSYS || errno == EINVAL else { throw .last("sync_file_range", path) }
         }
         if sync && fsync(descriptor) != 0 { throw .last("fsync", path) }
-        guard close(descriptor) == 0 else {
-            descriptor = -1
-            throw .last("close", path)
-        }
-        descriptor = -1
+        try closeFile()
         return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: virtualSize, device: device,
-                              unsynced: nil)
+                              isSynced: true)
+    }
+
+    /// Closes the finished file.
+    private func closeFile() throws(MaildirError) {
+        let result = close(descriptor)
+        descriptor = -1
+        guard result == 0 else { throw .last("close", path) }
     }
 
     /// Abandons the message: closes and removes the file.

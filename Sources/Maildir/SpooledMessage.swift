@@ -18,29 +18,14 @@ public struct SpooledMessage: Hashable, Sendable {
     public let virtualSize: Int
     /// The file system it is on, to decide between linking and copying.
     let device: UInt64
-    /// The file, still open, while its fsync is due (see ``isSynced``).
-    let unsynced: OpenFile?
-
-    /// Whether the file has been fsynced (or needs no sync: fsync is off). When not, its data
-    /// has been written back to the device, on a file system that commits a link only with the
-    /// data written before it, and ``sync()`` is still due before the delivery is acknowledged.
-    public var isSynced: Bool { unsynced == nil }
-
-    /// An open descriptor, closed when the last copy of the message that holds it goes away.
-    final class OpenFile: Hashable, Sendable {
-        let descriptor: Int32
-
-        init(_ descriptor: Int32) {
-            self.descriptor = descriptor
-        }
-
-        deinit {
-            close(descriptor)
-        }
-
-        static func == (lhs: OpenFile, rhs: OpenFile) -> Bool { lhs === rhs }
-        func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-    }
+    /// Whether the file was fsynced before any link (or needs no sync: fsync is off). When
+    /// not, its data was written back to the device (``MessageSpool/finish(fsync:order:)``) on
+    /// a file system that commits a link only with, or after, what was journaled before it
+    /// (``FileSystemOrdering``), and the file needs no fsync of its own: the journal commit
+    /// that the sync of a `new/` it was linked into waits for also carries the file's blocks,
+    /// size and extents, all journaled before the link, and that commit's cache flush covers
+    /// its data, which the device had taken before the link was made.
+    public let isSynced: Bool
 
     /// The path in `tmp/`.
     public var path: String { maildir.tmp + "/" + name }
@@ -50,15 +35,14 @@ public struct SpooledMessage: Hashable, Sendable {
 
     /// Makes the message appear in `target`'s `new/`, atomically: a hard link to the spooled
     /// file when both are on one file system, else a copy written to `target`'s `tmp/`, fsynced
-    /// and linked. When `fsync` is set, `new/` is fsynced before this returns, and the file
-    /// itself if it was not yet (``isSynced``), so the delivery survives a crash. Returns the
-    /// delivered file's path.
+    /// and linked. When `fsync` is set, `new/` is fsynced before this returns (which makes a
+    /// file that was only written back durable with it, see ``isSynced``), so the delivery
+    /// survives a crash. Returns the delivered file's path.
     @discardableResult
     public func deliver(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
         let destination = try link(into: target, fsync: sync)
         if sync {
-            let synced = syncLinks(into: [target])
-            if let failure = synced.directories[0] ?? synced.file {
+            if let failure = syncLinks(into: [target])[0] {
                 unlink(destination)   // not durable: the client will be told to retry
                 throw failure
             }
@@ -80,77 +64,50 @@ public struct SpooledMessage: Hashable, Sendable {
         return destination
     }
 
-    /// fsyncs the spooled file, unless it already was (``isSynced``). Where it was left
-    /// unsynced, this is due after the links are made and before the delivery is acknowledged;
-    /// ``syncLinks(into:)`` does it together with the `new/` syncs.
-    public func sync() throws(MaildirError) {
-        guard let unsynced else { return }
-        if fsync(unsynced.descriptor) != 0 { throw .last("fsync", path) }
-    }
-
-    /// The failures of ``syncLinks(into:)``: one per Maildir, in the order given, and the
-    /// file's own (`nil`: synced).
-    public struct LinkSyncFailures: Sendable {
-        /// Each Maildir's `new/` sync failure, in the order given.
-        public var directories: [MaildirError?]
-        /// The file's fsync failure, when it was due and failed.
-        public var file: MaildirError?
-    }
-
-    /// fsyncs the `new/` of each of `maildirs` (name each once) and, when it is due
-    /// (``isSynced`` false), the file itself, all at the same time, through the kernel's
-    /// asynchronous fsync. On a journaled file system they then all wait for the one journal
-    /// commit that carries the links, where one after another each after the first would find
-    /// it done and send the device a cache flush of its own (4 KiB messages on the benchmark's
-    /// ext4: 4.0 → 3.0 flushes per message at one session, 1.7 → 1.25 at eight, 3.2 → 1.7 with
-    /// five recipients). Every sync has finished when this returns, and each has succeeded
-    /// unless its failure says otherwise.
-    public func syncLinks(into maildirs: [Maildir]) -> LinkSyncFailures {
-        var failures = LinkSyncFailures(directories: Array(repeating: nil, count: maildirs.count), file: nil)
+    /// fsyncs the `new/` of each of `maildirs` (name each once), all at the same time, through
+    /// the kernel's asynchronous fsync, and returns each one's failure (`nil`: synced), in the
+    /// order given. On a journaled file system they then all wait for the one journal commit
+    /// that carries the links, where one after another each after the first would find it done
+    /// and send the device a cache flush of its own. Every sync has finished when this returns.
+    /// The file itself is not synced (see ``isSynced``).
+    public func syncLinks(into maildirs: [Maildir]) -> [MaildirError?] {
+        var failures = [MaildirError?](repeating: nil, count: maildirs.count)
         // In groups, so that a delivery to a thousand Maildirs does not hold a thousand
-        // directories open at once (the file goes with the first group).
+        // directories open at once.
         var start = 0
         repeat {
             let group = start..<min(start + Self.syncGroup, maildirs.count)
-            syncGroup(maildirs, group, withFile: start == 0, into: &failures)
+            syncGroup(maildirs, group, into: &failures)
             start = group.upperBound
         } while start < maildirs.count
         return failures
     }
 
-    /// How many descriptors one ``syncLinks(into:)`` group syncs at once (and holds open).
-    static let syncGroup = 31
+    /// How many directories one ``syncLinks(into:)`` group syncs at once (and holds open).
+    static let syncGroup = 32
 
-    /// Opens the `new/` of `maildirs[group]`, syncs them (and the file, when `withFile` and it
-    /// is due) together, closes them, and records what failed.
-    private func syncGroup(_ maildirs: [Maildir], _ group: Range<Int>, withFile: Bool, into failures: inout LinkSyncFailures) {
+    /// Opens the `new/` of `maildirs[group]`, syncs them together, closes them, and records
+    /// what failed.
+    private func syncGroup(_ maildirs: [Maildir], _ group: Range<Int>, into failures: inout [MaildirError?]) {
         var descriptors: [Int32] = []
-        var owners: [Int] = []   // the Maildir of each descriptor, -1 for the file
-        descriptors.reserveCapacity(group.count + 1)
-        owners.reserveCapacity(group.count + 1)
-        defer { for (descriptor, owner) in zip(descriptors, owners) where owner >= 0 { close(descriptor) } }
+        var owners: [Int] = []   // the Maildir of each descriptor
+        descriptors.reserveCapacity(group.count)
+        owners.reserveCapacity(group.count)
+        defer { for descriptor in descriptors { close(descriptor) } }
         for index in group {
             let path = maildirs[index].new
             let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if descriptor < 0 {
-                failures.directories[index] = .last("open", path)
+                failures[index] = .last("open", path)
                 continue
             }
             descriptors.append(descriptor)
             owners.append(index)
         }
-        if withFile, let unsynced {
-            descriptors.append(unsynced.descriptor)
-            owners.append(-1)
-        }
         var errors = [Int32](repeating: 0, count: descriptors.count)
         letterbox_fsync_together(descriptors, Int32(descriptors.count), &errors)
         for (owner, error) in zip(owners, errors) where error != 0 {
-            if owner < 0 {
-                failures.file = MaildirError(operation: "fsync", path: path, errno: error)
-            } else {
-                failures.directories[owner] = MaildirError(operation: "fsync", path: maildirs[owner].new, errno: error)
-            }
+            failures[owner] = MaildirError(operation: "fsync", path: maildirs[owner].new, errno: error)
         }
     }
 

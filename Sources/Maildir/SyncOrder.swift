@@ -7,13 +7,14 @@ import CFileSystem
 import Synchronization
 
 /// In which order a delivery makes its message durable. Either way a recipient's 250 waits
-/// for both the file's fsync and its `new/` directory's fsync; what differs is whether the
-/// file's fsync comes before the link into `new/` or after it.
+/// until both the file and its link in `new/` are durable; what differs is whether the file is
+/// fsynced before the link, or written back before it and made durable by `new/`'s fsync.
 public enum SyncOrder: String, Sendable, Hashable, CaseIterable {
     /// The file's data is written back to the device (not synced) before the link, and the
-    /// file is fsynced after `new/` — where the file system is known to commit a link only
-    /// together with, or after, the data written back before it (see ``FileSystemOrdering``);
-    /// elsewhere as ``portable``. One journal commit per delivery instead of two in a row.
+    /// fsync of `new/` after the link makes both durable — where the file system is known to
+    /// commit a link only together with, or after, the data written back before it (see
+    /// ``FileSystemOrdering``); elsewhere as ``portable``. One journal commit per delivery
+    /// instead of two in a row.
     case automatic
     /// The file is fsynced before it is linked, on every file system: what POSIX alone
     /// promises. Two journal commits in a row on a journaled file system.
@@ -31,8 +32,12 @@ public enum SyncOrder: String, Sendable, Hashable, CaseIterable {
 /// written back (which allocates its blocks and sets its size on disk, in the running
 /// transaction) and the device has acknowledged them, a link made afterwards is committed in
 /// the same transaction or a later one, and every journal commit first flushes the device's
-/// cache (unless barriers are off), so the link never reaches the disk without the data. The
-/// file is still fsynced before the 250 — by then it finds its metadata committed.
+/// cache (unless barriers are off), so the link never reaches the disk without the data. Nor
+/// does the file need an fsync of its own after the link: the commit that `new/`'s fsync waits
+/// for (or the flush it sends when that commit is already written) carries everything of the
+/// file — its blocks, size and extents were journaled before the link, transactions commit in
+/// order, and the flush covers the data the device had taken before. An fsync of the file
+/// there found nothing left to commit and only sent the device one more cache flush.
 ///
 /// Recognised as ordering: `ext4` or `ext3` in `/proc/self/mountinfo` for the device, with a
 /// running journal (`/proc/fs/jbd2/<device>-8`: an internal one), and none of `data=writeback`,

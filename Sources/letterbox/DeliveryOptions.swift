@@ -22,8 +22,8 @@ struct DeliveryOptions: ParsableArguments {
 
     @Option(name: .long, help: """
         always: fsync every message and directory before answering (on ext4 with a journal, the message's data \
-        is written back before its link and the file fsynced after it: one journal commit instead of two); \
-        portable: the same, with the file fsynced before its link on every file system; never: no fsync.
+        is written back before its link and made durable by new/'s fsync, whose journal commit carries it: one \
+        commit instead of two); portable: the file fsynced before its link on every file system; never: no fsync.
         """)
     var fsync: String = "always"
 

@@ -93,7 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
             // Which order of syncs this file system allows (see FileSystemOrdering), for the operator.
             let finding = FileSystemOrdering.finding(forPath: mailRoot)
             let order = deliveryConfiguration.syncOrder == .automatic && finding.ordersDataBeforeLinks
-                ? "data written back before the link, file fsynced with new/"
+                ? "data written back before the link, durable with new/"
                 : "file fsynced before the link"
             print("letterbox: mail root \(mailRoot) on \(finding): \(order)")
         }

@@ -517,7 +517,7 @@ struct DurabilityOrderTests {
         }
     }
 
-    @Test("on ext4 with a journal: the spool's data written back before its link, then new/ and the file synced (at once), then the 250 (strace)")
+    @Test("on ext4 with a journal: the spool's data written back before its link, then both recipients' new/ synced at once, then the 250; the file not synced (strace)")
     func writeBackBeforeLink() async throws {
         try await ScratchFileSystem.with { mountPoint in
             guard let events = try await Self.trace(in: mountPoint, []) else { return }
@@ -526,8 +526,7 @@ struct DurabilityOrderTests {
             for (user, recipient, since) in replies {
                 let steps = Steps(since, user: user)
                 #expect(steps.walSynced != nil, "the log's WAL not synced before \(recipient)'s 250")
-                guard let wroteBack = steps.wroteBack, let linked = steps.linked, let newSynced = steps.newSynced,
-                      let spoolSynced = steps.spoolSynced else {
+                guard let wroteBack = steps.wroteBack, let linked = steps.linked, let newSynced = steps.newSynced else {
                     Issue.record("before \(recipient)'s 250 a step is missing: \(steps)")
                     continue
                 }
@@ -535,11 +534,13 @@ struct DurabilityOrderTests {
                 // after u1's previous 250 and holds the same calls, in the same order.
                 #expect(wroteBack < linked, "\(user): linked before the data was written back")
                 #expect(linked < newSynced, "\(user): new/ synced before the link")
-                #expect(linked < spoolSynced, "\(user): the file was synced before its link, not after")
+                // new/'s journal commit carries the file: no fsync of its own.
+                #expect(steps.spoolSynced == nil, "\(user): the file was fsynced as well")
             }
-            // Submitted together: both new/ and the file through AIO.
-            #expect(events.contains { if case .submitted(let path) = $0 { Steps.isSpool(path) } else { false } })
-            #expect(events.contains { if case .submitted(let path) = $0 { path.hasSuffix("/new") } else { false } })
+            // The two recipients' new/ submitted together through AIO; never the file.
+            #expect(events.contains { if case .submitted(let path) = $0 { path.hasSuffix("/u1/new") } else { false } })
+            #expect(events.contains { if case .submitted(let path) = $0 { path.hasSuffix("/u2/new") } else { false } })
+            #expect(!events.contains { if case .submitted(let path) = $0 { Steps.isSpool(path) } else { false } })
         }
     }
 
@@ -569,11 +570,11 @@ struct DurabilityOrderTests {
                 for (user, recipient, since) in replies {
                     let steps = Steps(since, user: user)
                     guard let wroteBack = steps.wroteBack, let linked = steps.linked, let newSynced = steps.newSynced,
-                          let spoolSynced = steps.spoolSynced, steps.walSynced != nil else {
+                          steps.walSynced != nil else {
                         Issue.record("before \(recipient)'s 250 a step is missing: \(steps)")
                         continue
                     }
-                    #expect(wroteBack < linked && linked < newSynced && linked < spoolSynced, "\(user): \(steps)")
+                    #expect(wroteBack < linked && linked < newSynced && steps.spoolSynced == nil, "\(user): \(steps)")
                 }
             }
         }

@@ -99,7 +99,7 @@ struct ServeOptionsTests {
                 let agent = try await AgentProcess.start(in: mountPoint + "/data\(arguments.count)", arguments)
                 let line = try await OutputCollector(agent.output).waitFor("mail root")
                 #expect(line.contains(expected), "\(line)")
-                if arguments.isEmpty { #expect(line.contains("data written back before the link, file fsynced with new/"), "\(line)") }
+                if arguments.isEmpty { #expect(line.contains("data written back before the link, durable with new/"), "\(line)") }
                 #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
                 _ = await agent.stopAndWait()
             }

@@ -3,7 +3,7 @@ import Maildir
 import Testing
 import TestSupport
 
-@Suite("Sync order: which file systems let the file be synced after its link", .serialized)
+@Suite("Sync order: which file systems let the file be written back, not synced, before its link", .serialized)
 struct SyncOrderTests {
     @Test("ext4 with its journal, data=ordered or data=journal: ordered; without a journal, data=writeback or nobarrier: not")
     func findings() async throws {
@@ -56,12 +56,11 @@ struct SyncOrderTests {
         try spool.write("Subject: order\r\n\r\nbody\r\n")
         let spooled = try spool.finish(fsync: true, order: order)
         let path = try spooled.deliver(into: target, fsync: true)
-        try spooled.sync()
         spooled.remove()
         return (spooled.isSynced, MaildirTests.contents(path))
     }
 
-    @Test("automatic on a journaled ext4: written back, synced after its link; portable, or without a journal: synced first")
+    @Test("automatic on a journaled ext4: written back, durable with its link; portable, or without a journal: synced first")
     func spoolOrder() async throws {
         let expected = Array("Subject: order\n\nbody\n".utf8)
         try await ScratchFileSystem.with { mountPoint in
@@ -83,7 +82,7 @@ struct SyncOrderTests {
     /// together with a third whose `new/` does not exist; returns the failures, whether the
     /// spool was due a sync, and the copies.
     static func syncTogether(in root: String, order: SyncOrder) throws
-        -> (failures: SpooledMessage.LinkSyncFailures, wasSynced: Bool, copies: [[UInt8]]) {
+        -> (failures: [MaildirError?], wasSynced: Bool, copies: [[UInt8]]) {
         let source = Maildir(path: root + "/a")
         let targets = [Maildir(path: root + "/b"), Maildir(path: root + "/c")]
         try source.create()
@@ -97,24 +96,23 @@ struct SyncOrderTests {
         return (failures, spooled.isSynced, paths.map(MaildirTests.contents))
     }
 
-    @Test("syncLinks: every new/ and the file synced at once; a new/ that cannot be opened is reported alone")
+    @Test("syncLinks: every new/ synced at once; a new/ that cannot be opened is reported alone")
     func syncTogether() async throws {
         let expected = Array("Subject: together\n\nbody\n".utf8)
-        func check(_ result: (failures: SpooledMessage.LinkSyncFailures, wasSynced: Bool, copies: [[UInt8]])) {
-            #expect(result.failures.directories.count == 3)
-            #expect(result.failures.directories[0] == nil)
-            #expect(result.failures.directories[1] == nil)
-            #expect(result.failures.directories[2]?.errno == ENOENT)
-            #expect(result.failures.file == nil)
+        func check(_ result: (failures: [MaildirError?], wasSynced: Bool, copies: [[UInt8]])) {
+            #expect(result.failures.count == 3)
+            #expect(result.failures[0] == nil)
+            #expect(result.failures[1] == nil)
+            #expect(result.failures[2]?.errno == ENOENT)
             #expect(result.copies == [expected, expected])
         }
-        // The file due a sync (written back only), through the asynchronous fsyncs.
+        // The file written back only, made durable by the directories' syncs.
         try await ScratchFileSystem.with { mountPoint in
             let result = try Self.syncTogether(in: mountPoint, order: .automatic)
             #expect(!result.wasSynced)
             check(result)
         }
-        // The file synced before its links: only the directories.
+        // The file synced before its links.
         try await withTemporaryDirectory { root in
             let result = try Self.syncTogether(in: root, order: .portable)
             #expect(result.wasSynced)
@@ -142,9 +140,8 @@ struct SyncOrderTests {
             }
             let failures = spooled.syncLinks(into: targets)
             spooled.remove()
-            #expect(failures.file == nil)
-            #expect(failures.directories.count == 70)
-            for (index, failure) in failures.directories.enumerated() {
+            #expect(failures.count == 70)
+            for (index, failure) in failures.enumerated() {
                 if index == 45 { #expect(failure?.errno == ENOENT) } else { #expect(failure == nil, "t\(index): \(String(describing: failure))") }
             }
         }

@@ -212,6 +212,8 @@ struct FinalStep: Sendable {
     let bodyHash: String
     /// The other deliveries on their way to their links.
     let gathering: LinkGathering
+    /// This delivery's place among them, taken when its body began.
+    let arrival: LinkGathering.Arrival
 
     /// What the step came to.
     enum Outcome: Sendable {
@@ -226,12 +228,10 @@ struct FinalStep: Sendable {
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
         log.announce()
-        gathering.approach()
         var submitted = false
-        var arrived = false
         defer {
             if !submitted { log.withdraw() }
-            if !arrived { gathering.arrive() }
+            arrival.arrive()
         }
         let progress: SpoolProgress
         do {
@@ -250,8 +250,7 @@ struct FinalStep: Sendable {
         let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
         let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
         let linked = linker.link(pending)
-        gathering.arrive()
-        arrived = true
+        arrival.arrive()
         let delivered = draft.apply(linked)
         // The log commits while new/ is synced; a 250 waits for both.
         let ticket = log.submit(draft.finished, announced: true)

@@ -93,6 +93,10 @@ final class LocalDeliverySession: LMTPSession {
                                 lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf,
                                 candidates: unique.map(\.maildir), sync: configuration.fsync,
                                 order: configuration.syncOrder)
+        // On its way to its links from now: a delivery that links meanwhile waits for this one
+        // (a little) before it syncs, so that one journal commit carries both (LinkGathering).
+        let arrival = backend.linkGathering.approach()
+        defer { arrival.arrive() }
         var hash = BodyHash()
         var scanner = MessageIDScanner()
         var batch: [ByteBuffer] = []
@@ -142,7 +146,7 @@ final class LocalDeliverySession: LMTPSession {
         }
         let step = FinalStep(spool: spool, chunks: batch, open: !opened, log: backend.log, logger: backend.logger,
                              configuration: configuration, targets: unique, messageID: scanner.messageID,
-                             bodyHash: hash.finalize(), gathering: backend.linkGathering)
+                             bodyHash: hash.finalize(), gathering: backend.linkGathering, arrival: arrival)
         let linking = draft
         switch try await backend.pool.runIfActive({ step.run(linking) }) {
         case .finished(let outcomes):

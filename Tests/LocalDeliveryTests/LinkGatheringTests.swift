@@ -20,44 +20,66 @@ struct LinkGatheringTests {
     func waits() async {
         let gathering = LinkGathering(window: 3)
         // Alone (its own arrival already counted): no wait at all.
-        gathering.approach()
-        gathering.arrive()
+        gathering.approach().arrive()
         #expect(await Self.timed { gathering.waitForOthers() } < 1)
 
         // Another delivery on its way links 0.3 s later: the wait ends then.
-        gathering.approach()
+        let other = gathering.approach()
         Thread {
             Thread.sleep(forTimeInterval: 0.3)
-            gathering.arrive()
+            other.arrive()
         }.start()
         let waited = await Self.timed { gathering.waitForOthers() }
         #expect(waited >= 0.25 && waited < 2.9, "waited \(waited) s")
 
         // One that never links holds the wait for the window, not longer.
-        gathering.approach()
+        let stuck = gathering.approach()
         let held = await Self.timed { gathering.waitForOthers() }
         #expect(held >= 2.9 && held < 30, "held \(held) s")
-        gathering.arrive()
+        stuck.arrive()
 
         // Several waiting at once are all let go by the last arrival.
-        gathering.approach()
-        gathering.approach()
+        let one = gathering.approach()
+        let two = gathering.approach()
         async let first = Self.timed { gathering.waitForOthers() }
         async let second = Self.timed { gathering.waitForOthers() }
         Thread {
             Thread.sleep(forTimeInterval: 0.2)
-            gathering.arrive()
-            gathering.arrive()
+            one.arrive()
+            two.arrive()
         }.start()
         let both = await [first, second]
         #expect(both.allSatisfy { $0 < 2.9 }, "\(both)")
     }
 
+    @Test("an arrival counts once, however often it is given; one dropped without arriving arrives")
+    func arrivals() async {
+        let gathering = LinkGathering(window: 3)
+        let first = gathering.approach()
+        let second = gathering.approach()
+        // The first arrives three times (its last step and the session's own exit both say
+        // so): the second is still on its way, so a wait is held until it arrives.
+        first.arrive()
+        first.arrive()
+        first.arrive()
+        Thread {
+            Thread.sleep(forTimeInterval: 0.3)
+            second.arrive()
+        }.start()
+        let waited = await Self.timed { gathering.waitForOthers() }
+        #expect(waited >= 0.25 && waited < 2.9, "waited \(waited) s")
+
+        // A delivery whose arrival is dropped (its task ended before its last step ran)
+        // no longer holds anyone up.
+        do { _ = gathering.approach() }
+        #expect(await Self.timed { gathering.waitForOthers() } < 1)
+    }
+
     @Test("a window of 0 never waits")
     func off() async {
         let gathering = LinkGathering(window: 0)
-        gathering.approach()
+        let arrival = gathering.approach()
         #expect(await Self.timed { gathering.waitForOthers() } < 1)
-        gathering.arrive()
+        arrival.arrive()
     }
 }

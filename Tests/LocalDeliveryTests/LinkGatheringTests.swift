@@ -16,6 +16,15 @@ struct LinkGatheringTests {
         }
     }
 
+    /// How long `gathering.waitForOthers()` waits while `arrival` arrives `delay` seconds from now.
+    static func wait(_ gathering: LinkGathering, while arrival: LinkGathering.Arrival, arrivesAfter delay: TimeInterval) async -> TimeInterval {
+        Thread {
+            Thread.sleep(forTimeInterval: delay)
+            arrival.arrive()
+        }.start()
+        return await Self.timed { gathering.waitForOthers() }
+    }
+
     @Test("none on the way: no wait; one on the way: until it links; one that never links: the window at most")
     func waits() async {
         let gathering = LinkGathering(window: 3)
@@ -24,12 +33,7 @@ struct LinkGatheringTests {
         #expect(await Self.timed { gathering.waitForOthers() } < 1)
 
         // Another delivery on its way links 0.3 s later: the wait ends then.
-        let other = gathering.approach()
-        Thread {
-            Thread.sleep(forTimeInterval: 0.3)
-            other.arrive()
-        }.start()
-        let waited = await Self.timed { gathering.waitForOthers() }
+        let waited = await Self.wait(gathering, while: gathering.approach(), arrivesAfter: 0.3)
         #expect(waited >= 0.25 && waited < 2.9, "waited \(waited) s")
 
         // One that never links holds the wait for the window, not longer.
@@ -62,11 +66,7 @@ struct LinkGatheringTests {
         first.arrive()
         first.arrive()
         first.arrive()
-        Thread {
-            Thread.sleep(forTimeInterval: 0.3)
-            second.arrive()
-        }.start()
-        let waited = await Self.timed { gathering.waitForOthers() }
+        let waited = await Self.wait(gathering, while: second, arrivesAfter: 0.3)
         #expect(waited >= 0.25 && waited < 2.9, "waited \(waited) s")
 
         // A delivery whose arrival is dropped (its task ended before its last step ran)

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// What a 250 promises, checked against power failures: the agent runs on an ext4 whose disk
+/// records every write and cache flush (Tests/Fixtures/powerfail, a FUSE file behind a loop
+/// device), and the disk is rebuilt as it was at each flush a 250 came after, then mounted and
+/// searched. It needs root, loop devices, `/dev/fuse` and Python's `fuse` module (fusepy, over
+/// Debian's libfuse2); without them it is skipped, and fails in CI.
+@Suite("Power failure: every 250 is on the disk at the flush after it", .timeLimit(.minutes(5)))
+struct PowerFailureTests {
+    static let script = DeploymentTests.repository + "/Tests/Fixtures/powerfail/check.py"
+
+    /// Runs the check with `arguments` after the binary and the work directory; nil when the
+    /// machine cannot run it.
+    static func check(_ arguments: [String]) async throws -> (status: Int32, output: String)? {
+        guard getuid() == 0 else {
+            if External.required { Issue.record("the power-failure check needs root (loop devices, FUSE)") }
+            return nil
+        }
+        guard let python3 = External.find("python3"), External.find("losetup") != nil, External.find("mkfs.ext4") != nil,
+              FileManager.default.fileExists(atPath: "/dev/fuse") else {
+            if External.required { Issue.record("the power-failure check needs python3, losetup, mkfs.ext4 and /dev/fuse") }
+            return nil
+        }
+        guard try await runProcess(python3, ["-c", "import fuse"]).status == 0 else {
+            if External.required { Issue.record("the power-failure check needs Python's fuse module (pip install fusepy)") }
+            return nil
+        }
+        return try await withTemporaryDirectory { directory in
+            try await runProcess(python3, [script, letterboxExecutable(), directory + "/work"] + arguments)
+        }
+    }
+
+    @Test("as deployed (log on the same disk): every delivery acknowledged is whole in new/ and logged; nothing partial in new/")
+    func deployed() async throws {
+        guard let result = try await Self.check(["60", "4"]) else { return }
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("120 deliveries acknowledged") && result.output.contains(" 0 failures"), "\(result.output)")
+    }
+
+    /// The log's syncs commit the journal too when its WAL grows, which would make links
+    /// durable even if `new/` were never synced; with the log on a tmpfs only the Maildir's own
+    /// syncs can (checked: without the `new/` fsyncs this fails, every delivery missing; without
+    /// the spool's write-back before its link, files in `new/` come back empty).
+    @Test("with the log elsewhere: the Maildir's own syncs make every acknowledged delivery durable")
+    func maildirAlone() async throws {
+        guard let result = try await Self.check(["60", "4", "log-elsewhere"]) else { return }
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("120 deliveries acknowledged") && result.output.contains(" 0 failures"), "\(result.output)")
+    }
+}

@@ -119,13 +119,18 @@ def check_snapshot(image, mountpoint, required, sent, check_log):
                 present.setdefault((index, user), path)
             rows = set()
             database = os.path.join(mountpoint, "data", "deliveries.sqlite")
-            if os.path.exists(database):
-                connection = sqlite3.connect(database)
-                for recipient, message_id in connection.execute(
-                        "SELECT d.recipient, t.message_id FROM deliveries d JOIN transactions t ON t.id = d.transaction_id "
-                        "WHERE d.status = 'delivered'"):
-                    rows.add((recipient, message_id))
-                connection.close()
+            if check_log:
+                try:
+                    connection = sqlite3.connect(database)
+                    try:
+                        for recipient, message_id in connection.execute(
+                                "SELECT d.recipient, t.message_id FROM deliveries d JOIN transactions t ON t.id = d.transaction_id "
+                                "WHERE d.status = 'delivered'"):
+                            rows.add((recipient, message_id))
+                    finally:
+                        connection.close()
+                except sqlite3.Error as error:
+                    failures.append(f"the log could not be read: {error}")
             for index, recipient in required:
                 user = recipient.split("@")[0]
                 if (index, user) not in present:

@@ -252,11 +252,15 @@ struct FinalStep: Sendable {
         let linked = linker.link(pending)
         arrival.arrive()
         let delivered = draft.apply(linked)
-        // The log commits while new/ is synced; a 250 waits for both.
-        let ticket = log.submit(draft.finished, announced: true)
-        submitted = true
         // The deliveries about to link join this one's journal commit (when it has one).
         if configuration.fsync && !delivered.isEmpty { gathering.waitForOthers() }
+        // The log commits while new/ is synced; a 250 waits for both. Submitted after the
+        // wait, so that the rows of the deliveries released together reach the writer
+        // together and share one WAL sync as their links share one journal commit (submitted
+        // before it, the first rows of a group were often committed while the group was
+        // still gathering, and the rest needed a sync of their own).
+        let ticket = log.submit(draft.finished, announced: true)
+        submitted = true
         let unsynced = linker.sync(linked, pending)
         let committed = Result { try ticket.wait() }
         linker.finish(linked, pending, failed: unsynced)

@@ -31,7 +31,9 @@ struct LimitTests {
                 #expect(try await first.reply().hasPrefix("220 "))
                 let refused = try await TestClient.with(address) { second in try await second.readUntilClosed() }
                 #expect(refused == ["421 4.7.0 mx.test Error: too many connections from 127.0.0.1"])
-                try await first.command("QUIT")
+                // Under CI's parallel load the server may already have timed the first
+                // connection out (a closed channel); either way its slot is freed.
+                _ = try? await first.command("QUIT")
             }
             // The first connection's slot is released once its task ends.
             for _ in 0..<100 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }

@@ -260,18 +260,22 @@ struct TransactionTests {
                     // Commands one after another for 11 s, more than two read timeouts: the
                     // connection stays open.
                     var commands = 0
-                    // The server's timer runs from the connection until the first command.
-                    var lastReply = started
+                    // When the previous command began to go out (the server's timer was reset
+                    // no earlier than that; before the first, it runs from the connection):
+                    // the client's task can be resumed seconds after a reply arrived, so the
+                    // time a reply was seen says nothing about the server's silence.
+                    var previousSend = started
                     while ContinuousClock.now - started < .seconds(11) {
+                        let sent = ContinuousClock.now
                         do {
                             #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
-                        } catch where ContinuousClock.now - lastReply >= .seconds(4) {
-                            // Held up (before the command went out, or while it did), not cut
-                            // off early: void. A server that cut the connection early fails
-                            // the command at once after the last reply, which stays an error.
-                            return ContinuousClock.now - lastReply
+                        } catch where ContinuousClock.now - previousSend >= .seconds(4) {
+                            // Held up, not cut off early: void. A server that cut the
+                            // connection early fails a command sent right after the previous
+                            // one, which stays an error.
+                            return ContinuousClock.now - previousSend
                         }
-                        lastReply = ContinuousClock.now
+                        previousSend = sent
                         commands += 1
                     }
                     let lastCommand = ContinuousClock.now

@@ -81,7 +81,7 @@ let package = Package(
         ),
         .target(
             name: "DeliveryLog",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            dependencies: ["CFileSystem", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strictness
         ),
         .target(

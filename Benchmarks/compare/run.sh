@@ -12,8 +12,8 @@
 # build (to compare two builds in turn). With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
 # linux-perf) into that directory, one file per server and run, for `perf report --sort comm`.
 #
-# --only runs just the cases whose label matches (e.g. '4 KiB, 1 rcpt, 8 sess'), for trying a
-# change; it cannot be combined with --write.
+# --only runs just the cases whose label and servers match (e.g. '4 KiB, 1 rcpt, 8 sess', or
+# 'postfix' for the end-to-end cases), for trying a change; it cannot be combined with --write.
 #
 # Needs (Debian): postfix (smtp-source, smtp-sink, the private instance), dovecot-core,
 # dovecot-lmtpd, bc; runs as root (Dovecot delivers as the user `nobody`).
@@ -137,8 +137,8 @@ data_directory = $work/postfix/data
 myhostname = mx.bench.test
 mydestination =
 maillog_file = $work/postfix/maillog
-relay_domains = letterbox.test, sink.test, dovecot.test
-transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock }
+relay_domains = letterbox.test, sink.test, dovecot.test, null.test
+transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock, null.test=lmtp:unix:$work/null.sock }
 CONF
 awk -v port="$postfix_port" '
     /^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port; $5 = "n" }
@@ -280,14 +280,16 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # Each case: messages size recipients sessions, then the servers measured in turn every round
 # (ABAB…); the first server's row gets the ratio to the second's, a third's row (the agent with
-# its log in memory) the first's ratio to it.
+# its log in memory, or Dovecot behind Postfix) the first's ratio to it, and a fourth's (the
+# null server behind Postfix: the protocol alone, what the agent would reach if its deliveries
+# cost nothing) its own ratio to the second.
 cases=(
     "2000 4096 1 1|letterbox dovecot memlog"   "2000 4096 1 1|null sink"
     "2000 4096 1 8|letterbox dovecot memlog"   "2000 4096 1 8|null sink"
     "1000 4096 5 8|letterbox dovecot memlog"   "1000 4096 5 8|null sink"
     "200 1048576 1 8|letterbox dovecot"        "200 1048576 1 8|null sink"
-    "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot"
-    "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot"
+    "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null"
+    "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null"
 )
 label() { # messages size recipients sessions
     printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
@@ -298,7 +300,7 @@ for entry in "${cases[@]}"; do
     read -r messages size recipients sessions <<< "${entry%%|*}"
     read -r -a servers <<< "${entry#*|}"
     name=$(label "$messages" "$size" "$recipients" "$sessions")
-    [ -n "$only" ] && ! [[ "$name" =~ $only ]] && continue
+    [ -n "$only" ] && ! [[ "$name: ${servers[*]}" =~ $only ]] && continue
     for server in "${servers[@]}"; do : > "$work/$server.results"; done
     for _ in $(seq "$runs"); do
         for server in "${servers[@]}"; do
@@ -326,6 +328,9 @@ for entry in "${cases[@]}"; do
             ratio=$(printf '%.2f× %s' "$(echo "$first / $second" | bc -l)" "${servers[1]}")
         elif [ "$index" = 2 ]; then
             ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
+        elif [ "$index" = 3 ]; then
+            second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
+            ratio=$(printf '%.2f× %s' "$(echo "$rate / $second" | bc -l)" "${servers[1]}")
         fi
         table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %.0f %% | %.2f | %d MiB | %d MiB | %s |' \
             "$name" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \

@@ -7,15 +7,47 @@
 #if defined(__linux__)
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 int letterbox_write_back(int fd) {
     return sync_file_range(fd, 0, 0,
                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
+int letterbox_device_of(int fd, uint64_t *device) {
+    struct statx info;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &info) == 0) {
+        *device = makedev(info.stx_dev_major, info.stx_dev_minor);
+        return 0;
+    }
+    if (errno != ENOSYS) return -1;
+    struct stat fallback;   // a kernel before 4.11 (or a filter refusing statx)
+    if (fstat(fd, &fallback) != 0) return -1;
+    *device = (uint64_t)fallback.st_dev;
+    return 0;
+}
+
+int letterbox_skip_access_times(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return -1;
+    int flags = 0;
+    int result = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    if (result == 0 && !(flags & FS_NOATIME_FL)) {
+        flags |= FS_NOATIME_FL;
+        result = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result == 0 ? 0 : -1;
 }
 
 int letterbox_file_system_id(int fd, uint64_t *id) {
@@ -108,7 +140,21 @@ void letterbox_fsync_together(const int *fds, int count, int *errors) {
     }
 }
 #else
+#include <sys/stat.h>
 #include <unistd.h>
+
+int letterbox_skip_access_times(const char *path) {
+    (void)path;
+    errno = ENOTSUP;
+    return -1;
+}
+
+int letterbox_device_of(int fd, uint64_t *device) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) return -1;
+    *device = (uint64_t)info.st_dev;
+    return 0;
+}
 
 int letterbox_write_back(int fd) {
     (void)fd;

@@ -1,3 +1,4 @@
+import CFileSystem
 import Dispatch
 import Foundation
 import GRDB
@@ -108,6 +109,11 @@ public final class DeliveryLog: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
         }
         try Self.migrator.migrate(database)
+        // Reads of the log (the duplicate check's, mostly from the WAL) no longer write access
+        // times: under relatime the first read after each commit did, a journaled update of
+        // the inode that waited for the journal commit writing it (ext4). Where the file
+        // system has no such attribute nothing changes.
+        for file in [path, path + "-wal"] { _ = letterbox_skip_access_times(file) }
     }
 
     /// Whether every commit is synced to disk before it returns (SQLite's `synchronous` is

@@ -162,9 +162,10 @@ public final class MessageSpool {
         }
         try flush(&staging)
         let virtualSize = size + staging.bareLineFeeds
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw .last("fstat", path) }
-        let device = UInt64(info.st_dev)
+        // Not fstat: reading the times would cost the log's WAL a journaled mtime update per
+        // commit (see letterbox_device_of).
+        var device: UInt64 = 0
+        guard letterbox_device_of(descriptor, &device) == 0 else { throw .last("statx", path) }
         if sync && order == .automatic
             && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
             if letterbox_write_back(descriptor) == 0 {

@@ -189,6 +189,31 @@ struct DeliveryLogTests {
         }
     }
 
+    @Test("on ext4 the log's database and WAL carry the no-atime attribute, so reading the log after a commit leaves the WAL's access time alone")
+    func noAccessTimes() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            let path = mountPoint + "/deliveries.sqlite"
+            let log = try DeliveryLog(path: path)
+            guard let lsattr = External.find("lsattr") else { return }
+            let listed = try await runProcess(lsattr, [path, path + "-wal"])
+            let lines = listed.output.split(separator: "\n")
+            #expect(listed.status == 0 && lines.count == 2, "\(listed.output)")
+            for line in lines { #expect(line.split(separator: " ").first?.contains("A") == true, "\(line)") }
+            // Coarse file times move in ticks of a few milliseconds: the pauses keep the WAL's
+            // creation, the commit that changes it and the read apart, so that under relatime a
+            // read would have to move the access time past the commit's modification time.
+            try await Task.sleep(for: .milliseconds(30))
+            _ = try await Self.commitOffPool(log, Self.transaction(1, recipients: ["a@x.test"]))
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 1)
+            var info = stat()
+            #expect(stat(path + "-wal", &info) == 0)
+            let accessed = Double(info.st_atim.tv_sec) + Double(info.st_atim.tv_nsec) / 1e9
+            let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+            #expect(accessed < modified, "the read wrote the WAL's access time (\(accessed) ≥ \(modified))")
+        }
+    }
+
     @Test("a submitted record commits while the caller goes on; amend rewrites a recipient's outcome")
     func submitAndAmend() async throws {
         try await withTemporaryDirectory { directory in

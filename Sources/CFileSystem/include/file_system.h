@@ -9,6 +9,23 @@
 /// flushed. Returns 0, or -1 with errno set (ENOSYS where the call does not exist).
 int letterbox_write_back(int fd);
 
+/// The device (`st_dev`) of the open file `fd` in `*device`, asked of Linux `statx` for the
+/// file's type only. Not `fstat`: on a file system with multigrain timestamps (ext4 since Linux
+/// 6.13) reading a file's times marks them as seen, so that its next change takes a
+/// fine-grained time, which also moves the clock every later change on the machine reads
+/// forward (the kernel's floor): a delivery's `fstat` of its spool then gave the delivery log's
+/// WAL a new mtime for each commit, a journaled inode update that had to wait for the journal
+/// commit still writing the previous one. Returns 0, or -1 with errno set.
+int letterbox_device_of(int fd, uint64_t *device);
+
+/// Sets the file's no-atime attribute (Linux `FS_NOATIME_FL`, `chattr +A`; the owner may set
+/// it): reading the file no longer writes its access time. For the delivery log's database
+/// and WAL: under the default `relatime` the duplicate check's first read of the WAL after a
+/// commit changed it wrote the WAL's atime, a journaled inode update that waited for the
+/// journal commit then writing the inode's block. Returns 0, or -1 with errno set (e.g.
+/// ENOTTY or EOPNOTSUPP on a file system without the attribute).
+int letterbox_skip_access_times(const char *path);
+
 /// The id of the file system holding the open file `fd` (`statfs`'s `f_fsid`, which ext4
 /// derives from its UUID) in `*id`. Returns 0, or -1 with errno set.
 int letterbox_file_system_id(int fd, uint64_t *id);

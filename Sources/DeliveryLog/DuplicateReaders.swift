@@ -22,9 +22,9 @@ final class DuplicateReaders: @unchecked Sendable {
     private let available = DispatchSemaphore(value: DuplicateReaders.limit)
 
     static let query = """
-        SELECT d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
+        SELECT d.recipient, d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
         WHERE t.message_id = ?1 AND t.body_sha256 = ?2
-          AND +d.recipient = ?3 AND +d.time >= ?4 AND d.status = 'delivered'
+          AND +d.time >= ?3 AND d.status = 'delivered'
           AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
         """
 
@@ -67,26 +67,27 @@ final class DuplicateReaders: @unchecked Sendable {
             sqlite3_close_v2(database)
         }
 
-        /// The (mailbox, file) of every delivered copy the query finds.
-        func copies(messageID: String, bodySHA256: String, recipient: String, since: String) throws -> [(String, String)] {
+        /// The (recipient, mailbox, file) of every delivered copy the query finds.
+        func copies(messageID: String, bodySHA256: String, since: String) throws -> [(String, String, String)] {
             defer {
                 sqlite3_reset(statement)
                 sqlite3_clear_bindings(statement)
             }
             let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
-            for (index, value) in [messageID, bodySHA256, recipient, since].enumerated() {
+            for (index, value) in [messageID, bodySHA256, since].enumerated() {
                 let bound = sqlite3_bind_text(statement, Int32(index + 1), value, -1, transient)
                 guard bound == SQLITE_OK else { throw ReadError(code: bound, message: String(cString: sqlite3_errmsg(database))) }
             }
-            var found: [(String, String)] = []
+            var found: [(String, String, String)] = []
             while true {
                 let stepped = sqlite3_step(statement)
                 if stepped == SQLITE_DONE { return found }
                 guard stepped == SQLITE_ROW else {
                     throw ReadError(code: stepped, message: String(cString: sqlite3_errmsg(database)))
                 }
-                guard let mailbox = sqlite3_column_text(statement, 0), let file = sqlite3_column_text(statement, 1) else { continue }
-                found.append((String(cString: mailbox), String(cString: file)))
+                guard let recipient = sqlite3_column_text(statement, 0), let mailbox = sqlite3_column_text(statement, 1),
+                      let file = sqlite3_column_text(statement, 2) else { continue }
+                found.append((String(cString: recipient), String(cString: mailbox), String(cString: file)))
             }
         }
     }

@@ -123,9 +123,15 @@ struct Linker: Sendable {
     /// yet (see ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so
     /// that on a journaled file system the first sync commits them all).
     func link(_ targets: [(Int, DeliveryTarget)]) -> [(Int, Outcome)] {
-        targets.map { index, target in
+        // The duplicate check reads the log once for the message, then answers per recipient.
+        var copies: DeliveredCopies?
+        if configuration.duplicateWindow > 0, let messageID, !targets.isEmpty {
+            copies = try? log.deliveredCopies(messageID: messageID, bodySHA256: bodyHash,
+                                              since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))
+        }
+        return targets.map { index, target in
             let started = Date()
-            let result = link(target)
+            let result = link(target, copies: copies)
             return (index, Outcome(result: result, duration: Date().timeIntervalSince(started)))
         }
     }
@@ -166,12 +172,10 @@ struct Linker: Sendable {
         spooled.remove()
     }
 
-    /// The checks and the link of one recipient; `new/` is not synced yet.
-    private func link(_ target: DeliveryTarget) -> Result {
-        if configuration.duplicateWindow > 0, let messageID,
-           (try? log.alreadyDelivered(recipient: target.canonical, messageID: messageID, bodySHA256: bodyHash,
-                                      since: Date(timeIntervalSinceNow: -configuration.duplicateWindow),
-                                      isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) })) == true {
+    /// The checks and the link of one recipient (`copies`: the message's earlier deliveries,
+    /// when the duplicate check is on and could read them); `new/` is not synced yet.
+    private func link(_ target: DeliveryTarget, copies: DeliveredCopies?) -> Result {
+        if let copies, copies.hasCopy(for: target.canonical, isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) }) {
             return .duplicate
         }
         do {

@@ -95,6 +95,20 @@ struct DeliveryLogTests {
             #expect(try !log.alreadyDelivered(recipient: "alice@x.test", messageID: "<same@x>", bodySHA256: "hash1", since: hour,
                                               isPresent: { asked.append(($0, $1)); return false }))
             #expect(asked.count == 1 && asked.first?.1 == Self.transaction(1, recipients: ["alice@x.test"]).recipients[0].file)
+
+            // One read answers for every recipient of a message: each has its own copies, a
+            // failed recipient has none, and another message's recipients are not among them.
+            _ = try await log.record(Self.transaction(2, recipients: ["carol@x.test", "dave@x.test"], messageID: "<two@x>"))
+            var failed = Self.transaction(3, recipients: ["erin@x.test"], status: .failed, messageID: "<two@x>")
+            failed.bodySHA256 = "hash2"
+            _ = try await log.record(failed)
+            let copies = try log.deliveredCopies(messageID: "<two@x>", bodySHA256: "hash2", since: hour)
+            var named: [String] = []
+            #expect(copies.hasCopy(for: "carol@x.test", isPresent: { mailbox, _ in named.append(mailbox); return true }))
+            #expect(copies.hasCopy(for: "dave@x.test", isPresent: anyCopy))
+            #expect(!copies.hasCopy(for: "erin@x.test", isPresent: anyCopy))
+            #expect(!copies.hasCopy(for: "alice@x.test", isPresent: anyCopy))
+            #expect(named == ["/mail/carol@x.test"])
         }
     }
 

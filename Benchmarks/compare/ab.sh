@@ -3,15 +3,15 @@
 # the agent gains, when one comparison of run.sh cannot tell (the same build's msg/s moves by
 # 10–15 % from run to run on these machines, so a change needs many rounds side by side).
 #
-#   Benchmarks/compare/ab.sh [--rounds N] [--sessions S] [--recipients R] [--messages M] VARIANT...
+#   Benchmarks/compare/ab.sh [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] VARIANT...
 #
 # A VARIANT is LABEL=BINARY, optionally followed by +memlog (the delivery log on a tmpfs, what
 # the log costs) and by ,NAME=VALUE pairs set in the agent's environment, e.g.
 #   Benchmarks/compare/ab.sh --rounds 8 old=/tmp/letterbox-old new=.build/release/letterbox
 #   Benchmarks/compare/ab.sh disk=.build/release/letterbox mem=.build/release/letterbox+memlog
 # Every round runs each variant once, in the order given (ABAB…), each on a fresh agent with
-# an empty data directory: 1,000 messages to warm up, then M measured (4 KiB, smtp-source -L
-# over the agent's Unix socket). It prints one line per run, then per variant the median and
+# an empty data directory: 1,000 messages to warm up (100 of 1 MiB or more), then M measured
+# (4 KiB unless --size says otherwise; smtp-source -L over the agent's Unix socket). It prints one line per run, then per variant the median and
 # the spread, and for every variant after the first how many rounds it was ahead of the first.
 #
 # Like run.sh, the mail goes to an ext4 file system of its own (default format, with its
@@ -19,18 +19,19 @@
 # Needs root, smtp-source (Debian's postfix), mkfs.ext4 and losetup.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds=8 sessions=8 recipients=1 messages=3000
+rounds=8 sessions=8 recipients=1 messages=3000 size=4096
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --sessions) sessions=$2; shift 2 ;;
         --recipients) recipients=$2; shift 2 ;;
         --messages) messages=$2; shift 2 ;;
+        --size) size=$2; shift 2 ;;
         --*) echo "unknown option $1" >&2; exit 64 ;;
         *) break ;;
     esac
 done
-[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
+[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
 for tool in smtp-source mkfs.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix e2fsprogs mount)" >&2; exit 1; }
 done
@@ -45,6 +46,8 @@ for variant in "$@"; do
     labels+=("$label") binaries+=("$(readlink -f "$binary")") memlogs+=("$memlog") environments+=("$environment")
 done
 
+warm_up=1000
+[ "$size" -ge 1048576 ] && warm_up=100
 work=$(mktemp -d /var/tmp/letterbox-ab.XXXXXX)
 loop="" agent_pid=""
 cleanup() {
@@ -75,13 +78,13 @@ run() { # index run-number
         --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/agent.out" 2>&1 &
     agent_pid=$!
     for _ in $(seq 200); do [ -S "$work/lmtp.sock" ] && break; sleep 0.05; done
-    smtp-source -L -d -s "$sessions" -m 1000 -l 4096 -r "$recipients" -f s@bench.test -t user@bench.test \
+    smtp-source -L -d -s "$sessions" -m "$warm_up" -l "$size" -r "$recipients" -f s@bench.test -t user@bench.test \
         "unix:$work/lmtp.sock" > /dev/null
     local ticks_before flushes_before start end ticks_after
     ticks_before=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
     flushes_before=$(flushes)
     start=$(date +%s.%N)
-    smtp-source -L -d -s "$sessions" -m "$messages" -l 4096 -r "$recipients" -f s@bench.test -t user@bench.test \
+    smtp-source -L -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" -f s@bench.test -t user@bench.test \
         "unix:$work/lmtp.sock" > /dev/null
     end=$(date +%s.%N)
     ticks_after=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
@@ -89,8 +92,8 @@ run() { # index run-number
     kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=""
     rm -f "$work/lmtp.sock"
     [ -n "$log_dir" ] && rm -rf "$log_dir"
-    if [ "$delivered" -ne $(((messages + 1000) * recipients)) ]; then
-        echo "INVALID: ${labels[$index]} delivered $delivered files, expected $(((messages + 1000) * recipients))" >&2
+    if [ "$delivered" -ne $(((messages + warm_up) * recipients)) ]; then
+        echo "INVALID: ${labels[$index]} delivered $delivered files, expected $(((messages + warm_up) * recipients))" >&2
         exit 1
     fi
     printf '%.0f %.2f %.3f\n' "$(echo "$messages / ($end - $start)" | bc -l)" \
@@ -98,7 +101,7 @@ run() { # index run-number
         "$(echo "($ticks_after - $ticks_before) * 10 / $messages" | bc -l)"
 }
 
-echo "$messages × 4 KiB, $recipients rcpt, $sessions sessions, $rounds rounds; msg/s, disk flushes/msg, agent CPU ms/msg"
+echo "$messages × $size octets, $recipients rcpt, $sessions sessions, $rounds rounds; msg/s, disk flushes/msg, agent CPU ms/msg"
 number=0
 for round in $(seq "$rounds"); do
     line="round $round:"

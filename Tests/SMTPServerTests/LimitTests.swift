@@ -26,6 +26,7 @@ struct LimitTests {
     func perClient() async throws {
         var configuration = Server.Configuration.test()
         configuration.maximumConnectionsPerClient = 1
+        configuration.readTimeout = .seconds(50)
         try await withServer(configuration) { address, _, server in
             try await TestClient.with(address) { first in
                 #expect(try await first.reply().hasPrefix("220 "))
@@ -46,6 +47,10 @@ struct LimitTests {
     func overall() async throws {
         var configuration = Server.Configuration.test()
         configuration.maximumConnections = 2
+        // The first two connections stay idle while the third is refused; under CI's
+        // parallel load that took over the test configuration's 10 s read timeout once,
+        // which freed a slot and let the third in. Idle time is not what this tests.
+        configuration.readTimeout = .seconds(50)
         try await withServer(configuration) { address, _, _ in
             try await TestClient.with(address) { first in
                 try await first.reply()

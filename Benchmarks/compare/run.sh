@@ -3,7 +3,7 @@
 # null-backend server against Postfix's smtp-sink, in one run on one machine, driven by
 # Postfix's smtp-source over Unix sockets; the same agent with its log on a tmpfs (what the
 # log costs); and end to end, smtp-source → a private Postfix on loopback → lmtp:unix: → the
-# agent, smtp-sink or Dovecot. Prints one table (and, with --write, replaces the comparison
+# agent, smtp-sink, Dovecot, the null server or the agent with its log on a tmpfs. Prints one table (and, with --write, replaces the comparison
 # section of docs/performance.md with it).
 #
 #   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX]
@@ -137,8 +137,8 @@ data_directory = $work/postfix/data
 myhostname = mx.bench.test
 mydestination =
 maillog_file = $work/postfix/maillog
-relay_domains = letterbox.test, sink.test, dovecot.test, null.test
-transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock, null.test=lmtp:unix:$work/null.sock }
+relay_domains = letterbox.test, sink.test, dovecot.test, null.test, memlog.test
+transport_maps = inline:{ letterbox.test=lmtp:unix:$work/letterbox.sock, sink.test=lmtp:unix:$work/sink.sock, dovecot.test=lmtp:unix:$work/dovecot.sock, null.test=lmtp:unix:$work/null.sock, memlog.test=lmtp:unix:$work/memlog.sock }
 CONF
 awk -v port="$postfix_port" '
     /^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port; $5 = "n" }
@@ -191,7 +191,7 @@ maildirs_of() {
     case "$1" in
         dovecot|postfix-dovecot) echo "$mail/dovecot-mail" ;;
         letterbox|postfix-letterbox) echo "$mail/letterbox/mail" ;;
-        memlog) echo "$mail/memlog/mail" ;;
+        memlog|postfix-memlog) echo "$mail/memlog/mail" ;;
         *) echo "" ;;
     esac
 }
@@ -282,14 +282,15 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # (ABAB…); the first server's row gets the ratio to the second's, a third's row (the agent with
 # its log in memory, or Dovecot behind Postfix) the first's ratio to it, and a fourth's (the
 # null server behind Postfix: the protocol alone, what the agent would reach if its deliveries
-# cost nothing) its own ratio to the second.
+# cost nothing) its own ratio to the second, and a fifth's (the agent with its log in memory
+# behind Postfix: what the log costs end to end) the first's ratio to it.
 cases=(
     "2000 4096 1 1|letterbox dovecot memlog"   "2000 4096 1 1|null sink"
     "2000 4096 1 8|letterbox dovecot memlog"   "2000 4096 1 8|null sink"
     "1000 4096 5 8|letterbox dovecot memlog"   "1000 4096 5 8|null sink"
     "200 1048576 1 8|letterbox dovecot"        "200 1048576 1 8|null sink"
-    "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null"
-    "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null"
+    "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
+    "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
 )
 label() { # messages size recipients sessions
     printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
@@ -326,7 +327,7 @@ for entry in "${cases[@]}"; do
         if [ "$index" = 0 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
             ratio=$(printf '%.2f× %s' "$(echo "$first / $second" | bc -l)" "${servers[1]}")
-        elif [ "$index" = 2 ]; then
+        elif [ "$index" = 2 ] || [ "$index" = 4 ]; then
             ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
         elif [ "$index" = 3 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)

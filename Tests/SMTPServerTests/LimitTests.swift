@@ -48,8 +48,8 @@ struct LimitTests {
         var configuration = Server.Configuration.test()
         configuration.maximumConnections = 2
         // The first two connections stay idle while the third is refused; under CI's
-        // parallel load that took over the test configuration's 10 s read timeout once,
-        // which freed a slot and let the third in. Idle time is not what this tests.
+        // parallel load that once took over 10 s, the first timed out, which freed a slot and
+        // let the third in. Idle time is not what this tests.
         configuration.readTimeout = .seconds(50)
         try await withServer(configuration) { address, _, _ in
             try await TestClient.with(address) { first in

@@ -3,14 +3,15 @@
 # the agent gains, when one comparison of run.sh cannot tell (the same build's msg/s moves by
 # 10–15 % from run to run on these machines, so a change needs many rounds side by side).
 #
-#   Benchmarks/compare/ab.sh [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] VARIANT...
+#   Benchmarks/compare/ab.sh [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] [--warm-up W] VARIANT...
 #
 # A VARIANT is LABEL=BINARY, optionally followed by +memlog (the delivery log on a tmpfs, what
 # the log costs) and by ,NAME=VALUE pairs set in the agent's environment, e.g.
 #   Benchmarks/compare/ab.sh --rounds 8 old=/tmp/letterbox-old new=.build/release/letterbox
 #   Benchmarks/compare/ab.sh disk=.build/release/letterbox mem=.build/release/letterbox+memlog
 # Every round runs each variant once, in the order given (ABAB…), each on a fresh agent with
-# an empty data directory: 1,000 messages to warm up (100 of 1 MiB or more), then M measured
+# an empty data directory: W messages to warm up (1,000 by default, 100 of 1 MiB or more; more
+# of them measure the agent with a log that has grown), then M measured
 # (4 KiB unless --size says otherwise; smtp-source -L over the agent's Unix socket). It prints one line per run, then per variant the median and
 # the spread, and for every variant after the first how many rounds it was ahead of the first.
 #
@@ -19,7 +20,7 @@
 # Needs root, smtp-source (Debian's postfix), mkfs.ext4 and losetup.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds=8 sessions=8 recipients=1 messages=3000 size=4096
+rounds=8 sessions=8 recipients=1 messages=3000 size=4096 warm_up=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
@@ -27,11 +28,12 @@ while [ $# -gt 0 ]; do
         --recipients) recipients=$2; shift 2 ;;
         --messages) messages=$2; shift 2 ;;
         --size) size=$2; shift 2 ;;
+        --warm-up) warm_up=$2; shift 2 ;;
         --*) echo "unknown option $1" >&2; exit 64 ;;
         *) break ;;
     esac
 done
-[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
+[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] [--warm-up W] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
 for tool in smtp-source mkfs.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix e2fsprogs mount)" >&2; exit 1; }
 done
@@ -46,8 +48,10 @@ for variant in "$@"; do
     labels+=("$label") binaries+=("$(readlink -f "$binary")") memlogs+=("$memlog") environments+=("$environment")
 done
 
-warm_up=1000
-[ "$size" -ge 1048576 ] && warm_up=100
+if [ -z "$warm_up" ]; then
+    warm_up=1000
+    [ "$size" -ge 1048576 ] && warm_up=100
+fi
 work=$(mktemp -d /var/tmp/letterbox-ab.XXXXXX)
 loop="" agent_pid=""
 cleanup() {

@@ -4,35 +4,29 @@ import TestSupport
 
 /// `letterbox serve` running as a real process for one test, in a data directory of its own.
 final class AgentProcess: Sendable {
-    let process: Process
+    /// The agent (or the wrapper running it); its standard output and error are collected.
+    let process: ChildProcess
     let dataDir: String
-    let output: Pipe
     let socket: String
     var mailRoot: String { dataDir + "/mail" }
     var database: String { dataDir + "/deliveries.sqlite" }
 
-    private init(process: Process, dataDir: String, output: Pipe, socket: String) {
+    private init(process: ChildProcess, dataDir: String, socket: String) {
         self.process = process
         self.dataDir = dataDir
-        self.output = output
         self.socket = socket
     }
 
     /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket
     /// (`<data-dir>/lmtp.sock` unless `socket` is given). With `wrapper` (a program and its
-    /// arguments, e.g. strace), that program runs the agent.
+    /// arguments, e.g. strace), that program runs the agent; `environment` is added to the
+    /// test runner's for the agent alone.
     static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = [],
-                      under wrapper: [String] = []) async throws -> AgentProcess {
-        let process = Process()
+                      under wrapper: [String] = [], environment: [String: String] = [:]) async throws -> AgentProcess {
         let command = wrapper + [letterboxExecutable(), "serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
             + (socket.map { ["--socket", $0] } ?? []) + arguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let agent = AgentProcess(process: process, dataDir: dataDir, output: output, socket: socket ?? dataDir + "/lmtp.sock")
+        let process = try ChildProcess(command[0], Array(command.dropFirst()), environment: environment)
+        let agent = AgentProcess(process: process, dataDir: dataDir, socket: socket ?? dataDir + "/lmtp.sock")
         for _ in 0..<400 {
             // The socket file appears at bind(2), a moment before listen(2): connect to be sure.
             if FileManager.default.fileExists(atPath: agent.socket), Self.accepts(agent.socket) { return agent }
@@ -40,8 +34,13 @@ final class AgentProcess: Sendable {
             try await Task.sleep(for: .milliseconds(25))
         }
         agent.stop()
-        Issue.record("letterbox serve did not start")
+        Issue.record("letterbox serve did not start: \(process.outputText)")
         throw CancellationError()
+    }
+
+    /// Waits up to 10 s for `marker` in what the agent has printed; returns all of it either way.
+    func waitForOutput(_ marker: String) async throws -> String {
+        try await process.waitForOutput(marker)
     }
 
     /// Whether a Unix-domain stream socket at `path` accepts a connection (closed at once).
@@ -63,33 +62,25 @@ final class AgentProcess: Sendable {
         }
     }
 
-    /// Sends SIGTERM and returns at once; a Dispatch thread (never one of the concurrency pool's,
-    /// which other tests need) waits for the exit and kills the agent if it takes over 10 s.
+    /// Sends SIGTERM and returns at once; a thread of its own (never one of the concurrency
+    /// pool's, which other tests need) kills the agent if it has not exited within 10 s.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        process.signal(SIGTERM)
         let process = self.process
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             for _ in 0..<400 where process.isRunning { usleep(25_000) }
             if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+                process.signal(SIGKILL)
                 print("letterbox serve did not exit within 10 s of SIGTERM; killed")
             }
         }
     }
 
-    /// SIGTERM, then the exit status, waited for on a Dispatch thread.
+    /// SIGTERM, then the exit status (SIGKILL after 10 s).
     func stopAndWait() async -> Int32 {
-        let process = self.process
-        if process.isRunning { process.terminate() }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                for _ in 0..<400 where process.isRunning { usleep(25_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }
-        }
+        stop()
+        return await process.exitStatus()
     }
 
     /// Every file in `new/` of the Maildir at `relative` (under the mail root).

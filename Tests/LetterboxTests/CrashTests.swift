@@ -110,7 +110,7 @@ struct CrashTests {
                     }
                     group.addTask {
                         try? await Task.sleep(for: .milliseconds(delay))
-                        kill(agent.process.processIdentifier, SIGKILL)
+                        agent.process.signal(SIGKILL)
                         return 0
                     }
                     return await group.reduce(0, +)
@@ -127,7 +127,7 @@ struct CrashTests {
             var old = [timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0)]
             #expect(utimes(tmp + "/old-leftover", &old) == 0)
             let agent = try await AgentProcess.start(in: data, ["--log-level", "info"])
-            let log = try await OutputCollector(agent.output).waitFor("tmp/ checked")
+            let log = try await agent.waitForOutput("tmp/ checked")
             #expect(!FileManager.default.fileExists(atPath: tmp + "/old-leftover"), "the tmp/ file older than 36 h was not removed")
             #expect(FileManager.default.fileExists(atPath: tmp + "/fresh-leftover"))
             // Reported: the removed file by name, the younger ones (killed deliveries' and ours) counted.
@@ -135,7 +135,7 @@ struct CrashTests {
                 (try? FileManager.default.contentsOfDirectory(atPath: "\(data)/mail/x.test/\(user)/tmp")) ?? []
             }
             #expect(leftovers.contains("fresh-leftover"))
-            #expect(log.contains("old-leftover") && log.contains("younger than 36 h") && log.contains("count=\(leftovers.count)"), "\(log)")
+            #expect(log.contains("old-leftover") && log.contains("younger than 36 h") && log.contains("count=\(leftovers.count)"), "\(log)\nin tmp/ after the check: \(leftovers.sorted())")
             _ = await agent.stopAndWait()
             try FileManager.default.removeItem(atPath: tmp + "/fresh-leftover")
 

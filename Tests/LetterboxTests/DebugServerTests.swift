@@ -128,26 +128,18 @@ struct DebugServerTests {
 /// The running server and everything it has printed on standard output.
 /// `letterbox debug-server` running for one test.
 final class DebugServerProcess: Sendable {
-    let process: Process
-    private let printed: OutputCollector
+    let process: ChildProcess
 
     init(_ arguments: [String]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: letterboxExecutable())
-        process.arguments = ["debug-server"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        printed = OutputCollector(output)
-        try process.run()
+        process = try ChildProcess(letterboxExecutable(), ["debug-server"] + arguments, standardError: .null)
     }
 
     /// Waits up to 10 s for `count` occurrences of `marker` in the output.
     func waitFor(_ marker: String, count: Int = 1) async throws -> String {
-        try await printed.waitFor(marker, count: count)
+        try await process.waitForOutput(marker, count: count)
     }
 
     func stop() {
-        kill(process.processIdentifier, SIGTERM)
+        process.signal(SIGTERM)
     }
 }

@@ -45,12 +45,9 @@ struct DeploymentTests {
             os.execv(sys.argv[2], [sys.argv[2]] + sys.argv[3:])
             """
             guard let python = External.find("python3") else { return }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", launcher, socket, letterboxExecutable(), "serve", "--data-dir", directory + "/data",
-                                 "--log-level", "warning"]
-            try process.run()
-            defer { process.terminate() }
+            let process = try ChildProcess(python, ["-c", launcher, socket, letterboxExecutable(), "serve", "--data-dir", directory + "/data",
+                                                    "--log-level", "warning"])
+            defer { process.signal(SIGTERM) }
             // The socket exists at once (Python made it); wait until letterbox answers on it.
             var client: Client?
             for _ in 0..<200 where client == nil {

@@ -98,18 +98,15 @@ struct FaultTests {
             #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
             // Another process holds the write lock until the test kills it (at most 60 s); the
             // agent waits 5 s at most.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: python)
-            holder.arguments = ["-c", """
+            let holder = try ChildProcess(python, ["-c", """
                 import sqlite3, sys, time
                 c = sqlite3.connect(sys.argv[1], isolation_level=None)
                 c.execute("BEGIN EXCLUSIVE")
                 open(sys.argv[2], "w").close()
                 time.sleep(60)
                 c.execute("COMMIT")
-                """, agent.database, directory + "/locked"]
-            try holder.run()
-            defer { kill(holder.processIdentifier, SIGKILL) }
+                """, agent.database, directory + "/locked"])
+            defer { holder.signal(SIGKILL) }
             for _ in 0..<400 where !FileManager.default.fileExists(atPath: directory + "/locked") {
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -124,8 +121,8 @@ struct FaultTests {
             #expect(Self.files(agent.mailRoot + "/x.test/carol/new").isEmpty)
             #expect(Self.files(agent.mailRoot + "/x.test/bob/tmp").isEmpty)
             // The same connection works once the lock is gone.
-            kill(holder.processIdentifier, SIGKILL)
-            try await Task.sleep(for: .milliseconds(200))
+            holder.signal(SIGKILL)
+            _ = await holder.exitStatus()
             let (again, _) = try await client.beginMessage(from: .mailbox(Address("alice@x.test")!),
                                                            to: [Address("bob@x.test")!, Address("carol@x.test")!])
             try await again.write("Subject: after the lock\r\n\r\nbody\r\n")

@@ -115,13 +115,9 @@ struct InstallDocumentTests {
             os.environ["LISTEN_PID"] = str(os.getpid())
             os.execv(sys.argv[5], sys.argv[5:])
             """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", launcher, socket, socketUser, socketMode, "vmail"] + command
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { kill(process.processIdentifier, SIGKILL) }
+            let process = try ChildProcess(python, ["-c", launcher, socket, socketUser, socketMode, "vmail"] + command,
+                                           standardOutput: .null, standardError: .null)
+            defer { process.signal(SIGKILL) }
 
             var client: Client?
             for _ in 0..<200 where client == nil {

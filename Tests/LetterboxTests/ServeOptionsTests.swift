@@ -57,7 +57,7 @@ struct ServeOptionsTests {
             #expect(client.greeting.lines.first?.hasPrefix("from-cli.test ") == true)
             try await client.quit()
             _ = await agent.stopAndWait()
-            let output = String(decoding: agent.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = await agent.process.outputToEnd()
             let jsonLines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
             #expect(!jsonLines.isEmpty)
             for line in jsonLines {
@@ -97,7 +97,7 @@ struct ServeOptionsTests {
         try await ScratchFileSystem.with { mountPoint in
             for (arguments, expected) in [([String](), "ext4: journal on"), (["--fsync", "portable"], "file fsynced before the link")] {
                 let agent = try await AgentProcess.start(in: mountPoint + "/data\(arguments.count)", arguments)
-                let line = try await OutputCollector(agent.output).waitFor("mail root")
+                let line = try await agent.waitForOutput("mail root")
                 #expect(line.contains(expected), "\(line)")
                 if arguments.isEmpty { #expect(line.contains("data written back before the link, durable with new/"), "\(line)") }
                 #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
@@ -106,7 +106,7 @@ struct ServeOptionsTests {
         }
         try await ScratchFileSystem.with(mkfsOptions: ["-O", "^has_journal"]) { mountPoint in
             let agent = try await AgentProcess.start(in: mountPoint + "/data")
-            let line = try await OutputCollector(agent.output).waitFor("mail root")
+            let line = try await agent.waitForOutput("mail root")
             #expect(line.contains("no internal journal running: file fsynced before the link"), "\(line)")
             _ = await agent.stopAndWait()
         }
@@ -120,13 +120,14 @@ struct ServeOptionsTests {
     func mallocArenas() async throws {
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory + "/data", ["--log-level", "debug"])
-            let output = try await OutputCollector(agent.output).waitFor("malloc arenas")
+            let output = try await agent.waitForOutput("malloc arenas")
             #expect(output.contains("limit=2"), "\(output)")
             _ = await agent.stopAndWait()
-            setenv("MALLOC_ARENA_MAX", "4", 1)
-            defer { unsetenv("MALLOC_ARENA_MAX") }
-            let configured = try await AgentProcess.start(in: directory + "/data2", ["--log-level", "debug"])
-            let kept = try await OutputCollector(configured.output).waitFor("malloc arenas")
+            // In the agent's environment only: setenv here would race with every other test
+            // reading the runner's environment while it starts a program.
+            let configured = try await AgentProcess.start(in: directory + "/data2", ["--log-level", "debug"],
+                                                          environment: ["MALLOC_ARENA_MAX": "4"])
+            let kept = try await configured.waitForOutput("malloc arenas")
             #expect(kept.contains("environment"), "\(kept)")
             _ = await configured.stopAndWait()
         }
@@ -141,7 +142,7 @@ struct ServeOptionsTests {
             defer { agent.stop() }
             #expect(try await Self.codes(agent, ["alice@x.test", "carol@x.test"]) == [250, 550])
             try "alice@x.test\ncarol@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
-            kill(agent.process.processIdentifier, SIGHUP)
+            agent.process.signal(SIGHUP)
             var codes: [Int] = []
             for _ in 0..<100 {
                 codes = try await Self.codes(agent, ["carol@x.test"])

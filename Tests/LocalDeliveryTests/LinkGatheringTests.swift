@@ -16,13 +16,17 @@ struct LinkGatheringTests {
         }
     }
 
-    /// How long `gathering.waitForOthers()` waits while `arrival` arrives `delay` seconds from now.
+    /// How long `gathering.waitForOthers()` waits while `arrival` arrives `delay` seconds after
+    /// the wait begins. The arrival's thread is started by the waiting thread, just before it
+    /// waits, so that however late either thread runs, the arrival cannot come first.
     static func wait(_ gathering: LinkGathering, while arrival: LinkGathering.Arrival, arrivesAfter delay: TimeInterval) async -> TimeInterval {
-        Thread {
-            Thread.sleep(forTimeInterval: delay)
-            arrival.arrive()
-        }.start()
-        return await Self.timed { gathering.waitForOthers() }
+        await Self.timed {
+            Thread {
+                Thread.sleep(forTimeInterval: delay)
+                arrival.arrive()
+            }.start()
+            gathering.waitForOthers()
+        }
     }
 
     @Test("none on the way: no wait; one on the way: until it links; one that never links: the window at most")

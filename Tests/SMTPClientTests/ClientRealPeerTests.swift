@@ -54,11 +54,8 @@ struct ClientRealPeerTests {
             chmod(directory, 0o777)   // smtp-sink writes its dump as nobody
             let socket = directory + "/sink.sock"
             let dump = directory + "/dump"
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: sink)
-            process.arguments = (lmtp ? ["-L"] : []) + ["-u", "nobody", "-D", dump, "unix:" + socket, "16"]
-            try process.run()
-            defer { kill(process.processIdentifier, SIGKILL) }
+            let process = try ChildProcess(sink, (lmtp ? ["-L"] : []) + ["-u", "nobody", "-D", dump, "unix:" + socket, "16"])
+            defer { process.signal(SIGKILL) }
             // smtp-sink binds (the file appears) before it listens: wait until it accepts.
             var listening = false
             for _ in 0..<200 where !listening {

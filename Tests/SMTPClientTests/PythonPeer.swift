@@ -5,10 +5,10 @@ import TestSupport
 /// A Python program run for the length of a test: it writes the port it listens on to a file,
 /// which `start` waits for; `stop` terminates it.
 final class PythonPeer: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
 
-    private init(process: Process, port: Int) {
+    private init(process: ChildProcess, port: Int) {
         self.process = process
         self.port = port
     }
@@ -20,13 +20,7 @@ final class PythonPeer: Sendable {
         let scriptPath = directory + "/peer-\(UUID().uuidString.prefix(6)).py"
         let portPath = scriptPath + ".port"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [scriptPath, portPath] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
+        let process = try ChildProcess(python, [scriptPath, portPath] + arguments, standardOutput: .null, standardError: .collect)
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: portPath, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 return PythonPeer(process: process, port: port)
@@ -34,8 +28,8 @@ final class PythonPeer: Sendable {
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(25))
         }
-        kill(process.processIdentifier, SIGKILL)
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.signal(SIGKILL)
+        let message = await process.outputToEnd()
         if message.contains("ModuleNotFoundError") && !External.required {
             return nil
         }
@@ -43,10 +37,9 @@ final class PythonPeer: Sendable {
         return nil
     }
 
-    /// Kills the program. SIGKILL, because a child of the test runner may inherit a signal
-    /// mask that blocks SIGTERM.
+    /// Kills the program.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
     }
 }
 

@@ -10,17 +10,13 @@ public struct TestCertificate {
     /// Generates one, or returns `nil` (recording an issue in CI) when `openssl` is missing.
     public static func make(in directory: String, commonName: String = "mx.test") throws -> TestCertificate? {
         guard let openssl = External.find("openssl") else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "2",
-                             "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=DNS:\(commonName)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            Issue.record("openssl req failed with status \(process.terminationStatus)")
+        let process = try ChildProcess(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                                 "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "2",
+                                                 "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=DNS:\(commonName)"],
+                                       standardOutput: .null, standardError: .null)
+        let status = process.waitUntilExit()
+        guard status == 0 else {
+            Issue.record("openssl req failed with status \(status)")
             return nil
         }
         guard let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem").first else { return nil }

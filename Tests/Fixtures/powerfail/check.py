@@ -52,6 +52,19 @@ def wait_for(predicate, seconds, what):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def accepts(socket_path):
+    """Whether the agent accepts a connection: its socket file appears at bind(2), a moment
+    before listen(2)."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(socket_path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def body_for(index):
     rng = random.Random(index)
     lines = [f"Message-ID: <crash{index}@sender.test>", f"Subject: crash check {index}", ""]
@@ -196,7 +209,7 @@ def main():
                                   "--log-level", "error"]
                                  + (["--database", os.path.join(shm, "deliveries.sqlite")] if log_elsewhere else []),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_for(lambda: os.path.exists(socket_path), 30, "the agent's socket")
+        wait_for(lambda: accepts(socket_path), 30, "the agent's socket")
         acknowledged, lock = [], threading.Lock()
         threads = [threading.Thread(target=client, args=(socket_path, os.path.join(fuse_mount, "flushes"),
                                                          range(session, messages, sessions), acknowledged, lock))

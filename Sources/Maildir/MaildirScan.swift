@@ -47,7 +47,7 @@ extension Maildir {
     /// seconds before `now`, and lists the others; files touched after `now` (deliveries in
     /// progress when `now` is a start time) are left out.
     public func cleanTemporaryFiles(olderThan lifetime: Double = Maildir.temporaryFileLifetime,
-                                    now: Double = Double(time(nil))) -> TemporaryFiles {
+                                    now: Double = Maildir.currentTime()) -> TemporaryFiles {
         var result = TemporaryFiles()
         for name in Self.entries(tmp) {
             let path = tmp + "/" + name
@@ -55,10 +55,14 @@ extension Maildir {
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             // maildir(5) speaks of access; atime is often not kept (noatime, relatime), so the
             // later of access and modification counts.
+            // To the nanosecond: a file system with fine-grained ("multigrain", Linux 6.13)
+            // timestamps can stamp a file a little into a second that time(2), which reads the
+            // coarse clock, does not show yet; compared in whole seconds, a leftover written
+            // just before a start looked like a delivery in progress after it.
             #if canImport(Darwin)
-            let touched = Double(max(info.st_atimespec.tv_sec, info.st_mtimespec.tv_sec))
+            let touched = max(Self.seconds(info.st_atimespec), Self.seconds(info.st_mtimespec))
             #else
-            let touched = Double(max(info.st_atim.tv_sec, info.st_mtim.tv_sec))
+            let touched = max(Self.seconds(info.st_atim), Self.seconds(info.st_mtim))
             #endif
             if touched > now { continue }
             if now - touched > lifetime && unlink(path) == 0 {
@@ -68,6 +72,18 @@ extension Maildir {
             }
         }
         return result
+    }
+
+    /// The wall-clock time in seconds since 1970, to the nanosecond (`CLOCK_REALTIME`, the
+    /// clock file times come from), for comparing with ``cleanTemporaryFiles(olderThan:now:)``.
+    public static func currentTime() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return seconds(now)
+    }
+
+    private static func seconds(_ time: timespec) -> Double {
+        Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
     }
 
     /// The names in `directory` except `.` and `..`; empty when it cannot be read.

@@ -149,7 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
         // files past the Maildir rule's 36 hours go; younger ones are reported. Files made
         // after the start belong to deliveries in progress and are not looked at.
-        let started = Double(time(nil))
+        let started = Maildir.currentTime()
         Task {
             let cleanup = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: started) }
             cleanup?.log(to: logger)

@@ -57,6 +57,23 @@ struct MaildirScanTests {
         }
     }
 
+    @Test("tmp/ cleanup compares times to the fraction of a second: a file touched 0.3 s into the start's second is newer than a start 0.1 s into it")
+    func cleanupToTheFraction() async throws {
+        try await withTemporaryDirectory { root in
+            let maildir = Maildir(path: root + "/m")
+            try maildir.create()
+            let second = Int(Maildir.currentTime()) - 10
+            try Self.touch(maildir.tmp + "/after", age: 0)
+            var times = [timeval(tv_sec: second, tv_usec: 300_000), timeval(tv_sec: second, tv_usec: 300_000)]
+            #expect(utimes(maildir.tmp + "/after", &times) == 0)
+            #expect(maildir.cleanTemporaryFiles(now: Double(second) + 0.1) == TemporaryFiles())
+            #expect(maildir.cleanTemporaryFiles(now: Double(second) + 0.5).kept == [maildir.tmp + "/after"])
+            // What a start just after a delivery's last write sees with the clock it reads.
+            try Self.touch(maildir.tmp + "/just-before", age: 0)
+            #expect(maildir.cleanTemporaryFiles().kept.sorted() == [maildir.tmp + "/after", maildir.tmp + "/just-before"])
+        }
+    }
+
     @Test("message file names and states: the :2, suffix, S= against the real size")
     func messageStates() async throws {
         let name = MessageFileName("1700000000.M1P2Q3R4.host,S=5,W=6:2,S")

@@ -175,7 +175,10 @@ sum_over() { # server file awk-program
     done
     echo $total
 }
-cpu_ticks() { sum_over "$1" stat '{print $14 + $15}'; }
+# User and system time, with that of the children each process has reaped (fields 16 and 17):
+# Postfix's and Dovecot's workers come and go, and a worker that exited during the run would
+# otherwise take its time with it (the sum could even fall).
+cpu_ticks() { sum_over "$1" stat '{print $14 + $15 + $16 + $17}'; }
 # What the memory sampler watches: the process, or for the servers of several processes the
 # parent whose children come and go.
 roots() {

@@ -42,10 +42,15 @@ public struct Maildir: Hashable, Sendable, CustomStringConvertible {
 
     /// Creates the Maildir (and its parents) if missing; a folder also gets its `maildirfolder`
     /// marker file (Maildir++). Directories are made with mode 0700.
+    ///
+    /// `tmp/` is made last: a delivery writes there as soon as it exists, so a Maildir with a
+    /// `tmp/` is whole even when a crash stopped its creation. Made first, a kill -9 could leave
+    /// `tmp/` holding a spool beside a missing `cur/`, a directory the start-up cleanup does not
+    /// take for a Maildir (seen in the crash test: two leftovers not counted).
     public func create() throws(MaildirError) {
         if exists { return }
         try Self.makeDirectories(path)
-        for directory in [tmp, new, cur] {
+        for directory in [cur, new, tmp] {
             if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .last("mkdir", directory) }
         }
         if folderName != nil {

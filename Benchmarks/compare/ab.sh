@@ -68,6 +68,9 @@ loop=$(losetup --find --show --direct-io=on "$work/fs.img")
 mkdir -p "$work/fs"
 mount "$loop" "$work/fs"
 disk=$(basename "$loop")
+# Whether a Unix socket takes a connection: the agent's socket file appears at bind(2), a moment
+# before listen(2), so the file alone does not say smtp-source can connect.
+accepts() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null; }
 flushes() { awk -v d="$disk" '$3 == d {print $19}' /proc/diskstats; }
 
 # One run: "msg/s flushes/msg cpu_ms/msg" of a fresh agent.
@@ -81,7 +84,7 @@ run() { # index run-number
     env ${environments[$index]} "${binaries[$index]}" serve --data-dir "$data" $database --socket "$work/lmtp.sock" \
         --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/agent.out" 2>&1 &
     agent_pid=$!
-    for _ in $(seq 200); do [ -S "$work/lmtp.sock" ] && break; sleep 0.05; done
+    for _ in $(seq 200); do accepts "$work/lmtp.sock" && break; sleep 0.05; done
     smtp-source -L -d -s "$sessions" -m "$warm_up" -l "$size" -r "$recipients" -f s@bench.test -t user@bench.test \
         "unix:$work/lmtp.sock" > /dev/null
     local ticks_before flushes_before start end ticks_after

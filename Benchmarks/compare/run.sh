@@ -145,9 +145,11 @@ awk -v port="$postfix_port" '
     { print }' /etc/postfix/master.cf > "$work/postfix/etc/master.cf"
 postfix -c "$work/postfix/etc" start 2>"$work/postfix.out" || { cat "$work/postfix.out" >&2; exit 1; }
 
+# Whether a Unix socket takes a connection (a socket file appears at bind(2), before listen(2)).
+accepts() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null; }
 for _ in $(seq 200); do
-    [ -S "$work/letterbox.sock" ] && [ -S "$work/memlog.sock" ] && [ -S "$work/null.sock" ] && [ -S "$work/sink.sock" ] \
-        && [ -S "$work/dovecot.sock" ] && (exec 3<>"/dev/tcp/127.0.0.1/$postfix_port") 2>/dev/null && break
+    accepts "$work/letterbox.sock" && accepts "$work/memlog.sock" && accepts "$work/null.sock" && accepts "$work/sink.sock" \
+        && accepts "$work/dovecot.sock" && (exec 3<>"/dev/tcp/127.0.0.1/$postfix_port") 2>/dev/null && break
     sleep 0.1
 done
 dovecot_master=$(cat "$work/dovecot-run/master.pid")

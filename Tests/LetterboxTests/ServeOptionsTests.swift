@@ -159,6 +159,10 @@ struct ServeOptionsTests {
             let port = try await Self.freePort()
             let agent = try await AgentProcess.start(in: directory + "/data", ["--tcp", "127.0.0.1:\(port)"])
             defer { agent.stop() }
+            // The Unix socket (which start waits for) is listening before the TCP one: wait
+            // for the agent's own line about the TCP listener.
+            let listening = try await agent.waitForOutput("(port \(port))")
+            #expect(listening.contains("(port \(port))"), "\(listening)")
             let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: port), configuration: Client.Configuration(lmtp: true))
             let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
             try await writer.write("over tcp\r\n")

@@ -7,12 +7,14 @@ import GRDB
 ///
 /// ``commit(_:)`` returns only once the rows are committed — durably when the log was opened
 /// with `durable: true` — so a recipient's 250 can wait for it. Records are committed together
-/// (group commit): a serial writer takes every record queued when it starts and writes them in
-/// one transaction, so one fsync serves many deliveries; a delivery that will submit a record
-/// shortly says so first (``announce()``), and a commit waits up to its gather window for such
-/// records. ``submit(_:announced:)`` hands a record over without waiting, so that the caller
-/// can do other work (the agent syncs `new/`) while it is committed, and ``Ticket/wait()``
-/// waits for it.
+/// (group commit): a serial writer inserts every record queued into one open transaction and
+/// commits it once a commit is asked for, so one fsync serves many deliveries; a commit request
+/// expected shortly is announced first (``announce(_:)``), and a commit waits up to its gather
+/// window for such requests. ``submit(_:announced:)`` hands a record over and asks for its
+/// commit at once; ``stage(_:)`` hands it over to be inserted now and committed when its
+/// ticket asks (``Ticket/requestCommit(announced:)``), so that the insert's work is done while
+/// the caller still waits for something else. Neither blocks: the caller can do other work (the
+/// agent syncs `new/`) while the record is committed, and ``Ticket/wait()`` waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
     /// The duplicate check's own read connections.
@@ -32,10 +34,19 @@ public final class DeliveryLog: Sendable {
         fileprivate let waiter: Waiter
 
         /// Blocks until the record is committed; returns its transaction's id, or throws why
-        /// it could not be.
+        /// it could not be. A staged record (``DeliveryLog/stage(_:)``) must have had its
+        /// commit asked for (``requestCommit(announced:)``) first.
         public func wait() throws -> Int64 {
             waiter.done.wait()
             return try waiter.result!.get()
+        }
+
+        /// Asks for the commit of a staged record (``DeliveryLog/stage(_:)``): the writer
+        /// commits the open transaction once every request announced (``DeliveryLog/announce(_:)``)
+        /// has come, or its gather window has passed. `announced`: this request fulfils an
+        /// earlier announcement.
+        public func requestCommit(announced: Bool) {
+            log.requestCommit(announced: announced)
         }
     }
 
@@ -50,29 +61,46 @@ public final class DeliveryLog: Sendable {
 
     /// The records waiting for a commit.
     private final class GroupCommit: @unchecked Sendable {
-        // @unchecked: `pending` and `writing` are read and written only with the log's lock held (see
-        // submit(_:) and writePending()), so no two threads touch it at once.
-        var pending: [(TransactionRecord, Waiter)] = []
+        // @unchecked: every property is read and written only with the log's lock held (see
+        // enqueue, requestCommit and writePending()), so no two threads touch them at once.
+        var pending: [(Operation, Waiter)] = []
+        /// Commits asked for (by a submitted record, an amendment or a staged record's ticket)
+        /// since the writer's last commit began.
+        var requests = 0
         /// Whether a writer run is queued or running; it drains `pending` before it ends.
         var writing = false
-        /// Records announced (``DeliveryLog/announce()``) and not yet submitted or withdrawn.
+        /// Commit requests announced (``DeliveryLog/announce(_:)``) and not yet made or withdrawn.
         var announced = 0
-        /// Whether the writer waits for announced records and no one has woken it yet.
+        /// Whether the writer waits for a request or a record and no one has woken it yet.
         var gathering = false
     }
 
-    /// How long a commit may wait for records announced but not yet submitted.
+    /// How long a staged record waits for its commit to be asked for before the writer commits
+    /// it all the same: its caller asks within microseconds to milliseconds (the agent, once
+    /// link gathering lets it go), so this only bounds a caller that never does.
+    private static let stagedLimit: TimeInterval = 0.05
+
+    /// How long a commit may wait for commit requests announced but not yet made.
     private let gatherWindow: TimeInterval
 
-    /// Says that a record will be submitted shortly (a delivery began its last step): a commit
-    /// starting meanwhile waits a little for it, so that more records share one sync.
-    public func announce() {
+    /// What the writer does for one queued entry, inside its transaction.
+    fileprivate enum Operation {
+        /// Inserts a transaction and its recipients.
+        case record(TransactionRecord)
+        /// Rewrites recipients of a committed transaction (``amend(transaction:recipients:)``).
+        case amend(Int64, [RecipientRecord])
+    }
+
+    /// Says that `count` commit requests (submitted records, or staged records' requests) will
+    /// come shortly — the agent's link gathering, as it lets a group of deliveries go: a commit
+    /// starting meanwhile waits a little for them, so that their records share one sync.
+    public func announce(_ count: Int = 1) {
         lock.lock()
-        queue.announced += 1
+        queue.announced += count
         lock.unlock()
     }
 
-    /// Takes back an ``announce()`` whose record will not be submitted.
+    /// Takes back one request of an ``announce(_:)`` that will not be made.
     public func withdraw() {
         lock.lock()
         queue.announced -= 1
@@ -97,6 +125,9 @@ public final class DeliveryLog: Sendable {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
+        // The writer keeps its transaction open between its turns on the connection (staged
+        // records are inserted as they come and committed when asked for, see stage(_:)).
+        configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA cache_size = -512")
         }
@@ -228,53 +259,129 @@ public final class DeliveryLog: Sendable {
     /// ticket's ``Ticket/wait()`` gives the outcome. `announced`: this record fulfils an
     /// earlier ``announce()``.
     public func submit(_ transaction: TransactionRecord, announced: Bool = false) -> Ticket {
+        enqueue(.record(transaction), request: true, announced: announced)
+    }
+
+    /// Queues a transaction and its recipients to be inserted now and committed later, when
+    /// its commit is asked for (``Ticket/requestCommit(announced:)``): the insert's work is
+    /// done while the caller goes on (the agent waits for the other deliveries about to link),
+    /// and only the commit — the WAL's write and sync — is left once it asks. A staged record
+    /// whose request never comes is committed after 50 ms all the same. Until its commit it
+    /// is not visible to readers.
+    public func stage(_ transaction: TransactionRecord) -> Ticket {
+        enqueue(.record(transaction), request: false, announced: false)
+    }
+
+    private func enqueue(_ operation: Operation, request: Bool, announced: Bool) -> Ticket {
         let waiter = Waiter()
         lock.lock()
-        queue.pending.append((transaction, waiter))
-        var wake = false
-        if announced {
-            queue.announced -= 1
-            wake = queue.gathering
-            queue.gathering = false
-        }
+        queue.pending.append((operation, waiter))
+        var wake = queue.gathering
+        if request { queue.requests += 1 }
+        if announced { queue.announced -= 1 }
+        if wake { queue.gathering = false }
         // One writer run at a time drains the queue; a record queued while it runs is taken
-        // by its next round, without a wake-up of its own.
+        // by its next round.
         let start = !queue.writing
         queue.writing = true
         lock.unlock()
+        if start { wake = false; writer.async { self.writePending() } }
         if wake { gathered.signal() }
-        if start { writer.async { self.writePending() } }
         return Ticket(log: self, waiter: waiter)
     }
 
-    /// Writes every queued record in one transaction, then the records queued meanwhile in the
-    /// next, until none is left.
+    fileprivate func requestCommit(announced: Bool) {
+        lock.lock()
+        queue.requests += 1
+        if announced { queue.announced -= 1 }
+        let wake = queue.gathering
+        queue.gathering = false
+        lock.unlock()
+        if wake { gathered.signal() }
+    }
+
+    /// Waits for a wake-up or `deadline`, the lock held before and after.
+    private func waitForWriterSignal(until deadline: DispatchTime) {
+        queue.gathering = true
+        lock.unlock()
+        // A signal left over from a wait that had timed out just returns at once.
+        _ = gathered.wait(timeout: deadline)
+        lock.lock()
+        queue.gathering = false
+    }
+
+    /// Inserts queued records into the open transaction as they come (beginning one when none
+    /// is open); commits it once a commit was asked for and the announced requests came (or the
+    /// gather window passed), then wakes each of its waiters; until no record is left. A failed
+    /// insert rolls the transaction back, and every record in it fails with that error.
     private func writePending() {
+        var open: [(Operation, Waiter)] = []
+        var results: [Int64] = []
+        var failure: (any Error)?
+        func insert(_ entries: [(Operation, Waiter)]) {
+            guard !entries.isEmpty else { return }
+            open += entries
+            guard failure == nil else { return }
+            do {
+                try database.writeWithoutTransaction { db in
+                    if !db.isInsideTransaction { try db.execute(sql: "BEGIN IMMEDIATE") }
+                    for (operation, _) in entries {
+                        switch operation {
+                        case .record(let record): results.append(try Self.insert(record, db))
+                        case .amend(let id, let recipients): try Self.amend(id, recipients, db); results.append(id)
+                        }
+                    }
+                }
+            } catch {
+                failure = error
+                try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+            }
+        }
         while true {
             lock.lock()
-            // Announced records are waited for, a little: they will be submitted in a moment, and
-            // one commit (one sync of the WAL) for all is cheaper than one each.
-            if gatherWindow > 0 && !queue.pending.isEmpty && queue.announced > 0 {
-                let deadline = DispatchTime.now() + gatherWindow
-                while !queue.pending.isEmpty && queue.announced > 0 && DispatchTime.now() < deadline {
-                    queue.gathering = true
-                    lock.unlock()
-                    // A signal left over from a wait that had timed out just returns at once.
-                    _ = gathered.wait(timeout: deadline)
-                    lock.lock()
-                }
-                queue.gathering = false
-            }
-            let batch = queue.pending
+            let incoming = queue.pending
             queue.pending.removeAll()
-            if batch.isEmpty { queue.writing = false }
             lock.unlock()
-            guard !batch.isEmpty else { return }
-            let result = Result { try database.write { db in try batch.map { try Self.insert($0.0, db) } } }
-            for (index, entry) in batch.enumerated() {
-                entry.1.result = result.map { $0[index] }
+            insert(incoming)
+            lock.lock()
+            if !queue.pending.isEmpty { lock.unlock(); continue }
+            if open.isEmpty { queue.writing = false; lock.unlock(); return }
+            if queue.requests == 0 {
+                // Nothing asks for a commit yet: wait for a request or more records to insert
+                // (the transaction stays open meanwhile), or for the staged limit.
+                let deadline = DispatchTime.now() + Self.stagedLimit
+                while queue.requests == 0 && queue.pending.isEmpty && DispatchTime.now() < deadline {
+                    waitForWriterSignal(until: deadline)
+                }
+                if queue.requests == 0 && queue.pending.isEmpty { queue.requests = 1 }
+                lock.unlock()
+                continue
+            }
+            // A commit was asked for: wait a little for the requests announced.
+            if gatherWindow > 0 && queue.announced > 0 {
+                let deadline = DispatchTime.now() + gatherWindow
+                while queue.announced > 0 && DispatchTime.now() < deadline { waitForWriterSignal(until: deadline) }
+            }
+            let last = queue.pending
+            queue.pending.removeAll()
+            queue.requests = 0
+            lock.unlock()
+            insert(last)
+            if failure == nil {
+                do {
+                    try database.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+                } catch {
+                    failure = error
+                    try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+                }
+            }
+            for (index, entry) in open.enumerated() {
+                entry.1.result = failure.map { .failure($0) } ?? .success(results[index])
                 entry.1.done.signal()
             }
+            open.removeAll()
+            results.removeAll()
+            failure = nil
         }
     }
 
@@ -282,14 +389,16 @@ public final class DeliveryLog: Sendable {
     /// after the record was submitted (their copy could not be synced): `status`, reply and no
     /// file, so that the log says what the client was told.
     public func amend(transaction id: Int64, recipients: [RecipientRecord]) throws {
-        try database.write { db in
-            for recipient in recipients {
-                try db.execute(sql: """
-                    UPDATE deliveries SET status = ?, code = ?, enhanced_code = ?, text = ?, file = NULL, folder = NULL
-                    WHERE transaction_id = ? AND recipient = ?
-                    """, arguments: [recipient.status.rawValue, recipient.code, recipient.enhancedCode, recipient.text,
-                                     id, recipient.recipient])
-            }
+        _ = try enqueue(.amend(id, recipients), request: true, announced: false).wait()
+    }
+
+    private static func amend(_ id: Int64, _ recipients: [RecipientRecord], _ db: Database) throws {
+        for recipient in recipients {
+            try db.execute(sql: """
+                UPDATE deliveries SET status = ?, code = ?, enhanced_code = ?, text = ?, file = NULL, folder = NULL
+                WHERE transaction_id = ? AND recipient = ?
+                """, arguments: [recipient.status.rawValue, recipient.code, recipient.enhancedCode, recipient.text,
+                                 id, recipient.recipient])
         }
     }
 

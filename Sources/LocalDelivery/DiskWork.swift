@@ -231,12 +231,7 @@ struct FinalStep: Sendable {
 
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
-        log.announce()
-        var submitted = false
-        defer {
-            if !submitted { log.withdraw() }
-            arrival.arrive()
-        }
+        defer { arrival.arrive() }
         let progress: SpoolProgress
         do {
             progress = try spool.write(chunks, open: open, final: true)
@@ -254,17 +249,28 @@ struct FinalStep: Sendable {
         let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
         let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
         let linked = linker.link(pending)
-        arrival.arrive()
         let delivered = draft.apply(linked)
+        // The row goes to the log before this delivery counts as linked, so that when the
+        // last of a group links, every row of the group is with the log's writer. While
+        // others are on their way it is staged: inserted while this delivery waits for them,
+        // committed once it asks, after the wait. The group's link gathering announces the
+        // requests of those it lets go, so their rows share one commit (one WAL sync) as
+        // their links share one journal commit; a commit asked for before the wait was often
+        // made while the group was still gathering, and the rest then needed one of their own.
+        // Alone, the row is submitted with its request at once (staging would cost the
+        // writer one more wake-up for nothing).
+        let gathers = configuration.fsync && !delivered.isEmpty
+        let staged = gathers && !gathering.isAlone
+        let ticket = staged ? log.stage(draft.finished) : log.submit(draft.finished)
+        arrival.arrive()
         // The deliveries about to link join this one's journal commit (when it has one).
-        if configuration.fsync && !delivered.isEmpty { gathering.waitForOthers() }
-        // The log commits while new/ is synced; a 250 waits for both. Submitted after the
-        // wait, so that the rows of the deliveries released together reach the writer
-        // together and share one WAL sync as their links share one journal commit (submitted
-        // before it, the first rows of a group were often committed while the group was
-        // still gathering, and the rest needed a sync of their own).
-        let ticket = log.submit(draft.finished, announced: true)
-        submitted = true
+        let announced = gathers && gathering.waitForOthers()
+        if staged {
+            ticket.requestCommit(announced: announced)
+        } else if announced {
+            log.withdraw()   // its request was made with the submission
+        }
+        // The log commits while new/ is synced; a 250 waits for both.
         let unsynced = linker.sync(linked, pending)
         let committed = Result { try ticket.wait() }
         linker.finish(linked, pending, failed: unsynced)

@@ -25,10 +25,14 @@ final class LinkGathering: Sendable {
     private let state = Mutex(State())
     /// How long a delivery waits for the others at most.
     let window: Double
+    /// Told how many waiting deliveries a release wakes, before they are woken (the agent
+    /// announces their commit requests to the log with it).
+    let onRelease: @Sendable (Int) -> Void
 
     /// `window` in seconds; 0 never waits.
-    init(window: Double) {
+    init(window: Double, onRelease: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.window = window
+        self.onRelease = onRelease
     }
 
     /// A delivery is on its way to its links (its body began): it will link shortly. Its
@@ -61,6 +65,12 @@ final class LinkGathering: Sendable {
         }
     }
 
+    /// Whether no delivery but the caller's own (which has not arrived) is on its way: its
+    /// ``waitForOthers()`` will then not wait, unless another begins meanwhile.
+    var isAlone: Bool {
+        state.withLock { $0.approaching <= 1 }
+    }
+
     /// A delivery has linked (or will not): when none is left on its way, those waiting go on.
     private func leave() {
         let waking: [DispatchSemaphore] = state.withLock { state in
@@ -69,22 +79,30 @@ final class LinkGathering: Sendable {
             defer { state.waiting.removeAll() }
             return state.waiting
         }
+        if !waking.isEmpty { onRelease(waking.count) }
         for semaphore in waking { semaphore.signal() }
     }
 
     /// Waits until no delivery is on its way to its links, or for ``window`` at most (on the
-    /// monotonic clock); returns at once when none is.
-    func waitForOthers() {
-        guard window > 0 else { return }
+    /// monotonic clock); returns at once when none is. Returns whether a release let it go
+    /// (and so counted it in what it told ``onRelease``).
+    @discardableResult
+    func waitForOthers() -> Bool {
+        guard window > 0 else { return false }
         let semaphore = DispatchSemaphore(value: 0)
         let registered = state.withLock { state in
             guard state.approaching > 0 else { return false }
             state.waiting.append(semaphore)
             return true
         }
-        guard registered, semaphore.wait(timeout: .now() + window) == .timedOut else { return }
-        // Not woken in time: no longer waiting (unless arrive() took it meanwhile, whose signal
-        // then stays in a semaphore nobody uses again).
-        state.withLock { $0.waiting.removeAll { $0 === semaphore } }
+        guard registered else { return false }
+        guard semaphore.wait(timeout: .now() + window) == .timedOut else { return true }
+        // Not woken in time: no longer waiting (unless a release took it meanwhile, whose
+        // signal then stays in a semaphore nobody uses again).
+        return state.withLock { state in
+            guard let index = state.waiting.firstIndex(where: { $0 === semaphore }) else { return true }
+            state.waiting.remove(at: index)
+            return false
+        }
     }
 }

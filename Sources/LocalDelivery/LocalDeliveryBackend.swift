@@ -29,7 +29,7 @@ public final class LocalDeliveryBackend: Backend {
         self.logger = logger
         self.pool = pool
         self.userDirectory = Mutex(users)
-        self.linkGathering = LinkGathering(window: configuration.linkGatherWindow)
+        self.linkGathering = LinkGathering(window: configuration.linkGatherWindow, onRelease: { [log] in log.announce($0) })
     }
 
     /// Replaces the users (SIGHUP); sessions already running keep what they resolved.

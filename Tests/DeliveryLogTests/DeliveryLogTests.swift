@@ -203,6 +203,49 @@ struct DeliveryLogTests {
         }
     }
 
+    @Test("staged records are inserted but not visible until a commit is asked for; the commit waits for announced requests and takes every staged record; one never asked for is committed all the same")
+    func staging() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 3)
+            // A group of two: one request announced, as the agent's link gathering does.
+            log.announce()
+            let first = log.stage(Self.transaction(1, recipients: ["a@x.test"]))
+            let second = log.stage(Self.transaction(2, recipients: ["b@x.test", "c@x.test"]))
+            let asked = Date()
+            first.requestCommit(announced: false)
+            // The writer waits (up to its 3 s window) for the announced request: nothing is
+            // committed meanwhile.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await log.deliveries(matching: DeliveryFilter()).isEmpty)
+            Thread {
+                Thread.sleep(forTimeInterval: 0.2)
+                second.requestCommit(announced: true)
+            }.start()
+            let (firstID, firstDone) = try await first.timedValue()
+            let waited = firstDone.timeIntervalSince(asked)
+            #expect(waited >= 0.45 && waited < 2.9, "committed after \(waited) s")
+            // One commit for both: the second is there as soon as the first is answered.
+            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 3)
+            let (secondID, _) = try await second.timedValue()
+            #expect(secondID == firstID + 1)
+
+            // A staged record whose commit is never asked for does not stay uncommitted.
+            let staged = Date()
+            let forgotten = log.stage(Self.transaction(3, recipients: ["d@x.test"]))
+            let (_, forgottenDone) = try await forgotten.timedValue()
+            let held = forgottenDone.timeIntervalSince(staged)
+            #expect(held >= 0.04 && held < 5, "committed after \(held) s")
+            #expect(try await log.deliveries(matching: DeliveryFilter(recipient: "d@x.test")).count == 1)
+            // A submitted record is committed at once, and an amendment goes through the same
+            // writer.
+            let (id, _) = try await log.submit(Self.transaction(4, recipients: ["e@x.test"])).timedValue()
+            var failed = Self.transaction(4, recipients: ["e@x.test"], status: .deferred).recipients
+            failed[0].code = 451
+            try log.amend(transaction: id, recipients: failed)
+            #expect(try await log.deliveries(matching: DeliveryFilter(status: .deferred)).map(\.recipient) == ["e@x.test"])
+        }
+    }
+
     @Test("on ext4 the log's database and WAL carry the no-atime attribute, so reading the log after a commit leaves the WAL's access time alone")
     func noAccessTimes() async throws {
         try await ScratchFileSystem.with { mountPoint in

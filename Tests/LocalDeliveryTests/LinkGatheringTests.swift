@@ -1,5 +1,6 @@
 import Foundation
 @testable import LocalDelivery
+import Synchronization
 import Testing
 
 @Suite("Link gathering: a delivery about to sync new/ waits for those about to link")
@@ -77,6 +78,46 @@ struct LinkGatheringTests {
         // no longer holds anyone up.
         do { _ = gathering.approach() }
         #expect(await Self.timed { gathering.waitForOthers() } < 1)
+    }
+
+    @Test("a release tells how many waiting deliveries it lets go, and those know it; one that timed out or never waited does not count")
+    func releases() async {
+        let told = Mutex(0)
+        let gathering = LinkGathering(window: 3, onRelease: { count in told.withLock { $0 += count } })
+        // Alone: no wait, not released.
+        gathering.approach().arrive()
+        #expect(gathering.isAlone)
+        #expect(!gathering.waitForOthers())
+        // Two wait for two more; the last arrival lets both go and says so first. (A
+        // delivery on its way asks isAlone before it arrives: itself alone on its way is alone.)
+        let third = gathering.approach()
+        #expect(gathering.isAlone)
+        let fourth = gathering.approach()
+        #expect(!gathering.isAlone)
+        let results = Mutex<[Bool]>([])
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = Mutex(0)
+            for _ in 0..<2 {
+                Thread {
+                    let released = gathering.waitForOthers()
+                    results.withLock { $0.append(released) }
+                    if done.withLock({ $0 += 1; return $0 }) == 2 { continuation.resume() }
+                }.start()
+            }
+            Thread {
+                Thread.sleep(forTimeInterval: 0.3)
+                third.arrive()
+                fourth.arrive()
+            }.start()
+        }
+        #expect(results.withLock { $0 } == [true, true])
+        #expect(told.withLock { $0 } == 2)
+        // One whose window ends first is not released and not counted.
+        let short = LinkGathering(window: 0.05, onRelease: { count in told.withLock { $0 += count } })
+        let stuck = short.approach()
+        #expect(!short.waitForOthers())
+        stuck.arrive()
+        #expect(told.withLock { $0 } == 2)
     }
 
     @Test("a window of 0 never waits")

@@ -77,8 +77,9 @@ public final class DeliveryLog: Sendable {
 
     /// How long a staged record waits for its commit to be asked for before the writer commits
     /// it all the same: its caller asks within microseconds to milliseconds (the agent, once
-    /// link gathering lets it go), so this only bounds a caller that never does.
-    private static let stagedLimit: TimeInterval = 0.05
+    /// link gathering lets it go, 2 ms at most), so this only bounds a caller that never does,
+    /// whose open transaction would otherwise hold the database's write lock.
+    private static let stagedLimit: TimeInterval = 0.5
 
     /// How long a commit may wait for commit requests announced but not yet made.
     private let gatherWindow: TimeInterval
@@ -266,7 +267,7 @@ public final class DeliveryLog: Sendable {
     /// its commit is asked for (``Ticket/requestCommit(announced:)``): the insert's work is
     /// done while the caller goes on (the agent waits for the other deliveries about to link),
     /// and only the commit — the WAL's write and sync — is left once it asks. A staged record
-    /// whose request never comes is committed after 50 ms all the same. Until its commit it
+    /// whose request never comes is committed after 0.5 s all the same. Until its commit it
     /// is not visible to readers.
     public func stage(_ transaction: TransactionRecord) -> Ticket {
         enqueue(.record(transaction), request: false, announced: false)

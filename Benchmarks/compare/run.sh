@@ -307,10 +307,17 @@ cases=(
     "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
     "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
 )
+# The lowest and highest of the runs' own ratios, run by run (the servers take turns, so run N
+# of one server ran next to run N of the other): how far one run's ratio can be from the median's.
+spread() { # numerator-results denominator-results
+    paste <(awk '{print $1}' "$1") <(awk '{print $1}' "$2") |
+        awk 'NR == 1 {low = high = $1 / $2} {r = $1 / $2; if (r < low) low = r; if (r > high) high = r}
+             END {printf "%.2f–%.2f", low, high}'
+}
 label() { # messages size recipients sessions
     printf '%s × %s, %s rcpt, %s sess' "$1" "$([ "$2" -ge 1048576 ] && echo "1 MiB" || echo "4 KiB")" "$3" "$4"
 }
-table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | machine idle | disk flushes/msg | peak RSS | peak PSS | ratio |
+table="| Case | Server | msg/s | deliveries/s | CPU ms/msg | machine idle | disk flushes/msg | peak RSS | peak PSS | ratio of medians (runs' own) |
 |---|---|---|---|---|---|---|---|---|---|"
 for entry in "${cases[@]}"; do
     read -r messages size recipients sessions <<< "${entry%%|*}"
@@ -341,12 +348,15 @@ for entry in "${cases[@]}"; do
         ratio=""
         if [ "$index" = 0 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
-            ratio=$(printf '%.2f× %s' "$(echo "$first / $second" | bc -l)" "${servers[1]}")
+            ratio=$(printf '%.2f× %s (%s)' "$(echo "$first / $second" | bc -l)" "${servers[1]}" \
+                "$(spread "$work/${servers[0]}.results" "$work/${servers[1]}.results")")
         elif [ "$index" = 2 ] || [ "$index" = 4 ]; then
-            ratio=$(printf '%s ÷ this: %.2f×' "${servers[0]}" "$(echo "$first / $rate" | bc -l)")
+            ratio=$(printf '%s ÷ this: %.2f× (%s)' "${servers[0]}" "$(echo "$first / $rate" | bc -l)" \
+                "$(spread "$work/${servers[0]}.results" "$work/$server.results")")
         elif [ "$index" = 3 ]; then
             second=$(awk '{print $1}' "$work/${servers[1]}.results" | median)
-            ratio=$(printf '%.2f× %s' "$(echo "$rate / $second" | bc -l)" "${servers[1]}")
+            ratio=$(printf '%.2f× %s (%s)' "$(echo "$rate / $second" | bc -l)" "${servers[1]}" \
+                "$(spread "$work/$server.results" "$work/${servers[1]}.results")")
         fi
         table+=$'\n'"$(printf '| %s | %s | %.0f | %.0f | %.3f | %.0f %% | %.2f | %d MiB | %d MiB | %s |' \
             "$name" "$server" "$rate" "$(echo "$rate * $recipients" | bc -l)" \

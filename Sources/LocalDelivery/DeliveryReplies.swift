@@ -1,3 +1,4 @@
+import DeliveryLog
 import Maildir
 import SMTPCore
 
@@ -29,6 +30,28 @@ enum DeliveryReplies {
         quotaTempfail
             ? SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "<\(address)> Mailbox is over quota")
             : SMTPError(code: 552, enhancedCode: EnhancedCode(5, 2, 2), message: "<\(address)> Mailbox is over quota")
+    }
+
+    /// 451 4.3.0 for a local fault that is not the disk's.
+    static func localError(_ address: Address) -> SMTPError {
+        SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Temporary local error")
+    }
+
+    /// Puts the reply a recipient got, a refusal, into its record: `deferred` for 4xx (the
+    /// client retries), `failed` for 5xx.
+    static func record(_ refusal: SMTPError, in record: inout RecipientRecord) {
+        record.status = refusal.isTemporary ? .deferred : .failed
+        record.code = refusal.code
+        record.enhancedCode = refusal.enhancedCode.resolved(forReplyCode: refusal.code).map { "\($0)" } ?? ""
+        record.text = refusal.message
+    }
+
+    /// The record of a recipient refused at RCPT, with its reply.
+    static func refusalRecord(recipient: String, originalRecipient: String?, _ refusal: SMTPError) -> RecipientRecord {
+        var result = RecipientRecord(recipient: recipient, originalRecipient: originalRecipient, status: .failed, code: 0,
+                                     enhancedCode: "", text: "")
+        record(refusal, in: &result)
+        return result
     }
 
     /// The delivery log could not record the outcome: nothing was kept, the client retries.

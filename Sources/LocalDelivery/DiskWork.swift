@@ -307,9 +307,12 @@ struct TransactionDraft: Sendable {
     var outcomes: [SMTPError?]
     /// The recipients' addresses, for reply texts.
     let addresses: [Address]
+    /// The transaction's recipients refused at RCPT, recorded after the others.
+    let refused: [RecipientRecord]
 
-    init(_ transaction: TransactionRecord, targets: [DeliveryTarget]) {
+    init(_ transaction: TransactionRecord, targets: [DeliveryTarget], refused: [RecipientRecord] = []) {
         self.transaction = transaction
+        self.refused = refused
         records = targets.map { target in
             RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient, mailbox: target.inbox.path,
                             status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
@@ -348,17 +351,16 @@ struct TransactionDraft: Sendable {
         return delivered
     }
 
-    /// The transaction as logged: each recipient that failed carries its reply.
+    /// The transaction as logged: each recipient that failed carries its reply; those refused
+    /// at RCPT follow the others (so that a recipient's index stays its place in `records`).
     var finished: TransactionRecord {
         var transaction = transaction
         transaction.recipients = records
         for (index, outcome) in outcomes.enumerated() {
             guard let outcome else { continue }
-            transaction.recipients[index].status = outcome.isTemporary ? .deferred : .failed
-            transaction.recipients[index].code = outcome.code
-            transaction.recipients[index].enhancedCode = outcome.enhancedCode.resolved(forReplyCode: outcome.code).map { "\($0)" } ?? ""
-            transaction.recipients[index].text = outcome.message
+            DeliveryReplies.record(outcome, in: &transaction.recipients[index])
         }
+        transaction.recipients += refused
         return transaction
     }
 }

@@ -69,8 +69,21 @@ public final class LocalDeliveryBackend: Backend {
                 outcomes[index] = error
             }
         }
-        guard !accepted.isEmpty else { return outcomes }
-        for (index, outcome) in zip(accepted, try await session.deliver(body)) { outcomes[index] = outcome }
+        // Ended as a connection would end: refusals of a transaction without a message are
+        // recorded then.
+        guard !accepted.isEmpty else {
+            await session.logout()
+            return outcomes
+        }
+        let delivered: [SMTPError?]
+        do {
+            delivered = try await session.deliver(body)
+        } catch {
+            await session.logout()
+            throw error
+        }
+        await session.logout()
+        for (index, outcome) in zip(accepted, delivered) { outcomes[index] = outcome }
         return outcomes
     }
 }

@@ -14,6 +14,12 @@ final class LocalDeliverySession: LMTPSession {
     private var mailOptions = MailOptions()
     /// The accepted recipients, in RCPT order.
     private var targets: [DeliveryTarget] = []
+    /// The recipients refused at RCPT (by this session or by the server), with their replies:
+    /// recorded with the transaction's other recipients, or on their own when no message
+    /// follows (``recordRefusals()``).
+    private var refused: [RecipientRecord] = []
+    /// When MAIL started the transaction: the time of its refusals' rows.
+    private var started = Date()
 
     init(backend: LocalDeliveryBackend, state: ConnectionState) {
         self.backend = backend
@@ -21,26 +27,70 @@ final class LocalDeliverySession: LMTPSession {
     }
 
     func reset() async {
+        await recordRefusals()
         sender = nil
         mailOptions = MailOptions()
         targets = []
     }
 
-    func logout() async {}
+    func logout() async {
+        await recordRefusals()
+    }
 
     func mail(from: ReversePath, options: MailOptions) async throws {
+        await recordRefusals()
         sender = from
         mailOptions = options
         targets = []
+        started = Date()
     }
 
     func rcpt(to: Address, options: RcptOptions) async throws {
-        let target = try backend.resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
+        let resolver = backend.resolver
+        let target: DeliveryTarget
+        do {
+            target = try resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
+        } catch {
+            refuse(resolver.recordedName(to), options, error)
+            throw error
+        }
         // With SIZE announced, a recipient the message cannot fit is refused now (RFC 1870 §6.1).
-        if let size = mailOptions.size, try await !fits(size, target) {
-            throw DeliveryReplies.overQuota(to, quotaTempfail: backend.configuration.quotaTempfail)
+        do {
+            if let size = mailOptions.size, try await !fits(size, target) {
+                throw DeliveryReplies.overQuota(to, quotaTempfail: backend.configuration.quotaTempfail)
+            }
+        } catch {
+            refuse(target.canonical, options, error as? SMTPError ?? DeliveryReplies.localError(to))
+            throw error
         }
         targets.append(target)
+    }
+
+    func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {
+        refuse(backend.resolver.recordedName(to), options, error)
+    }
+
+    /// Notes a refusal at RCPT for the log.
+    private func refuse(_ recipient: String, _ options: RcptOptions, _ error: SMTPError) {
+        refused.append(DeliveryReplies.refusalRecord(recipient: recipient, originalRecipient: options.originalRecipient?.address,
+                                                     error))
+    }
+
+    /// Records the refusals of a transaction that ends without a message (every recipient
+    /// refused, or the client gave up before DATA), as a transaction of their own: the log
+    /// keeps every recipient's outcome. A log that fails is reported, not retried: the
+    /// client's replies were given already.
+    private func recordRefusals() async {
+        guard !refused.isEmpty else { return }
+        let record = TransactionRecord(sessionID: state.sessionID, time: started,
+                                       clientAddress: state.remoteAddress?.ipAddress ?? "local", helo: state.hostname,
+                                       sender: sender?.address?.description ?? "", size: 0, recipients: refused)
+        refused = []
+        do {
+            _ = try await backend.log.record(record)
+        } catch {
+            backend.logger.error("delivery log: refused recipients not recorded: \(error)")
+        }
     }
 
     /// Whether `size` more octets stay within the target's quota (always, without one).
@@ -82,7 +132,8 @@ final class LocalDeliverySession: LMTPSession {
         var draft = TransactionDraft(
             TransactionRecord(sessionID: state.sessionID, time: started, clientAddress: state.remoteAddress?.ipAddress ?? "local",
                               helo: state.hostname, sender: sender?.address?.description ?? "", size: 0, recipients: []),
-            targets: unique)
+            targets: unique, refused: refused)
+        refused = []   // recorded with this message
 
         // The message goes to disk in as few hand-offs to the thread pool as possible, since
         // each costs two thread switches: batches of 256 KiB while the body is longer than
@@ -164,7 +215,7 @@ final class LocalDeliverySession: LMTPSession {
         if let error = error as? MaildirError {
             return DeliveryReplies.failure(error, for: address, quotaTempfail: configuration.quotaTempfail)
         }
-        return SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Temporary local error")
+        return DeliveryReplies.localError(address)
     }
 
     /// `Return-Path:`, then `Delivered-To:` and a `Received:` with `for` when there is exactly

@@ -65,6 +65,17 @@ struct RecipientResolver: Sendable {
                               folder: folder, createFolder: configuration.detailFolders == .create, quota: quota)
     }
 
+    /// The name a recipient refused before it resolved (an unknown user, a bad mailbox) is
+    /// recorded under: like ``DeliveryTarget/canonical``, the address lower-cased without its
+    /// `+detail`, so that `deliveries list --recipient` finds its refusals beside its deliveries.
+    func recordedName(_ address: Address) -> String {
+        var local = address.unquotedLocalPart
+        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.firstRange(of: delimiter) {
+            local = String(local[..<range.lowerBound])
+        }
+        return (address.domain.isEmpty ? local : local + "@" + address.domain).lowercased()
+    }
+
     /// The mailbox template with `%u` (user@domain), `%d` (domain) and `%n` (user) put in, in
     /// one pass: what is put in is never expanded again. Any other `%` stays as it is.
     static func expand(_ template: String, user: String, domain: String, name: String) -> String {

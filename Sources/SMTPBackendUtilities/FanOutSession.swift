@@ -88,6 +88,13 @@ public final class FanOutSession: LMTPSession {
         recipients.append(to)
     }
 
+    /// Tells every branch in the transaction that wants the recipient that the server refused it.
+    public func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {
+        for (index, branch) in branches.enumerated() where inTransaction[index] && branch.accepts(to) {
+            await branch.session.recipientRefused(to, options: options, error: error)
+        }
+    }
+
     /// The message to every branch with recipients; fails with the worst recipient's status.
     public func data(_ body: MessageBody) async throws {
         let outcome = await deliver(body, status: nil)

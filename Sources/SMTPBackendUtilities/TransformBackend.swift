@@ -92,6 +92,13 @@ public final class TransformSession: LMTPSession {
         envelope.recipients.append((recipient, options))
     }
 
+    /// Passes a recipient the server refused itself on, rewritten as RCPT would have been
+    /// (as it is when the rewrite fails).
+    public func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {
+        let recipient = (try? await backend.recipient?(to, envelope.state)) ?? to
+        await wrapped.recipientRefused(recipient, options: options, error: error)
+    }
+
     /// Rewrites the body, then passes it on.
     public func data(_ body: MessageBody) async throws {
         try await wrapped.data(try await transformed(body))

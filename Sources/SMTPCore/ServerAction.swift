@@ -13,6 +13,10 @@ public enum ServerAction: Hashable, Sendable {
     /// Ask the backend to add a recipient; then call ``ServerStateMachine/recipientAccepted()``
     /// or ``ServerStateMachine/recipientRejected(_:)``.
     case addRecipient(Address, RcptOptions)
+    /// The server refuses this recipient itself (too many recipients, SMTPUTF8 not asked for):
+    /// tell the backend (``Session``'s `recipientRefused`, so that a backend recording every
+    /// recipient's outcome sees these too), then send the reply. The transaction goes on.
+    case refuseRecipient(Address, RcptOptions, Reply)
     /// Tell the backend to discard the transaction (RSET, or EHLO inside one), then send the reply.
     case resetTransaction(Reply)
     /// Send this 354 reply, decode the dot-stuffed body and stream it to the backend; then call

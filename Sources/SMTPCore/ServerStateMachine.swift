@@ -232,11 +232,11 @@ public struct ServerStateMachine: Sendable {
         }
         if !to.isASCII && !mailOptions.utf8 {
             rejectedRecipientCount += 1
-            return fail(ServerReplies.needSMTPUTF8)
+            return .refuseRecipient(to, options, counted(ServerReplies.needSMTPUTF8))
         }
         if let limit = configuration.maximumRecipients, recipients.count >= limit {
             rejectedRecipientCount += 1
-            return fail(ServerReplies.tooManyRecipients)
+            return .refuseRecipient(to, options, counted(ServerReplies.tooManyRecipients))
         }
         wait(for: .rcpt(to))
         return .addRecipient(to, options)

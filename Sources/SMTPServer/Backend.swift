@@ -50,10 +50,21 @@ public protocol Session: AnyObject {
     /// RCPT TO: one recipient and its DSN parameters (RFC 5321 §4.1.1.3, RFC 3461).
     func rcpt(to: Address, options: RcptOptions) async throws
 
+    /// The server refused a recipient itself, before asking ``rcpt(to:options:)`` (452 4.5.3
+    /// too many recipients, 553 5.6.7 SMTPUTF8 not asked for), with the reply it sends. The
+    /// transaction goes on. For backends that record every recipient's outcome; the default
+    /// does nothing.
+    func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async
+
     /// The message body, streamed (DATA or BDAT). Read it to the end for the message to be
     /// complete; returning without error accepts the message for every recipient. The server
     /// reads whatever is left of the body after this returns, so the session stays in sync.
     func data(_ body: MessageBody) async throws
+}
+
+extension Session {
+    /// Does nothing: most backends need not know of recipients the server refused itself.
+    public func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {}
 }
 
 /// A session that reports a status per recipient over LMTP (RFC 2033 §4.2), the reference's

@@ -152,6 +152,9 @@ final class Connection {
         switch action {
         case .reply(let reply), .close(let reply):
             queue(reply)
+        case .refuseRecipient(let to, let options, let reply):
+            await session?.recipientRefused(to, options: options, error: reply.error)
+            queue(reply)
         case .resetTransaction(let reply):
             await session?.reset()
             queue(reply)

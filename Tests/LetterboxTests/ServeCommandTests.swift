@@ -64,7 +64,7 @@ struct ServeCommandTests {
         }
     }
 
-    @Test("several recipients: one write hard-linked, duplicates answered twice, an unknown user refused at RCPT")
+    @Test("several recipients: one write hard-linked, duplicates answered twice, an unknown user refused at RCPT and logged with the transaction")
     func multipleRecipients() async throws {
         try await withTemporaryDirectory { directory in
             let users = directory + "/users"
@@ -89,8 +89,70 @@ struct ServeCommandTests {
             #expect(!Self.text(alice[0]).contains("Delivered-To:"))
             #expect(!Self.text(alice[0]).contains("\tfor <"))
             guard let sqlite = External.find("sqlite3") else { return }
-            let check = try await runProcess(sqlite, [agent.database, "PRAGMA integrity_check; SELECT recipient || ' ' || status FROM deliveries ORDER BY recipient;"])
-            #expect(check.output == "ok\nalice@x.test delivered\nbob@x.test delivered\n")
+            let check = try await runProcess(sqlite, ["-readonly", agent.database, """
+                PRAGMA integrity_check; SELECT recipient || ' ' || status || ' ' || code || ' ' || enhanced_code FROM deliveries ORDER BY recipient;
+                SELECT COUNT(DISTINCT transaction_id) FROM deliveries;
+                """])
+            #expect(check.output == "ok\nalice@x.test delivered 250 2.0.0\nbob@x.test delivered 250 2.0.0\ncarol@x.test failed 550 5.1.1\n1\n")
+            // "Why did carol not get it?"
+            let listed = try await agent.letterbox(["deliveries", "list", "--status", "failed", "--recipient", "carol@x.test", "--json"])
+            #expect(listed.status == 0 && listed.output.contains("\"code\" : 550") && listed.output.contains("\"sender\" : \"sender@y.test\""),
+                    "\(listed.output)")
+        }
+    }
+
+    @Test("recipients refused at RCPT are logged in their transaction, also when every one was refused: unknown user, bad mailbox, over quota with SIZE, too many recipients")
+    func refusedRecipientsLogged() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "alice@x.test quota=1K\nbob@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users, "--max-recipients", "2"])
+            defer { agent.stop() }
+            try await TestClient.with(try SocketAddress(unixDomainSocketPath: agent.socket)) { client in
+                try await client.reply()
+                try await client.line("LHLO c.test")
+                _ = try await client.readReply()
+                // Every recipient refused: no DATA; the client resets.
+                #expect(try await client.command("MAIL FROM:<s1@y.test> SIZE=5000") == "250 2.1.0 Ok")
+                #expect(try await client.command("RCPT TO:<carol@x.test>").hasPrefix("550 5.1.1 "))
+                #expect(try await client.command("RCPT TO:<alice@x.test>").hasPrefix("552 5.2.2 "))
+                #expect(try await client.command("RSET").hasPrefix("250 "))
+                // Some refused, two accepted, a third one over the limit; then the message.
+                #expect(try await client.command("MAIL FROM:<s2@y.test>") == "250 2.1.0 Ok")
+                #expect(try await client.command("RCPT TO:<bob@x.test>").hasPrefix("250 "))
+                #expect(try await client.command("RCPT TO:<\"../etc\"@x.test>").hasPrefix("550 5.1.3 "))
+                #expect(try await client.command("RCPT TO:<alice@x.test>").hasPrefix("250 "))
+                #expect(try await client.command("RCPT TO:<dave@x.test>").hasPrefix("452 4.5.3 "))
+                #expect(try await client.command("DATA").hasPrefix("354 "))
+                try await client.send("Subject: s2\r\n\r\nbody\r\n.\r\n")
+                #expect(try await client.reply().hasPrefix("250 "))
+                #expect(try await client.reply().hasPrefix("250 "))
+                // Refused, and the connection ends without RSET.
+                #expect(try await client.command("MAIL FROM:<s3@y.test>") == "250 2.1.0 Ok")
+                #expect(try await client.command("RCPT TO:<erin@x.test>").hasPrefix("550 5.1.1 "))
+                #expect(try await client.command("QUIT").hasPrefix("221 "))
+            }
+            guard let sqlite = External.find("sqlite3") else { return }
+            let query = """
+                SELECT t.sender || ' ' || d.recipient || ' ' || d.status || ' ' || d.code || ' ' || d.enhanced_code
+                FROM deliveries d JOIN transactions t ON t.id = d.transaction_id ORDER BY t.id, d.id;
+                """
+            var rows = ""
+            for _ in 0..<100 {   // the last transaction is recorded as the connection ends
+                rows = try await runProcess(sqlite, ["-readonly", agent.database, query]).output
+                if rows.contains("erin") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(rows == """
+                s1@y.test carol@x.test failed 550 5.1.1
+                s1@y.test alice@x.test failed 552 5.2.2
+                s2@y.test bob@x.test delivered 250 2.0.0
+                s2@y.test alice@x.test delivered 250 2.0.0
+                s2@y.test ../etc@x.test failed 550 5.1.3
+                s2@y.test dave@x.test deferred 452 4.5.3
+                s3@y.test erin@x.test failed 550 5.1.1
+
+                """)
         }
     }
 

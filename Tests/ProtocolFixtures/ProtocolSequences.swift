@@ -46,7 +46,8 @@ public struct Conversation {
     public mutating func perform(_ action: ServerAction) -> [String] {
         actions.append(action)
         switch action {
-        case .reply(let reply), .close(let reply), .resetTransaction(let reply), .receiveData(let reply):
+        case .reply(let reply), .close(let reply), .resetTransaction(let reply), .receiveData(let reply),
+             .refuseRecipient(_, _, let reply):
             return record([reply])
         case .startTransaction(let from, _):
             return record([rejectSender(from).map { machine.senderRejected($0) } ?? machine.senderAccepted()])

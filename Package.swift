@@ -139,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeliveryLogTests",
-            dependencies: ["DeliveryLog", "TestSupport"],
+            dependencies: ["DeliveryLog", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictness
         ),
         .testTarget(

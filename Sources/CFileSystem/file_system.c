@@ -10,6 +10,8 @@
 #include <linux/fs.h>
 #include <pthread.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,32 +24,74 @@ int letterbox_write_back(int fd) {
                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
 }
 
-int letterbox_device_of(int fd, uint64_t *device) {
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+int letterbox_device_of(int fd, uint64_t *device, uint64_t *mount) {
     struct statx info;
-    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &info) == 0) {
+    // The unique id (Linux 6.8) where the kernel has it, which no later mount takes again; the
+    // older id is given to the next mount once this one is gone.
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID_UNIQUE, &info) == 0) {
         *device = makedev(info.stx_dev_major, info.stx_dev_minor);
+        *mount = (info.stx_mask & (STATX_MNT_ID_UNIQUE | STATX_MNT_ID)) ? info.stx_mnt_id : 0;
         return 0;
     }
     if (errno != ENOSYS) return -1;
     struct stat fallback;   // a kernel before 4.11 (or a filter refusing statx)
     if (fstat(fd, &fallback) != 0) return -1;
     *device = (uint64_t)fallback.st_dev;
+    *mount = 0;
     return 0;
 }
 
-int letterbox_skip_access_times(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return -1;
+// Sets FS_NOATIME_FL through `fd`, which stays open.
+static int setNoAccessTimes(int fd) {
     int flags = 0;
-    int result = ioctl(fd, FS_IOC_GETFLAGS, &flags);
-    if (result == 0 && !(flags & FS_NOATIME_FL)) {
-        flags |= FS_NOATIME_FL;
-        result = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    if (flags & FS_NOATIME_FL) return 0;
+    flags |= FS_NOATIME_FL;
+    return ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}
+
+// The device and inode of a file, asked of statx for nothing else: its times are not read, so
+// they are not marked as seen (see letterbox_device_of).
+static int identity(int dirfd, const char *path, int flags, uint64_t *device, uint64_t *inode) {
+    struct statx info;
+    if (statx(dirfd, path, flags, STATX_INO, &info) != 0) return -1;
+    *device = makedev(info.stx_dev_major, info.stx_dev_minor);
+    *inode = info.stx_ino;
+    return 0;
+}
+
+int letterbox_skip_access_times_of_open_file(const char *path) {
+    uint64_t device, inode;
+    if (identity(AT_FDCWD, path, 0, &device, &inode) != 0) return -1;
+    // Listing /proc/self/fd opens that directory, never the file: no lock of the file's is
+    // touched. Each entry is checked by its own descriptor (fstatx), not by the link's text.
+    DIR *descriptors = opendir("/proc/self/fd");
+    if (descriptors == NULL) return -1;
+    int listing = dirfd(descriptors);
+    int found = 0, failure = 0;
+    struct dirent *entry;
+    while ((entry = readdir(descriptors)) != NULL) {
+        char *end;
+        long number = strtol(entry->d_name, &end, 10);
+        if (entry->d_name[0] == '.' || *end != '\0' || number == listing) continue;
+        uint64_t entryDevice, entryInode;
+        if (identity((int)number, "", AT_EMPTY_PATH, &entryDevice, &entryInode) != 0) continue;
+        if (entryDevice != device || entryInode != inode) continue;
+        found = 1;
+        if (setNoAccessTimes((int)number) == 0) { failure = 0; break; }
+        failure = errno;
     }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return result == 0 ? 0 : -1;
+    closedir(descriptors);
+    if (found && failure == 0) return 0;
+    errno = found ? failure : ENOENT;
+    return -1;
 }
 
 int letterbox_file_system_id(int fd, uint64_t *id) {
@@ -143,16 +187,17 @@ void letterbox_fsync_together(const int *fds, int count, int *errors) {
 #include <sys/stat.h>
 #include <unistd.h>
 
-int letterbox_skip_access_times(const char *path) {
+int letterbox_skip_access_times_of_open_file(const char *path) {
     (void)path;
     errno = ENOTSUP;
     return -1;
 }
 
-int letterbox_device_of(int fd, uint64_t *device) {
+int letterbox_device_of(int fd, uint64_t *device, uint64_t *mount) {
     struct stat info;
     if (fstat(fd, &info) != 0) return -1;
     *device = (uint64_t)info.st_dev;
+    *mount = 0;
     return 0;
 }
 

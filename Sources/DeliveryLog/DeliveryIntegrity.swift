@@ -18,7 +18,7 @@ public struct DeliveredFile: Sendable, Hashable {
     public var maildir: String { mailbox }
 }
 
-extension DeliveryLog {
+extension DeliveryLogReader {
     /// Every delivered row that names a file, oldest first: what `letterbox deliveries verify`
     /// checks against the Maildirs.
     public func deliveredFiles() async throws -> [DeliveredFile] {

@@ -17,6 +17,9 @@ import GRDB
 /// agent syncs `new/`) while the record is committed, and ``Ticket/wait()`` waits for it.
 public final class DeliveryLog: Sendable {
     let database: DatabasePool
+    /// The queries of `letterbox deliveries` over this log's read connections, which see only
+    /// committed rows.
+    public let reader: DeliveryLogReader
     /// The duplicate check's own read connections.
     private let readers: DuplicateReaders
     private let lock = NSLock()
@@ -34,8 +37,9 @@ public final class DeliveryLog: Sendable {
         fileprivate let waiter: Waiter
 
         /// Blocks until the record is committed; returns its transaction's id, or throws why
-        /// it could not be. A staged record (``DeliveryLog/stage(_:)``) must have had its
-        /// commit asked for (``requestCommit(announced:)``) first.
+        /// it could not be. A staged record (``DeliveryLog/stage(_:)``) is committed when its
+        /// commit is asked for (``requestCommit(announced:)``), or with another record's, or
+        /// after its staged limit (0.5 s by default).
         public func wait() throws -> Int64 {
             waiter.done.wait()
             return try waiter.result!.get()
@@ -46,7 +50,7 @@ public final class DeliveryLog: Sendable {
         /// has come, or its gather window has passed. `announced`: this request fulfils an
         /// earlier announcement.
         public func requestCommit(announced: Bool) {
-            log.requestCommit(announced: announced)
+            log.requestCommit(waiter, announced: announced)
         }
     }
 
@@ -54,9 +58,28 @@ public final class DeliveryLog: Sendable {
     /// broadcast woke every waiting session for each batch).
     fileprivate final class Waiter: @unchecked Sendable {
         // @unchecked: `result` is written once, by the writer, before it signals `done`, and
-        // read only after `done` was waited for: the semaphore orders the two.
+        // read only after `done` was waited for: the semaphore orders the two. `request` is
+        // read and written only with the log's lock held.
         var result: Result<Int64, any Error>?
         let done = DispatchSemaphore(value: 0)
+        var request: Request
+
+        init(request: Request) {
+            self.request = request
+        }
+    }
+
+    /// Where a record's commit request stands. A request counts (``GroupCommit/requests``)
+    /// only while its record is still to be committed: a staged record's request that comes
+    /// after its record went out with another's commit is ignored, where a count of requests
+    /// alone kept it and committed the next staged record at once.
+    fileprivate enum Request {
+        /// Staged: no commit asked for yet.
+        case notYet
+        /// Asked for, and counted.
+        case asked
+        /// In a commit already (made or under way).
+        case committing
     }
 
     /// The records waiting for a commit.
@@ -73,13 +96,17 @@ public final class DeliveryLog: Sendable {
         var announced = 0
         /// Whether the writer waits for a request or a record and no one has woken it yet.
         var gathering = false
+        /// Amendments whose transaction failed: tried again with each later commit (and at
+        /// ``DeliveryLog/close()``), so that a recipient whose copy was taken back is not left
+        /// recorded as delivered once the log works again.
+        var unappliedAmendments: [(Int64, [RecipientRecord])] = []
+        /// Set by ``DeliveryLog/close()``.
+        var closed = false
     }
 
     /// How long a staged record waits for its commit to be asked for before the writer commits
-    /// it all the same: its caller asks within microseconds to milliseconds (the agent, once
-    /// link gathering lets it go, 2 ms at most), so this only bounds a caller that never does,
-    /// whose open transaction would otherwise hold the database's write lock.
-    private static let stagedLimit: TimeInterval = 0.5
+    /// it all the same (see ``init(path:durable:busyTimeout:gatherWindow:stagedLimit:)``).
+    private let stagedLimit: TimeInterval
 
     /// How long a commit may wait for commit requests announced but not yet made.
     private let gatherWindow: TimeInterval
@@ -119,9 +146,16 @@ public final class DeliveryLog: Sendable {
     /// typically a few hundred microseconds from its submission (the rest of its file work),
     /// while the deliveries already queued are busy with their own syncs for a millisecond or
     /// more, so the wait mostly hides behind those: at 8 sessions it gave fewer, larger commits
-    /// (disk flushes per message 2.0 → 1.7) and +15–25 % msg/s.
-    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5, gatherWindow: TimeInterval = 0.001) throws {
+    /// (disk flushes per message 2.0 → 1.7) and +15–25 % msg/s. `stagedLimit` is how long a
+    /// staged record waits for its commit to be asked for before the writer commits it all the
+    /// same: its caller asks within microseconds to milliseconds (the agent, once link
+    /// gathering lets it go, 2 ms at most), so this only bounds a caller that never does, whose
+    /// open transaction would otherwise hold the database's write lock.
+    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5, gatherWindow: TimeInterval = 0.001,
+                stagedLimit: TimeInterval = 0.5) throws {
         self.gatherWindow = gatherWindow
+        self.stagedLimit = stagedLimit
+        self.path = path
         readers = DuplicateReaders(path: path, busyTimeout: busyTimeout)
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -133,19 +167,67 @@ public final class DeliveryLog: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -512")
         }
         database = try DatabasePool(path: path, configuration: configuration)
+        reader = DeliveryLogReader(database: database)
         // Set here, on the writing connection once the pool is open: GRDB turns WAL on after a
         // connection's preparation and sets `synchronous = NORMAL` as it does, which syncs the
         // WAL only at checkpoints, so a commit made after the last one could be lost to a
-        // power failure although it had returned.
+        // power failure although it had returned. The WAL is cut back to
+        // ``walSizeLimit`` whenever it starts again from its beginning (see there).
         try database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
-        try Self.migrator.migrate(database)
+        try DeliveryLogSchema.migrator.migrate(database)
         // Reads of the log (the duplicate check's, mostly from the WAL) no longer write access
         // times: under relatime the first read after each commit did, a journaled update of
-        // the inode that waited for the journal commit writing it (ext4). Where the file
-        // system has no such attribute nothing changes.
-        for file in [path, path + "-wal"] { _ = letterbox_skip_access_times(file) }
+        // the inode that waited for the journal commit writing it (ext4). Set through SQLite's
+        // own descriptors, never through one opened here: closing it would drop this
+        // process's locks on the file (see letterbox_skip_access_times_of_open_file). Where
+        // the file system has no such attribute nothing changes.
+        for file in [path, path + "-wal"] { _ = letterbox_skip_access_times_of_open_file(file) }
+    }
+
+    /// The path of the database.
+    public let path: String
+
+    /// The WAL's size once it restarts, in bytes: SQLite's `journal_size_limit`. The WAL grows
+    /// while frames are appended; a checkpoint (every 1,000 pages, about 4 MiB, SQLite's
+    /// default) copies them into the database, and the next commit after a checkpoint that
+    /// copied every frame while no reader was still reading from the WAL starts it again
+    /// from its beginning and truncates the file to this size. A reader that keeps one read
+    /// transaction open (not a connection: a transaction, such as an unfinished `SELECT` or an
+    /// explicit `BEGIN` in the `sqlite3` shell) keeps it from restarting for as long, and the
+    /// WAL grows meanwhile; it is cut back at the first restart after that reader lets go.
+    public static let walSizeLimit = 8 * 1024 * 1024
+
+    /// Closes the log: waits until every record handed over is committed (or failed), tries
+    /// once more any amendment whose commit had failed, then closes the duplicate check's
+    /// connections, the read connections and the writing connection last — the last to close
+    /// checkpoints the WAL and, when no other process has the log open, removes it. Nothing
+    /// may be handed over after this; closing again does nothing. Throws when an amendment still could not be recorded,
+    /// or SQLite could not close.
+    public func close() throws {
+        writer.sync {}   // the writer's run ends only with nothing queued or open
+        lock.lock()
+        guard !queue.closed else { lock.unlock(); return }
+        queue.closed = true
+        let unapplied = queue.unappliedAmendments
+        queue.unappliedAmendments.removeAll()
+        lock.unlock()
+        var failure: (any Error)?
+        if !unapplied.isEmpty {
+            do {
+                try database.write { db in
+                    for (id, recipients) in unapplied { try Self.amend(id, recipients, db) }
+                }
+            } catch {
+                failure = error
+            }
+        }
+        readers.close()
+        database.releaseMemory()   // closes the pool's read connections
+        try database.close()
+        if let failure { throw failure }
     }
 
     /// Whether every commit is synced to disk before it returns (SQLite's `synchronous` is
@@ -154,99 +236,6 @@ public final class DeliveryLog: Sendable {
         get throws {
             try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 0 } >= 2
         }
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: transactions and deliveries") { db in
-            try db.execute(sql: """
-                CREATE TABLE transactions (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    session_id TEXT NOT NULL,
-                    time TEXT NOT NULL,
-                    client_address TEXT,
-                    helo TEXT,
-                    sender TEXT NOT NULL,
-                    size INTEGER NOT NULL,
-                    message_id TEXT,
-                    body_sha256 TEXT
-                );
-                CREATE TABLE deliveries (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    transaction_id INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
-                    time TEXT NOT NULL,
-                    recipient TEXT NOT NULL,
-                    original_recipient TEXT,
-                    mailbox TEXT,
-                    folder TEXT,
-                    file TEXT,
-                    status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'deferred', 'duplicate')),
-                    code INTEGER NOT NULL,
-                    enhanced_code TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    duration REAL NOT NULL
-                );
-                CREATE INDEX deliveries_transaction ON deliveries(transaction_id);
-                CREATE INDEX deliveries_recipient_time ON deliveries(recipient, time);
-                CREATE INDEX deliveries_time ON deliveries(time);
-                CREATE INDEX transactions_message_id ON transactions(message_id);
-                """)
-        }
-        // The same tables, cheaper to insert into: without AUTOINCREMENT (which read and
-        // rewrote sqlite_sequence's row for every insert; ids still only grow, since letterbox
-        // never deletes rows and pruning by hand deletes the oldest) and with the status CHECK as
-        // comparisons (an IN list made SQLite build a temporary table of the four values for
-        // every row). Together 45k fewer instructions per message (callgrind, one session)
-        // and +4–8 % msg/s at 8 sessions. Rows and ids are copied as they are; foreign keys
-        // are off while a GRDB migration runs and checked before it commits. The columns are
-        // spelled out again on purpose: a migration is history, and v1's text must stay what
-        // existing logs ran even if a later one changes the tables.
-        migrator.registerMigration("v2: no AUTOINCREMENT, status CHECK without IN") { db in
-            try db.execute(sql: """
-                CREATE TABLE transactions_v2 (
-                    id INTEGER PRIMARY KEY,
-                    session_id TEXT NOT NULL,
-                    time TEXT NOT NULL,
-                    client_address TEXT,
-                    helo TEXT,
-                    sender TEXT NOT NULL,
-                    size INTEGER NOT NULL,
-                    message_id TEXT,
-                    body_sha256 TEXT
-                );
-                INSERT INTO transactions_v2 (id, session_id, time, client_address, helo, sender, size, message_id, body_sha256)
-                    SELECT id, session_id, time, client_address, helo, sender, size, message_id, body_sha256 FROM transactions;
-                CREATE TABLE deliveries_v2 (
-                    id INTEGER PRIMARY KEY,
-                    transaction_id INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
-                    time TEXT NOT NULL,
-                    recipient TEXT NOT NULL,
-                    original_recipient TEXT,
-                    mailbox TEXT,
-                    folder TEXT,
-                    file TEXT,
-                    status TEXT NOT NULL
-                        CHECK (status = 'delivered' OR status = 'failed' OR status = 'deferred' OR status = 'duplicate'),
-                    code INTEGER NOT NULL,
-                    enhanced_code TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    duration REAL NOT NULL
-                );
-                INSERT INTO deliveries_v2 (id, transaction_id, time, recipient, original_recipient, mailbox, folder, file,
-                                           status, code, enhanced_code, text, duration)
-                    SELECT id, transaction_id, time, recipient, original_recipient, mailbox, folder, file,
-                           status, code, enhanced_code, text, duration FROM deliveries;
-                DROP TABLE deliveries;
-                DROP TABLE transactions;
-                ALTER TABLE transactions_v2 RENAME TO transactions;
-                ALTER TABLE deliveries_v2 RENAME TO deliveries;
-                CREATE INDEX deliveries_transaction ON deliveries(transaction_id);
-                CREATE INDEX deliveries_recipient_time ON deliveries(recipient, time);
-                CREATE INDEX deliveries_time ON deliveries(time);
-                CREATE INDEX transactions_message_id ON transactions(message_id);
-                """)
-        }
-        return migrator
     }
 
     /// Records a transaction and its recipients; returns the transaction's id once committed.
@@ -267,14 +256,14 @@ public final class DeliveryLog: Sendable {
     /// its commit is asked for (``Ticket/requestCommit(announced:)``): the insert's work is
     /// done while the caller goes on (the agent waits for the other deliveries about to link),
     /// and only the commit — the WAL's write and sync — is left once it asks. A staged record
-    /// whose request never comes is committed after 0.5 s all the same. Until its commit it
+    /// whose request never comes is committed after the staged limit (0.5 s by default) all the same. Until its commit it
     /// is not visible to readers.
     public func stage(_ transaction: TransactionRecord) -> Ticket {
         enqueue(.record(transaction), request: false, announced: false)
     }
 
     private func enqueue(_ operation: Operation, request: Bool, announced: Bool) -> Ticket {
-        let waiter = Waiter()
+        let waiter = Waiter(request: request ? .asked : .notYet)
         lock.lock()
         queue.pending.append((operation, waiter))
         var wake = queue.gathering
@@ -291,9 +280,12 @@ public final class DeliveryLog: Sendable {
         return Ticket(log: self, waiter: waiter)
     }
 
-    fileprivate func requestCommit(announced: Bool) {
+    fileprivate func requestCommit(_ waiter: Waiter, announced: Bool) {
         lock.lock()
-        queue.requests += 1
+        if waiter.request == .notYet {
+            waiter.request = .asked
+            queue.requests += 1
+        }
         if announced { queue.announced -= 1 }
         let wake = queue.gathering
         queue.gathering = false
@@ -319,13 +311,18 @@ public final class DeliveryLog: Sendable {
         var open: [(Operation, Waiter)] = []
         var results: [Int64] = []
         var failure: (any Error)?
+        /// Amendments of earlier failed commits made again in the open transaction.
+        var retried: [(Int64, [RecipientRecord])] = []
         func insert(_ entries: [(Operation, Waiter)]) {
             guard !entries.isEmpty else { return }
             open += entries
             guard failure == nil else { return }
             do {
                 try database.writeWithoutTransaction { db in
-                    if !db.isInsideTransaction { try db.execute(sql: "BEGIN IMMEDIATE") }
+                    if !db.isInsideTransaction {
+                        try db.execute(sql: "BEGIN IMMEDIATE")
+                        retried = retryAmendments(db)
+                    }
                     for (operation, _) in entries {
                         switch operation {
                         case .record(let record): results.append(try Self.insert(record, db))
@@ -350,7 +347,7 @@ public final class DeliveryLog: Sendable {
             if queue.requests == 0 {
                 // Nothing asks for a commit yet: wait for a request or more records to insert
                 // (the transaction stays open meanwhile), or for the staged limit.
-                let deadline = DispatchTime.now() + Self.stagedLimit
+                let deadline = DispatchTime.now() + stagedLimit
                 while queue.requests == 0 && queue.pending.isEmpty && DispatchTime.now() < deadline {
                     waitForWriterSignal(until: deadline)
                 }
@@ -366,6 +363,8 @@ public final class DeliveryLog: Sendable {
             let last = queue.pending
             queue.pending.removeAll()
             queue.requests = 0
+            // Requests for these records from now on are for a commit under way: not counted.
+            for (_, waiter) in open + last { waiter.request = .committing }
             lock.unlock()
             insert(last)
             if failure == nil {
@@ -376,21 +375,61 @@ public final class DeliveryLog: Sendable {
                     try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
                 }
             }
+            if failure != nil {
+                // Amendments not recorded are kept to be tried again: each concerns a
+                // recipient already told to retry, whose row must not stay "delivered".
+                var unrecorded = retried
+                for (operation, _) in open {
+                    if case .amend(let id, let recipients) = operation { unrecorded.append((id, recipients)) }
+                }
+                lock.lock()
+                queue.unappliedAmendments += unrecorded
+                lock.unlock()
+            }
             for (index, entry) in open.enumerated() {
                 entry.1.result = failure.map { .failure($0) } ?? .success(results[index])
                 entry.1.done.signal()
             }
             open.removeAll()
             results.removeAll()
+            retried.removeAll()
             failure = nil
         }
     }
 
     /// Rewrites the outcome of recipients of a committed transaction whose delivery failed
     /// after the record was submitted (their copy could not be synced): `status`, reply and no
-    /// file, so that the log says what the client was told.
+    /// file, so that the log says what the client was told. When its commit fails, the
+    /// amendment is kept and made again with each later commit until one succeeds (and at
+    /// ``close()``); the error is thrown all the same.
     public func amend(transaction id: Int64, recipients: [RecipientRecord]) throws {
         _ = try enqueue(.amend(id, recipients), request: true, announced: false).wait()
+    }
+
+    /// Makes the amendments of earlier failed commits inside the transaction just begun, under
+    /// a savepoint: if they fail again they are kept for the next commit and the transaction
+    /// goes on without them. Returns those made.
+    private func retryAmendments(_ db: Database) -> [(Int64, [RecipientRecord])] {
+        lock.lock()
+        let unapplied = queue.unappliedAmendments
+        queue.unappliedAmendments.removeAll()
+        lock.unlock()
+        guard !unapplied.isEmpty else { return [] }
+        do {
+            try db.execute(sql: "SAVEPOINT amendments")
+            do {
+                for (id, recipients) in unapplied { try Self.amend(id, recipients, db) }
+                try db.execute(sql: "RELEASE amendments")
+                return unapplied
+            } catch {
+                try db.execute(sql: "ROLLBACK TO amendments")
+                try db.execute(sql: "RELEASE amendments")
+            }
+        } catch {}
+        lock.lock()
+        queue.unappliedAmendments = unapplied + queue.unappliedAmendments
+        lock.unlock()
+        return []
     }
 
     private static func amend(_ id: Int64, _ recipients: [RecipientRecord], _ db: Database) throws {

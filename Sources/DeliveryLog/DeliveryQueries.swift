@@ -37,7 +37,7 @@ public struct DeliveryStats: Sendable, Hashable, Codable {
     public var last: String?
 }
 
-extension DeliveryLog {
+extension DeliveryLogReader {
     private static let selection = """
         SELECT d.id, d.time, d.recipient, d.original_recipient, t.sender, d.status, d.code, d.enhanced_code, d.text,
                d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration

@@ -14,6 +14,8 @@ final class DuplicateReaders: @unchecked Sendable {
     // the one thread that took it out of `idle`, until it puts it back.
     private let lock = NSLock()
     private var idle: [Connection] = []
+    /// Set by ``close()``: no connection is made after it.
+    private var closed = false
     private let path: String
     private let busyTimeout: TimeInterval
     /// At most this many connections exist (each holds its own copy of the schema and its
@@ -103,7 +105,9 @@ final class DuplicateReaders: @unchecked Sendable {
         defer { available.signal() }
         lock.lock()
         let taken = idle.popLast()
+        let isClosed = closed
         lock.unlock()
+        if isClosed { throw ReadError(code: SQLITE_MISUSE, message: "the delivery log is closed") }
         let connection = try taken ?? Connection(path: path, busyTimeout: busyTimeout)
         defer {   // runs before the semaphore's signal above: the connection is idle again first
             lock.lock()
@@ -111,5 +115,16 @@ final class DuplicateReaders: @unchecked Sendable {
             lock.unlock()
         }
         return try body(connection)
+    }
+
+    /// Closes every connection, once none is in use (each check puts its connection back
+    /// within microseconds); later checks fail.
+    func close() {
+        for _ in 0..<Self.limit { available.wait() }
+        lock.lock()
+        closed = true
+        idle.removeAll()   // each closes in its deinit
+        lock.unlock()
+        for _ in 0..<Self.limit { available.signal() }
     }
 }

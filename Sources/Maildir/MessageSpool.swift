@@ -164,10 +164,10 @@ public final class MessageSpool {
         let virtualSize = size + staging.bareLineFeeds
         // Not fstat: reading the times would cost the log's WAL a journaled mtime update per
         // commit (see letterbox_device_of).
-        var device: UInt64 = 0
-        guard letterbox_device_of(descriptor, &device) == 0 else { throw .last("statx", path) }
+        var device: UInt64 = 0, mount: UInt64 = 0
+        guard letterbox_device_of(descriptor, &device, &mount) == 0 else { throw .last("statx", path) }
         if sync && order == .automatic
-            && FileSystemOrdering.finding(forDescriptor: descriptor, device: device).ordersDataBeforeLinks {
+            && FileSystemOrdering.finding(forDescriptor: descriptor, device: device, mount: mount).ordersDataBeforeLinks {
             if letterbox_write_back(descriptor) == 0 {
                 try closeFile()
                 return SpooledMessage(maildir: maildir, name: name, size: size, virtualSize: virtualSize,

@@ -39,19 +39,34 @@ public enum SyncOrder: String, Sendable, Hashable, CaseIterable {
 /// order, and the flush covers the data the device had taken before. An fsync of the file
 /// there found nothing left to commit and only sent the device one more cache flush.
 ///
-/// Recognised as ordering: `ext4` or `ext3` in `/proc/self/mountinfo` for the device, with a
-/// running journal (`/proc/fs/jbd2/<device>-8`: an internal one), and none of `data=writeback`,
-/// `nobarrier`, `barrier=0` or `journal_async_commit` among its options. Anything else (no
-/// journal, XFS, btrfs, tmpfs, NFS, FUSE, an unreadable `/proc`) is taken as not ordering.
+/// Recognised as ordering: `ext4` or `ext3` in `/proc/self/mountinfo` for the mount, with a
+/// running journal (`/proc/fs/jbd2/<device>-8`: an internal one), none of `data=writeback`,
+/// `nobarrier`, `barrier=0` or `journal_async_commit` among the options the kernel uses —
+/// `/proc/fs/ext4/<device>/options`, which also shows defaults stored in the superblock
+/// (`tune2fs -o journal_data_writeback,nobarrier`) that mountinfo does not — and no
+/// `fast_commit` feature. A fast commit logs only the changed inodes and names, outside the
+/// ordered journal commit the argument above rests on, so a file system with it gets the
+/// portable order: it is read from the superblock when the block device is readable (root),
+/// and otherwise seen in the kernel's fast-commit statistics (`/proc/fs/ext4/<device>/fc_info`)
+/// as soon as any sync on that file system used or tried one. Anything else (no journal, XFS,
+/// btrfs, tmpfs, NFS, FUSE, an unreadable `/proc`) is taken as not ordering.
+///
+/// A finding belongs to one mount (its unique id, from `statx`, Linux 6.8 and later): a file
+/// system unmounted and mounted again — without its journal, with other options — is looked
+/// at again. Older kernels give a new mount the id of one that is gone; there a file system
+/// mounted again on the same device, with the same UUID and the same id, keeps its finding
+/// until the agent restarts.
 public enum FileSystemOrdering {
-    /// What was found for each file system, so that `/proc` is read once per file system.
+    /// What was found for each mount, so that `/proc` is read once per mount.
     private static let known = Mutex<[Key: Finding]>([:])
 
-    /// A file system: its device and its id (`f_fsid`, from the ext4 UUID), so that a device
-    /// mounted again with another file system is looked at again.
+    /// A mounted file system: its device, its id (`f_fsid`, from the ext4 UUID) and the mount's
+    /// id, so that the same device mounted again, with another file system or other options,
+    /// is looked at again.
     private struct Key: Hashable {
         let device: UInt64
         let id: UInt64
+        let mount: UInt64
     }
 
     /// What was found about one file system.
@@ -75,20 +90,21 @@ public enum FileSystemOrdering {
             return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "open failed (errno \(errno))")
         }
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "fstat failed (errno \(errno))")
+        var device: UInt64 = 0, mount: UInt64 = 0
+        guard letterbox_device_of(descriptor, &device, &mount) == 0 else {
+            return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "statx failed (errno \(errno))")
         }
-        return finding(forDescriptor: descriptor, device: UInt64(info.st_dev))
+        return finding(forDescriptor: descriptor, device: device, mount: mount)
     }
 
-    /// The finding for the file system of the open file `descriptor`, whose `st_dev` is `device`.
-    public static func finding(forDescriptor descriptor: Int32, device: UInt64) -> Finding {
+    /// The finding for the file system of the open file `descriptor`, whose `st_dev` is
+    /// `device`, reached through the mount `mount` (0 when unknown).
+    public static func finding(forDescriptor descriptor: Int32, device: UInt64, mount: UInt64) -> Finding {
         var id: UInt64 = 0
         guard letterbox_file_system_id(descriptor, &id) == 0 else {
             return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "fstatfs failed (errno \(errno))")
         }
-        return finding(Key(device: device, id: id))
+        return finding(Key(device: device, id: id, mount: mount))
     }
 
     private static func finding(_ key: Key) -> Finding {
@@ -107,29 +123,62 @@ public enum FileSystemOrdering {
             return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "/proc/self/mountinfo unreadable")
         }
         // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue":
-        // the device is the third field; after the lone "-", the type, the source and the
-        // file system's own options.
-        for line in mountinfo.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 3, fields[2] == number, let dash = fields.firstIndex(of: "-"),
-                  fields.count > dash + 3 else { continue }
-            let type = String(fields[dash + 1])
-            let options = fields[dash + 3].split(separator: ",").map(String.init)
-            guard type == "ext4" || type == "ext3" else {
-                return Finding(ordersDataBeforeLinks: false, type: type, reason: "not known to order data before links")
-            }
-            for unsafe in ["data=writeback", "nobarrier", "barrier=0", "journal_async_commit"] where options.contains(unsafe) {
-                return Finding(ordersDataBeforeLinks: false, type: type, reason: "mounted with \(unsafe)")
-            }
-            // The kernel's name of the block device ("sda1", "dm-0", "loop0"), which names its
-            // journal thread's directory; none when the journal is off (or external).
-            guard let name = blockDeviceName(number), access("/proc/fs/jbd2/\(name)-8", F_OK) == 0 else {
-                return Finding(ordersDataBeforeLinks: false, type: type, reason: "no internal journal running")
-            }
-            let mode = options.contains("data=journal") ? "data=journal" : "data=ordered"
-            return Finding(ordersDataBeforeLinks: true, type: type, reason: "journal on \(name), \(mode)")
+        // the device is the third field; after the lone "-", the type, the source and the file
+        // system's own options.
+        let line = mountinfo.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.count > 3 && $0[2] == number }
+        guard let fields = line, fields.count > 3, let dash = fields.firstIndex(of: "-"), fields.count > dash + 3 else {
+            return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "device \(number) not in /proc/self/mountinfo")
         }
-        return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "device \(number) not in /proc/self/mountinfo")
+        let type = String(fields[dash + 1])
+        guard type == "ext4" || type == "ext3" else {
+            return Finding(ordersDataBeforeLinks: false, type: type, reason: "not known to order data before links")
+        }
+        // The kernel's name of the block device ("sda1", "dm-0", "loop0"), which names its
+        // journal thread's directory (none when the journal is off, or external) and its
+        // options' file.
+        guard let name = blockDeviceName(number) else {
+            return Finding(ordersDataBeforeLinks: false, type: type, reason: "block device \(number) not in /sys/dev/block")
+        }
+        let effective = readText("/proc/fs/ext4/\(name)/options")?.split(whereSeparator: \.isWhitespace).map(String.init)
+        let options = effective ?? fields[dash + 3].split(separator: ",").map(String.init)
+        for unsafe in ["data=writeback", "nobarrier", "barrier=0", "journal_async_commit"] where options.contains(unsafe) {
+            return Finding(ordersDataBeforeLinks: false, type: type, reason: "mounted with \(unsafe)")
+        }
+        guard access("/proc/fs/jbd2/\(name)-8", F_OK) == 0 else {
+            return Finding(ordersDataBeforeLinks: false, type: type, reason: "no internal journal running")
+        }
+        if let fastCommit = fastCommit(device: name), fastCommit {
+            return Finding(ordersDataBeforeLinks: false, type: type, reason: "fast_commit enabled")
+        }
+        let mode = options.contains("data=journal") ? "data=journal" : "data=ordered"
+        return Finding(ordersDataBeforeLinks: true, type: type, reason: "journal on \(name), \(mode)")
+    }
+
+    /// Whether the ext4 file system on the block device `name` has the `fast_commit` feature:
+    /// read from its superblock when the device can be read (`s_feature_compat`, bit 0x400, at
+    /// offset 0x5C of the superblock 1,024 octets in); otherwise `true` when the kernel's
+    /// fast-commit statistics count any fast commit, or any sync found ineligible for one
+    /// (they stay at zero without the feature), and `nil` when they count nothing yet.
+    static func fastCommit(device name: String) -> Bool? {
+        let descriptor = open("/dev/\(name)", O_RDONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            defer { close(descriptor) }
+            var superblock = [UInt8](repeating: 0, count: 1024)
+            let count = superblock.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 1024) }
+            // The magic 0xEF53 at 0x38 says this really is an ext2/3/4 superblock.
+            if count == 1024, superblock[0x38] == 0x53, superblock[0x39] == 0xEF {
+                return superblock[0x5D] & 0x04 != 0   // 0x400 is bit 2 of the second octet (little-endian)
+            }
+        }
+        guard let statistics = readText("/proc/fs/ext4/\(name)/fc_info") else { return nil }
+        // "fc stats:\n0 commits\n0 ineligible\n…"
+        for line in statistics.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count == 2, words[1] == "commits" || words[1] == "ineligible", let value = Int(words[0]), value > 0 {
+                return true
+            }
+        }
+        return nil
     }
 
     /// The last component of `/sys/dev/block/<major:minor>`'s target.

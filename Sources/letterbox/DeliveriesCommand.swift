@@ -10,11 +10,14 @@ struct DeliveriesCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Stats.self, VerifyCommand.self]
     )
 
-    static func open(_ data: DataDirectoryOptions) throws -> DeliveryLog {
-        guard FileManager.default.fileExists(atPath: data.resolvedDatabase) else {
-            throw ValidationError("no delivery log at \(data.resolvedDatabase)")
+    /// The log, opened read-only: these commands never write to it, so they are safe beside
+    /// a running agent (see ``DeliveryLogReader``).
+    static func open(_ data: DataDirectoryOptions) throws -> DeliveryLogReader {
+        do {
+            return try DeliveryLogReader(path: data.resolvedDatabase)
+        } catch let error as DeliveryLogError {
+            throw CommandFailure(error.description)
         }
-        return try DeliveryLog(path: data.resolvedDatabase)
     }
 
     static func printJSON<T: Encodable>(_ value: T) throws {

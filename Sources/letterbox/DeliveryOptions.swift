@@ -43,7 +43,8 @@ struct DeliveryOptions: ParsableArguments {
     var durable: Bool { fsync != "never" }
 
     /// The delivery configuration these options describe, with the mail root under `dataDir`
-    /// unless given.
+    /// unless given, made absolute: the log records each Maildir by the path the delivery
+    /// used, which must name the same directory whatever the reader's working directory.
     func configuration(dataDir: String) throws -> LocalDeliveryConfiguration {
         guard ["always", "portable", "never"].contains(fsync) else { throw ValidationError("--fsync is always, portable or never") }
         guard let folders = LocalDeliveryConfiguration.DetailFolders(rawValue: detailFolders) else {
@@ -51,7 +52,7 @@ struct DeliveryOptions: ParsableArguments {
         }
         guard let window = parseDuration(duplicateWindow) else { throw ValidationError("bad --duplicate-window") }
         return LocalDeliveryConfiguration(
-            mailRoot: mailRoot ?? dataDir + "/mail", mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
+            mailRoot: absolutePath(mailRoot ?? dataDir + "/mail"), mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
             recipientDelimiter: recipientDelimiter, detailFolders: folders, fsync: durable, duplicateWindow: window,
             hostname: hostname, quotaTempfail: quotaTempfail, syncOrder: fsync == "portable" ? .portable : .automatic)
     }
@@ -62,11 +63,22 @@ struct DeliveryOptions: ParsableArguments {
     }
 
     static func loadUsers(_ path: String) throws -> UserDirectory {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CommandFailure("cannot read the users file: \(path): \(describe(error))", status: 66)
+        }
         do {
             return try UserDirectory(parsing: text)
         } catch {
-            throw ValidationError("\(path): \(error)")
+            throw CommandFailure("bad users file: \(path): \(error)", status: 78)
         }
     }
+}
+
+/// `path` made absolute against the working directory, with `.`, `..`, `//` and a trailing
+/// `/` taken out (symbolic links are left as they are).
+func absolutePath(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
 }

@@ -9,14 +9,22 @@ struct LetterboxCommand: AsyncParsableCommand {
         subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self, DebugServerCommand.self]
     )
 
-    /// Expands `--config FILE` before parsing (see ``ConfigFile``).
+    /// Expands `--config FILE` before parsing (see ``ConfigFile``), runs the command, and
+    /// ends as ``CommandExit`` says when it throws.
     static func main() async {
-        let arguments: [String]
-        do {
-            arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
-        } catch {
-            exit(withError: error)
+        let given = Array(CommandLine.arguments.dropFirst())
+        let command = given.first.flatMap { name in
+            configuration.subcommands.contains { $0.configuration.commandName == name } ? name : nil
         }
-        await main(arguments)
+        do {
+            var parsed = try parseAsRoot(try ConfigFile.expand(given))
+            if var asynchronous = parsed as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try parsed.run()
+            }
+        } catch {
+            CommandExit.exit(with: error, command: command)
+        }
     }
 }

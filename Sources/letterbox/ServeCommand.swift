@@ -98,7 +98,14 @@ struct ServeCommand: AsyncParsableCommand {
             print("letterbox: mail root \(mailRoot) on \(finding): \(order)")
         }
         let userDirectory = try delivery.loadUsers()
-        let log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
+        let log: DeliveryLog
+        do {
+            log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
+        } catch {
+            throw CommandFailure("cannot open the delivery log: \(data.resolvedDatabase): \(describe(error))", status: 75)
+        }
+        // Closed on every way out; the normal one below reports a failure to close.
+        defer { try? log.close() }
         let pool = NIOThreadPool(numberOfThreads: 16)
         pool.start()
         let backend = LocalDeliveryBackend(configuration: deliveryConfiguration, log: log, users: userDirectory,
@@ -159,5 +166,12 @@ struct ServeCommand: AsyncParsableCommand {
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()
         try await loops.shutdownGracefully()
+        // Every delivery has ended: its rows are committed. The writing connection closes
+        // last, so that when no other process has the log open it checkpoints the WAL.
+        do {
+            try log.close()
+        } catch {
+            throw CommandFailure("closing the delivery log: \(data.resolvedDatabase): \(describe(error))", status: 75)
+        }
     }
 }

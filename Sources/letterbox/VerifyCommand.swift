@@ -9,13 +9,24 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Cross-check the delivery log against the Maildirs.",
         discussion: """
-        Checks that the database is sound (PRAGMA integrity_check), that every delivery the log \
-        records as delivered has its file in new/ or cur/ with the size its name gives (S=), \
-        and lists message files under the mail root that no delivery row names (a delivery \
-        interrupted after the file was linked and before the row was committed: the client \
-        never got 250 and will send it again) and leftovers in tmp/. Exit status: 0 when the \
-        log and the Maildirs agree; 1 when a delivered message is missing or damaged or the \
-        database is not sound (with --strict, also for unlogged files).
+        Opens the log read-only (safe while the agent runs) and reports, in this order: \
+        database: SQLite's PRAGMA integrity_check ("ok" for a sound file). \
+        missing: rows that say delivered whose file is in neither new/ nor cur/ of their \
+        Maildir (with any flags): the message was expunged or moved away by the user or a mail \
+        client, or lost. \
+        damaged: such files whose size differs from the S= in their name. \
+        unlogged: message files in new/ or cur/ under the mail root that no delivered row \
+        names: put there by something other than this log's agent (another delivery agent, an \
+        IMAP APPEND or COPY, a restore), or linked by a delivery whose row is not in the log. \
+        A delivery interrupted between its link and its row's commit was never answered 250 \
+        (the MTA sends it again), but verify cannot tell such a file from one whose row was \
+        lost, so it claims neither. \
+        in tmp/: files in a Maildir's tmp/ (deliveries in progress, or leftovers that serve \
+        removes after 36 hours). \
+        Maildirs are matched by the directory itself, not by how its path is spelled: a \
+        relative --mail-root, a trailing slash or a symbolic link finds the same files. \
+        Exit status: 0 when nothing is missing or damaged and the database is sound; 1 \
+        otherwise (with --strict, unlogged files count too).
         """
     )
 
@@ -46,14 +57,16 @@ struct VerifyCommand: AsyncParsableCommand {
         var report = Report(database: try await log.integrityCheck())
         let files = try await log.deliveredFiles()
         report.delivered = files.count
-        var states: [String: [String: MessageFileState]] = [:]
-        var named: [String: Set<String>] = [:]
+        // By directory identity: the log's paths and the walk's may be spelled differently.
+        var states: [MaildirKey: [String: MessageFileState]] = [:]
+        var named: [MaildirKey: Set<String>] = [:]
         for file in files {
             let maildir = file.maildir
-            if states[maildir] == nil { states[maildir] = Maildir(path: maildir).messageStates() }
+            let key = MaildirKey(maildir)
+            if states[key] == nil { states[key] = Maildir(path: maildir).messageStates() }
             let base = MessageFileName(file.file).base
-            named[maildir, default: []].insert(base)
-            switch states[maildir]?[base] {
+            named[key, default: []].insert(base)
+            switch states[key]?[base] {
             case nil: report.missing.append("\(file.id) \(file.recipient) \(maildir)/new/\(file.file)")
             case .wrongSize(let expected, let actual)?:
                 report.damaged.append("\(file.id) \(file.recipient) \(maildir): \(base) has \(actual) octets, S=\(expected)")
@@ -62,8 +75,9 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let root = mailRoot ?? data.resolvedDataDir + "/mail"
         for maildir in Maildir.all(under: root) {
-            let present = states[maildir.path] ?? maildir.messageStates()
-            let logged = named[maildir.path] ?? []
+            let key = MaildirKey(maildir.path)
+            let present = states[key] ?? maildir.messageStates()
+            let logged = named[key] ?? []
             report.unlogged += present.keys.filter { !logged.contains($0) }.sorted().map { maildir.path + "/" + $0 }
             report.temporary += Maildir.entries(maildir.tmp).sorted().map { maildir.tmp + "/" + $0 }
         }
@@ -82,5 +96,21 @@ struct VerifyCommand: AsyncParsableCommand {
             print("mismatches: \(report.mismatches)")
         }
         if report.mismatches > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A Maildir directory as verify matches it: by device and inode when it exists, else by its
+/// absolute, normalised path.
+enum MaildirKey: Hashable {
+    case directory(device: UInt64, inode: UInt64)
+    case path(String)
+
+    init(_ path: String) {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            self = .directory(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        } else {
+            self = .path(absolutePath(path))
+        }
     }
 }

@@ -54,24 +54,24 @@ struct DeliveryLogTests {
             _ = try await log.record(Self.transaction(1, recipients: ["alice@x.test"], time: old))
             _ = try await log.record(Self.transaction(2, recipients: ["alice@x.test", "bob@x.test"]))
             _ = try await log.record(Self.transaction(3, recipients: ["nobody@x.test"], status: .failed))
-            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 4)
-            let alice = try await log.deliveries(matching: DeliveryFilter(recipient: "ALICE@x.test"))
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter()).count == 4)
+            let alice = try await log.reader.deliveries(matching: DeliveryFilter(recipient: "ALICE@x.test"))
             #expect(alice.map(\.sessionID) == ["S2", "S1"])   // newest first
-            #expect(try await log.deliveries(matching: DeliveryFilter(status: .failed)).map(\.recipient) == ["nobody@x.test"])
-            #expect(try await log.deliveries(matching: DeliveryFilter(since: Date(timeIntervalSinceNow: -86400))).count == 3)
-            #expect(try await log.deliveries(matching: DeliveryFilter(until: Date(timeIntervalSinceNow: -86400))).count == 1)
-            #expect(try await log.deliveries(matching: DeliveryFilter(sender: "a2@b.test")).count == 2)
-            #expect(try await log.deliveries(matching: DeliveryFilter(messageID: "<m3@b.test>")).count == 1)
-            #expect(try await log.deliveries(matching: DeliveryFilter(limit: 2)).count == 2)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(status: .failed)).map(\.recipient) == ["nobody@x.test"])
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(since: Date(timeIntervalSinceNow: -86400))).count == 3)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(until: Date(timeIntervalSinceNow: -86400))).count == 1)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(sender: "a2@b.test")).count == 2)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(messageID: "<m3@b.test>")).count == 1)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(limit: 2)).count == 2)
             let first = try #require(alice.last)
-            let shown = try #require(try await log.delivery(id: first.id))
+            let shown = try #require(try await log.reader.delivery(id: first.id))
             #expect(shown == first)
             #expect(shown.code == 250 && shown.enhancedCode == "2.0.0" && shown.size == 101 && shown.mailbox == "/mail/alice@x.test")
-            #expect(try await log.delivery(id: 9999) == nil)
-            let stats = try await log.stats()
+            #expect(try await log.reader.delivery(id: 9999) == nil)
+            let stats = try await log.reader.stats()
             #expect(stats.transactions == 3 && stats.deliveries == 4 && stats.delivered == 3 && stats.failed == 1)
             #expect(stats.bytes == 101 + 102)
-            #expect(try await log.stats(since: Date(timeIntervalSinceNow: -86400)).deliveries == 3)
+            #expect(try await log.reader.stats(since: Date(timeIntervalSinceNow: -86400)).deliveries == 3)
         }
     }
 
@@ -141,12 +141,12 @@ struct DeliveryLogTests {
                 """])
             #expect(made.status == 0, "\(made.output)")
             let log = try DeliveryLog(path: path)
-            let before = try await log.deliveries(matching: DeliveryFilter())
+            let before = try await log.reader.deliveries(matching: DeliveryFilter())
             #expect(before.map(\.id).sorted() == [40, 41])
             #expect(before.first { $0.id == 41 }?.status == .failed && before.first { $0.id == 40 }?.file == "f1")
             let id = try await Self.commitOffPool(log, Self.transaction(1, recipients: ["carol@x.test"]))
             #expect(id == 8)
-            let after = try await log.deliveries(matching: DeliveryFilter())
+            let after = try await log.reader.deliveries(matching: DeliveryFilter())
             #expect(after.first { $0.recipient == "carol@x.test" }?.id == 42)
             let schema = try await runProcess(sqlite, [path, "SELECT group_concat(sql, ' ') FROM sqlite_master WHERE type = 'table'; PRAGMA integrity_check; PRAGMA foreign_key_check;"])
             #expect(!schema.output.contains("AUTOINCREMENT") && !schema.output.contains(" IN ("), "\(schema.output)")
@@ -179,7 +179,7 @@ struct DeliveryLogTests {
             #expect(waited >= 0.3, "committed after \(waited) s, before the announced record came")
             #expect(waited < 2.9, "waited \(waited) s: the whole window, though the announced record came")
             // Both went into one commit: the second is there as soon as the first is answered.
-            let rows = try await log.deliveries(matching: DeliveryFilter())
+            let rows = try await log.reader.deliveries(matching: DeliveryFilter())
             #expect(Set(rows.map(\.sessionID)) == ["S1", "S2"], "\(rows.map(\.sessionID))")
             #expect(firstID > 0)
 
@@ -216,7 +216,7 @@ struct DeliveryLogTests {
             // The writer waits (up to its 3 s window) for the announced request: nothing is
             // committed meanwhile.
             try await Task.sleep(for: .milliseconds(300))
-            #expect(try await log.deliveries(matching: DeliveryFilter()).isEmpty)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter()).isEmpty)
             Thread {
                 Thread.sleep(forTimeInterval: 0.2)
                 second.requestCommit(announced: true)
@@ -225,7 +225,7 @@ struct DeliveryLogTests {
             let waited = firstDone.timeIntervalSince(asked)
             #expect(waited >= 0.45 && waited < 2.9, "committed after \(waited) s")
             // One commit for both: the second is there as soon as the first is answered.
-            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 3)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter()).count == 3)
             let (secondID, _) = try await second.timedValue()
             #expect(secondID == firstID + 1)
 
@@ -235,14 +235,14 @@ struct DeliveryLogTests {
             let (_, forgottenDone) = try await forgotten.timedValue()
             let held = forgottenDone.timeIntervalSince(staged)
             #expect(held >= 0.45 && held < 5, "committed after \(held) s")
-            #expect(try await log.deliveries(matching: DeliveryFilter(recipient: "d@x.test")).count == 1)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(recipient: "d@x.test")).count == 1)
             // A submitted record is committed at once, and an amendment goes through the same
             // writer.
             let (id, _) = try await log.submit(Self.transaction(4, recipients: ["e@x.test"])).timedValue()
             var failed = Self.transaction(4, recipients: ["e@x.test"], status: .deferred).recipients
             failed[0].code = 451
             try log.amend(transaction: id, recipients: failed)
-            #expect(try await log.deliveries(matching: DeliveryFilter(status: .deferred)).map(\.recipient) == ["e@x.test"])
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter(status: .deferred)).map(\.recipient) == ["e@x.test"])
         }
     }
 
@@ -262,7 +262,7 @@ struct DeliveryLogTests {
             try await Task.sleep(for: .milliseconds(30))
             _ = try await Self.commitOffPool(log, Self.transaction(1, recipients: ["a@x.test"]))
             try await Task.sleep(for: .milliseconds(30))
-            #expect(try await log.deliveries(matching: DeliveryFilter()).count == 1)
+            #expect(try await log.reader.deliveries(matching: DeliveryFilter()).count == 1)
             var info = stat()
             #expect(stat(path + "-wal", &info) == 0)
             let accessed = Double(info.st_atim.tv_sec) + Double(info.st_atim.tv_nsec) / 1e9
@@ -285,7 +285,7 @@ struct DeliveryLogTests {
             failed.enhancedCode = "4.3.0"
             failed.text = "<bob@x.test> could not sync"
             try log.amend(transaction: ids[0], recipients: [failed])
-            let rows = try await log.deliveries(matching: DeliveryFilter())
+            let rows = try await log.reader.deliveries(matching: DeliveryFilter())
             let amended = rows.filter { $0.sessionID == "S1" && $0.recipient == "bob@x.test" }
             #expect(amended.count == 1 && amended.first?.status == .deferred && amended.first?.code == 451 && amended.first?.file == nil)
             #expect(rows.filter { $0.status == .delivered }.count == 39)

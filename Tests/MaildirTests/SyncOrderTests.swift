@@ -35,6 +35,43 @@ struct SyncOrderTests {
         }
     }
 
+    @Test("options the kernel uses count, not only those mountinfo shows: data=writeback and nobarrier stored in the superblock (tune2fs -o); fast_commit gets the portable order")
+    func superblockDefaults() async throws {
+        try await ScratchFileSystem.with(tuneOptions: ["-o", "journal_data_writeback"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "mounted with data=writeback")
+        }
+        try await ScratchFileSystem.with(tuneOptions: ["-o", "nobarrier"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "mounted with nobarrier")
+        }
+        try await ScratchFileSystem.with(mkfsOptions: ["-O", "fast_commit"]) { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.reason == "fast_commit enabled")
+        }
+    }
+
+    @Test("a file system mounted again (a new mount) is looked at again: remounted without its journal, it gets the portable order")
+    func remountedWithoutJournal() async throws {
+        try await ScratchFileSystem.with { mountPoint in
+            let first = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(first.ordersDataBeforeLinks, "\(first)")
+            guard let mount = External.find("mount"), let umount = External.find("umount"),
+                  let tune2fs = External.find("tune2fs") else { return }
+            #expect(try await runProcess(umount, ["-d", mountPoint]).status == 0)
+            let image = (mountPoint as NSString).deletingLastPathComponent + "/fs.img"
+            let tuned = try await runProcess(tune2fs, ["-O", "^has_journal", image])
+            #expect(tuned.status == 0, "\(tuned.output)")
+            #expect(try await runProcess(mount, ["-t", "ext4", "-o", "loop", image, mountPoint]).status == 0)
+            let second = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(!second.ordersDataBeforeLinks, "\(second)")
+            #expect(second.reason == "no internal journal running")
+        }
+    }
+
     @Test("tmpfs and a path that does not exist: not ordered")
     func otherFileSystems() throws {
         if FileManager.default.fileExists(atPath: "/dev/shm") {

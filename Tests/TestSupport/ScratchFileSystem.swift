@@ -7,12 +7,13 @@ import Testing
 /// with loop devices: without them the body is not run (a failure when `LETTERBOX_REQUIRE_EXTERNAL`
 /// is set, as in CI).
 public enum ScratchFileSystem {
-    /// Makes an ext4 of `megabytes` MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`),
-    /// mounts it with `mountOptions` (e.g. `data=writeback`), runs `body` with the mount point
-    /// and unmounts it. Returns nil when the environment cannot mount one.
+    /// Makes an ext4 of `megabytes` MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`;
+    /// then `tuneOptions`, when given, to `tune2fs`, e.g. `["-o", "nobarrier"]`), mounts it with
+    /// `mountOptions` (e.g. `data=writeback`), runs `body` with the mount point and unmounts it.
+    /// Returns nil when the environment cannot mount one.
     @discardableResult
-    public static func with<T>(megabytes: Int = 64, mkfsOptions: [String] = [], mountOptions: [String] = [],
-                               _ body: (String) async throws -> T) async throws -> T? {
+    public static func with<T>(megabytes: Int = 64, mkfsOptions: [String] = [], tuneOptions: [String] = [],
+                               mountOptions: [String] = [], _ body: (String) async throws -> T) async throws -> T? {
         guard getuid() == 0 else {
             if External.required { Issue.record("loop-mounting a scratch ext4 needs root") }
             return nil
@@ -32,6 +33,14 @@ public enum ScratchFileSystem {
             guard made.status == 0 else {
                 Issue.record("mkfs.ext4 failed: \(made.output)")
                 return nil
+            }
+            if !tuneOptions.isEmpty {
+                guard let tune2fs = External.find("tune2fs") else { return nil }
+                let tuned = try await runProcess(tune2fs, tuneOptions + [image])
+                guard tuned.status == 0 else {
+                    Issue.record("tune2fs failed: \(tuned.output)")
+                    return nil
+                }
             }
             let options = (["loop"] + mountOptions).joined(separator: ",")
             let mounted = try await runProcess(mount, ["-t", "ext4", "-o", options, image, mountPoint])

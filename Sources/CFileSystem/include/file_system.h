@@ -9,22 +9,32 @@
 /// flushed. Returns 0, or -1 with errno set (ENOSYS where the call does not exist).
 int letterbox_write_back(int fd);
 
-/// The device (`st_dev`) of the open file `fd` in `*device`, asked of Linux `statx` for the
-/// file's type only. Not `fstat`: on a file system with multigrain timestamps (ext4 since Linux
+/// The device (`st_dev`) of the open file `fd` in `*device`, and the id of the mount it was
+/// reached through in `*mount` (`stx_mnt_id`: the unique id that no later mount reuses, since
+/// Linux 6.8; before it the id of mountinfo's first field, which a later mount may take again
+/// once this one is gone; 0 before Linux 5.8), asked of Linux `statx` for the file's type and
+/// mount only. Not `fstat`: on a file system with multigrain timestamps (ext4 since Linux
 /// 6.13) reading a file's times marks them as seen, so that its next change takes a
 /// fine-grained time, which also moves the clock every later change on the machine reads
 /// forward (the kernel's floor): a delivery's `fstat` of its spool then gave the delivery log's
 /// WAL a new mtime for each commit, a journaled inode update that had to wait for the journal
 /// commit still writing the previous one. Returns 0, or -1 with errno set.
-int letterbox_device_of(int fd, uint64_t *device);
+int letterbox_device_of(int fd, uint64_t *device, uint64_t *mount);
 
-/// Sets the file's no-atime attribute (Linux `FS_NOATIME_FL`, `chattr +A`; the owner may set
-/// it): reading the file no longer writes its access time. For the delivery log's database
-/// and WAL: under the default `relatime` the duplicate check's first read of the WAL after a
-/// commit changed it wrote the WAL's atime, a journaled inode update that waited for the
-/// journal commit then writing the inode's block. Returns 0, or -1 with errno set (e.g.
-/// ENOTTY or EOPNOTSUPP on a file system without the attribute).
-int letterbox_skip_access_times(const char *path);
+/// Sets the no-atime attribute (Linux `FS_NOATIME_FL`, `chattr +A`; the owner may set it) of
+/// the file at `path` through a descriptor this process already holds open for it, found in
+/// `/proc/self/fd` by device and inode: reading the file no longer writes its access time. For
+/// the delivery log's database and WAL, through SQLite's own descriptors: under the default
+/// `relatime` the duplicate check's first read of the WAL after a commit wrote its atime, a
+/// journaled inode update that waited for the journal commit then writing the inode's block.
+///
+/// It never opens the file itself. POSIX `close()` of any descriptor of a file drops every
+/// fcntl lock the process holds on it, and SQLite's locks are fcntl locks: an open and close
+/// here would drop the SHARED lock that tells other processes the log is in use, and the next
+/// one to close its connection would take itself for the last, checkpoint, and delete the WAL
+/// this process still commits into. Returns 0, or -1 with errno set (ENOENT when no descriptor
+/// of the file is open; ENOTTY or EOPNOTSUPP on a file system without the attribute).
+int letterbox_skip_access_times_of_open_file(const char *path);
 
 /// The id of the file system holding the open file `fd` (`statfs`'s `f_fsid`, which ext4
 /// derives from its UUID) in `*id`. Returns 0, or -1 with errno set.

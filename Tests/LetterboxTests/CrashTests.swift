@@ -5,10 +5,13 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// kill -9 at random moments while eight LMTP clients deliver three-recipient messages, then
-/// prove that every 250 is backed by exactly one intact file and a delivered row, that nothing
-/// partial is in new/, and that the database is sound. LETTERBOX_CRASH_KILLS sets the number
-/// of kills (5 by default, as CI runs it; docs/reliability.md records a run of 100).
+/// kill -9 at random moments while eight LMTP clients deliver three-recipient messages and an
+/// operator works beside the agent (the `sqlite3` tool read-write, `deliveries stats` and
+/// `deliveries verify` in a loop, `letterbox deliver` runs from a pipe transport in between),
+/// then prove, after every kill, that every 250 (and every exit 0 of deliver) has its delivered
+/// row, that the database is sound and verify finds nothing missing; and at the end that each is
+/// backed by exactly one intact file and nothing partial is in new/. LETTERBOX_CRASH_KILLS sets
+/// the number of kills (5 by default, as CI runs it; docs/reliability.md records longer runs).
 @Suite("Crashes: kill -9 during delivery", .serialized, .timeLimit(.minutes(20)))
 struct CrashTests {
     static var kills: Int { Int(ProcessInfo.processInfo.environment["LETTERBOX_CRASH_KILLS"] ?? "") ?? 5 }
@@ -57,6 +60,48 @@ struct CrashTests {
         }
     }
 
+    /// What an operator does beside the agent until it dies: `sqlite3` on the log read-write
+    /// (as people use it: it writes on open, and the last connection to close checkpoints),
+    /// `deliveries stats` and `deliveries verify`, and a `letterbox deliver` of one message to
+    /// two users between them (its exit 0 is a confirmation like a 250). Returns what it ran.
+    static func operatorBeside(_ agent: AgentProcess, data: String, round: Int, confirmed: Confirmations) async -> Int {
+        guard let sqlite = External.find("sqlite3") else { return 0 }
+        var runs = 0
+        while agent.process.isRunning && runs < 200 {
+            let id = "r\(round)d\(runs)"
+            let recipients = Array(users.shuffled().prefix(2))
+            let piped = try? await runProcess(letterboxExecutable(), [
+                "deliver", "--data-dir", data, "--hostname", "mx.test", "--sender", "sender@x.test",
+                "--recipient", recipients[0] + "@x.test", "--recipient", recipients[1] + "@x.test",
+            ], input: message(id))
+            if piped?.status == 0 {
+                confirmed.list.withLock { $0 += recipients.map { Confirmed(id: id, recipient: $0) } }
+            } else if let piped, piped.status != 75 {
+                Issue.record("deliver exited \(piped.status), not 0 or 75: \(piped.output)")
+            }
+            _ = try? await runProcess(sqlite, [data + "/deliveries.sqlite", "SELECT COUNT(*) FROM deliveries;"])
+            _ = try? await runProcess(letterboxExecutable(), ["deliveries", "stats", "--data-dir", data])
+            _ = try? await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", data, "--json"])
+            runs += 1
+        }
+        return runs
+    }
+
+    /// The confirmations (250s and exit-0 delivers) that have no delivered row, read with
+    /// `sqlite3 -readonly`; and the database's integrity check.
+    static func unlogged(_ confirmations: [Confirmed], data: String) async throws -> (missing: [String], integrity: String) {
+        guard let sqlite = External.find("sqlite3") else { return ([], "ok") }
+        let read = try await runProcess(sqlite, ["-readonly", data + "/deliveries.sqlite", """
+            PRAGMA integrity_check;
+            SELECT d.recipient || ' ' || t.message_id FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
+                WHERE d.status = 'delivered';
+            """])
+        let lines = read.output.split(separator: "\n").map(String.init)
+        let rows = Set(lines.dropFirst())
+        let missing = confirmations.map { "\($0.recipient)@x.test <\($0.id)@crash.test>" }.filter { !rows.contains($0) }
+        return (missing, lines.first ?? read.output)
+    }
+
     /// Every file in `new/` and `cur/` of each user's Maildir: Message-ID → contents.
     static func files(_ mailRoot: String) -> [String: [String: [String]]] {
         var result: [String: [String: [String]]] = [:]
@@ -98,12 +143,13 @@ struct CrashTests {
         try await place.run { directory in
             let data = directory + "/data"
             let confirmed = Confirmations()
-            var transactions = 0
+            var transactions = 0, operatorRuns = 0
             var generator = SystemRandomNumberGenerator()
             for round in 0..<Self.kills {
                 let agent = try await AgentProcess.start(in: data)
                 let delay = Int.random(in: 50...500, using: &generator)
                 let socket = agent.socket
+                async let operatorWork = Self.operatorBeside(agent, data: data, round: round, confirmed: confirmed)
                 transactions += await withTaskGroup(of: Int.self) { group in
                     for client in 0..<8 {
                         group.addTask { await Self.client(socket: socket, prefix: "r\(round)c\(client)", confirmed: confirmed) }
@@ -117,6 +163,15 @@ struct CrashTests {
                 }
                 for _ in 0..<400 where agent.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(!agent.process.isRunning)
+                operatorRuns += await operatorWork
+                // After every kill: every confirmation has its row, the database is sound, and
+                // verify finds no delivered row without its file.
+                let (missing, integrity) = try await Self.unlogged(confirmed.list.withLock { $0 }, data: data)
+                #expect(missing.isEmpty, "round \(round): \(missing.count) confirmations without a row, e.g. \(missing.prefix(3))")
+                #expect(integrity == "ok", "round \(round): \(integrity)")
+                let verified = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", data, "--json"])
+                let found = (try? JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]) ?? [:]
+                #expect((found["missing"] as? [Any])?.isEmpty == true, "round \(round): \(verified.output.prefix(2000))")
             }
 
             // A leftover older than 36 h and a fresh one, then the restart that cleans up.
@@ -178,7 +233,8 @@ struct CrashTests {
             #expect(report["mismatches"] as? Int == 0)
             let unloggedFiles = (report["unlogged"] as? [Any])?.count ?? -1
             print("""
-                crash harness: kills=\(Self.kills) transactions=\(transactions) 250s=\(confirmations.count) \
+                crash harness: kills=\(Self.kills) transactions=\(transactions) operator-rounds=\(operatorRuns) \
+                confirmations=\(confirmations.count) \
                 files=\(fileCount) rows=\(rows.count) lost=\(lost) duplicated=\(duplicated) damaged=\(damaged) \
                 250s-without-row=\(unlogged250s) unlogged-files=\(unloggedFiles) \
                 mismatches=\(report["mismatches"] as? Int ?? -1)

@@ -157,7 +157,15 @@ final class LocalDeliverySession: LMTPSession {
         /// The spool failed: every recipient still pending gets the disk's error, and that is logged.
         func spoolFailed(_ error: any Error) async throws -> [SMTPError?] {
             try? await backend.pool.runIfActive { spool.discard() }
-            if error is SMTPError || !(error is MaildirError) { throw error }   // the body failed, not the disk
+            if let refusal = error as? SMTPError {
+                // The body was refused (too large): the client gets this reply for every
+                // recipient, and the log says so. A failure to log it changes nothing for the
+                // client, who is refused either way.
+                for index in draft.outcomes.indices where draft.outcomes[index] == nil { draft.outcomes[index] = refusal }
+                _ = try? await backend.log.record(draft.finished)
+                throw error
+            }
+            if !(error is MaildirError) { throw error }   // the body failed (the client went away), not the disk
             let failure = Self.failure(error, unique[spoolIndex ?? 0].address, configuration)
             for index in draft.outcomes.indices where draft.outcomes[index] == nil { draft.outcomes[index] = failure }
             _ = try await backend.log.record(draft.finished)

@@ -48,9 +48,9 @@ enum ConfigFile {
         guard let path else { return arguments }
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try LocalFiles.readText(path)
         } catch {
-            throw ValidationError("cannot read --config \(path): \(error.localizedDescription)")
+            throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: 66)
         }
         let options = try options(text, file: path).filter { accepted.contains($0.name) }.flatMap(\.arguments)
         // `deliveries list --config F`: the file's options go after the subcommand's name.

@@ -14,15 +14,35 @@ struct DeliverCommand: AsyncParsableCommand {
         commandName: "deliver",
         abstract: "Deliver the message on standard input, the way serve would.",
         discussion: """
-        Exit status (sysexits): 0 delivered to every recipient (or suppressed as a duplicate); \
-        67 an unknown user; 65 a bad recipient address; 69 any other permanent refusal (a full \
-        mailbox); 75 everything else: a temporary failure for at least one recipient, and every \
-        local fault that is not a verdict on a recipient (a bad option or configuration file, \
-        the users file, the delivery log busy or broken, the disk, permissions). Postfix's \
-        pipe(8) and Exim's pipe transport keep the message queued on 75 and bounce it on the \
-        others. Every status but 0 comes with one line on standard error per refused \
-        recipient, or one line saying what failed. A sender of MAILER-DAEMON (what pipe(8) \
-        passes for bounces) or an empty one is the null sender <>.
+        Reads one message on standard input and delivers it as serve would, to each --recipient, \
+        recording every outcome in the delivery log. For a pipe transport: Postfix's pipe(8) \
+        (contrib/postfix/master.cf.pipe) or Exim's pipe transport. A --sender of MAILER-DAEMON \
+        (what pipe(8) passes for a bounce), <> or an empty one is the null sender <>.
+
+        Exit status (sysexits(3)), and what Postfix's pipe(8) and Exim's pipe transport (its \
+        temp_errors default, 75:73) do with it:
+
+        0 (EX_OK): delivered to every recipient, or suppressed as a duplicate. Postfix: sent. \
+        Exim: delivered.
+
+        65 (EX_DATAERR): a recipient address that is not valid, or a mailbox name refused \
+        (550 5.1.3). Postfix: bounced (5.6.0). Exim: failed, bounced.
+
+        67 (EX_NOUSER): an unknown user (550 5.1.1). Postfix: bounced (5.1.1). Exim: failed, \
+        bounced.
+
+        69 (EX_UNAVAILABLE): another permanent refusal: a full mailbox without \
+        --quota-tempfail (552 5.2.2). Postfix: bounced (5.3.0). Exim: failed, bounced.
+
+        75 (EX_TEMPFAIL): a temporary failure for at least one recipient, and every local fault \
+        that is not a verdict on a recipient: a bad option or configuration file, the users \
+        file, the delivery log busy or broken, the disk, permissions. Postfix: deferred (4.3.0), \
+        kept in the queue and tried again. Exim: deferred.
+
+        A message with several recipients exits with the first that applies of 75, 67, 65, 69. \
+        Every status but 0 comes with one line on standard error per refused recipient \
+        (address, code, enhanced code, text), or one line, "letterbox deliver: ...", saying \
+        what failed; it is what Postfix and Exim put in their logs and bounces.
         """
     )
 
@@ -67,8 +87,7 @@ struct DeliverCommand: AsyncParsableCommand {
         }
         let dataDir = data.resolvedDataDir
         do {
-            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try LocalFiles.makeDirectory(dataDir, mode: 0o700)
         } catch {
             throw CommandFailure("cannot create the data directory: \(dataDir): \(describe(error))")
         }

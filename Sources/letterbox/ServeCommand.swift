@@ -86,8 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
         let hostname = delivery.hostname
         let socketPath = socket ?? dataDir + "/lmtp.sock"
         for directory in [dataDir, mailRoot] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            do {
+                try LocalFiles.makeDirectory(directory, mode: 0o700)
+            } catch {
+                throw CommandFailure("cannot create the directory: \(directory): \(describe(error))", status: 73)
+            }
         }
         if deliveryConfiguration.fsync {
             // Which order of syncs this file system allows (see FileSystemOrdering), for the operator.

@@ -1,5 +1,7 @@
 import DeliveryLog
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 import TestSupport
 
@@ -206,24 +208,33 @@ struct DeliveryLogTests {
     @Test("staged records are inserted but not visible until a commit is asked for; the commit waits for announced requests and takes every staged record; one never asked for is committed all the same")
     func staging() async throws {
         try await withTemporaryDirectory { directory in
-            let log = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 3)
+            let path = directory + "/d.sqlite"
+            let log = try DeliveryLog(path: path, gatherWindow: 10)
             // A group of two: one request announced, as the agent's link gathering does.
             log.announce()
             let first = log.stage(Self.transaction(1, recipients: ["a@x.test"]))
             let second = log.stage(Self.transaction(2, recipients: ["b@x.test", "c@x.test"]))
             let asked = Date()
             first.requestCommit(announced: false)
-            // The writer waits (up to its 3 s window) for the announced request: nothing is
-            // committed meanwhile.
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(try await log.reader.deliveries(matching: DeliveryFilter()).isEmpty)
+            // The writer waits (up to its 10 s window) for the announced request: nothing is
+            // committed meanwhile. Looked at, and the request made, from a thread of its own:
+            // this task may resume seconds late when other tests hold the concurrency pool.
+            let seenEarly = Mutex<Int?>(nil)
             Thread {
+                Thread.sleep(forTimeInterval: 0.3)
+                var readOnly = Configuration()
+                readOnly.readonly = true
+                let count = try? DatabaseQueue(path: path, configuration: readOnly).read {
+                    try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM deliveries")
+                }
+                seenEarly.withLock { $0 = count ?? -1 }
                 Thread.sleep(forTimeInterval: 0.2)
                 second.requestCommit(announced: true)
             }.start()
             let (firstID, firstDone) = try await first.timedValue()
             let waited = firstDone.timeIntervalSince(asked)
-            #expect(waited >= 0.45 && waited < 2.9, "committed after \(waited) s")
+            #expect(seenEarly.withLock { $0 } == 0, "rows visible before the announced request came")
+            #expect(waited >= 0.45 && waited < 9.5, "committed after \(waited) s")
             // One commit for both: the second is there as soon as the first is answered.
             #expect(try await log.reader.deliveries(matching: DeliveryFilter()).count == 3)
             let (secondID, _) = try await second.timedValue()

@@ -59,6 +59,49 @@ struct DeliverCommandTests {
         }
     }
 
+    @Test("every local fault exits 75 (EX_TEMPFAIL, which pipe transports defer) with one line saying why; never 64 or 1")
+    func localFaultsExit75() async throws {
+        try await withTemporaryDirectory { directory in
+            let users = directory + "/users"
+            try "bob@x.test quota=lots\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let notADirectory = directory + "/file"
+            try "x".write(toFile: notADirectory, atomically: true, encoding: .utf8)
+            let faults: [(String, [String])] = [
+                ("a bad option value", ["--fsync", "sometimes"]),
+                ("an unknown option", ["--no-such-option"]),
+                ("a missing users file", ["--users", directory + "/none"]),
+                ("a users file that does not parse", ["--users", users]),
+                ("a missing configuration file", ["--config", directory + "/none.conf"]),
+                ("a log that cannot be made", ["--database", notADirectory + "/deliveries.sqlite"]),
+                ("a data directory that cannot be made", ["--data-dir", notADirectory + "/data"]),
+                ("a sender that is not an address", ["--sender", "not an address"]),
+            ]
+            for (fault, arguments) in faults {
+                let result = try await deliver(directory + "/data", arguments + ["--recipient", "bob@x.test"])
+                #expect(result.status == 75, "\(fault): exit \(result.status): \(result.output)")
+                let lines = result.output.split(separator: "\n")
+                #expect(lines.count == 1 && lines[0].hasPrefix("letterbox deliver: "), "\(fault): \(result.output)")
+                #expect(!result.output.contains("NSCocoaErrorDomain") && !result.output.contains("Usage:"), "\(fault): \(result.output)")
+            }
+            #expect(Self.newFiles(directory + "/data/mail/x.test/bob").isEmpty)
+        }
+    }
+
+    @Test("MAILER-DAEMON (what pipe(8) passes for the null sender), <> and an empty sender are the null sender")
+    func nullSender() async throws {
+        try await withTemporaryDirectory { directory in
+            for sender in ["MAILER-DAEMON", "mailer-daemon", "<>", ""] {
+                let result = try await deliver(directory, ["--sender", sender, "--recipient", "bob@x.test"])
+                #expect(result.status == 0, "\(sender): \(result.output)")
+            }
+            let files = Self.newFiles(directory + "/mail/x.test/bob")
+            #expect(files.count == 4)
+            for file in files {
+                #expect((try? String(contentsOfFile: file, encoding: .utf8))?.hasPrefix("Return-Path: <>\n") == true)
+            }
+        }
+    }
+
     @Test("exit statuses: 67 unknown user, 65 bad address, 75 temporary failure")
     func exitStatuses() async throws {
         try await withTemporaryDirectory { directory in

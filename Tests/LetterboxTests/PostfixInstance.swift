@@ -36,8 +36,9 @@ final class PostfixInstance: Sendable {
     }
 
     /// Starts it; `nil` (an issue in CI) when Postfix is not installed.
+    /// `extraSettings` are added to main.cf, `extraServices` (master.cf lines) to master.cf.
     static func start(in directory: String, socket: String, domains: [String], port: Int, setup: Setup = .virtualDomains,
-                      extraSettings: [String] = []) async throws -> PostfixInstance? {
+                      extraSettings: [String] = [], extraServices: [String] = []) async throws -> PostfixInstance? {
         guard let postfix = External.find("postfix"), let sendmail = External.find("sendmail"),
               let postqueue = External.find("postqueue") else { return nil }
         let instance = PostfixInstance(directory: directory, port: port, postfix: postfix, sendmail: sendmail, postqueue: postqueue)
@@ -81,7 +82,7 @@ final class PostfixInstance: Sendable {
                 lines.append(line)
             }
         }
-        master = lines.joined(separator: "\n")
+        master = (lines + extraServices).joined(separator: "\n") + "\n"
         try master.write(toFile: directory + "/etc/master.cf", atomically: true, encoding: .utf8)
         let started = try await runProcess(postfix, ["-c", instance.config, "start"])
         guard started.status == 0 else {

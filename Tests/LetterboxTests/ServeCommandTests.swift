@@ -101,19 +101,20 @@ struct ServeCommandTests {
         }
     }
 
-    @Test("recipients refused at RCPT are logged in their transaction, also when every one was refused: unknown user, bad mailbox, over quota with SIZE, too many recipients")
+    @Test("recipients refused at RCPT are logged in their transaction, also when every one was refused: unknown user, bad mailbox, over quota with SIZE, too many recipients; and a message refused as too large")
     func refusedRecipientsLogged() async throws {
         try await withTemporaryDirectory { directory in
             let users = directory + "/users"
-            try "alice@x.test quota=1K\nbob@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
-            let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users, "--max-recipients", "2"])
+            try "alice@x.test quota=500\nbob@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users, "--max-recipients", "2",
+                                                                                "--max-message-size", "1K"])
             defer { agent.stop() }
             try await TestClient.with(try SocketAddress(unixDomainSocketPath: agent.socket)) { client in
                 try await client.reply()
                 try await client.line("LHLO c.test")
                 _ = try await client.readReply()
                 // Every recipient refused: no DATA; the client resets.
-                #expect(try await client.command("MAIL FROM:<s1@y.test> SIZE=5000") == "250 2.1.0 Ok")
+                #expect(try await client.command("MAIL FROM:<s1@y.test> SIZE=600") == "250 2.1.0 Ok")
                 #expect(try await client.command("RCPT TO:<carol@x.test>").hasPrefix("550 5.1.1 "))
                 #expect(try await client.command("RCPT TO:<alice@x.test>").hasPrefix("552 5.2.2 "))
                 #expect(try await client.command("RSET").hasPrefix("250 "))
@@ -127,6 +128,12 @@ struct ServeCommandTests {
                 try await client.send("Subject: s2\r\n\r\nbody\r\n.\r\n")
                 #expect(try await client.reply().hasPrefix("250 "))
                 #expect(try await client.reply().hasPrefix("250 "))
+                // Too large for --max-message-size, found in the data.
+                #expect(try await client.command("MAIL FROM:<s4@y.test>") == "250 2.1.0 Ok")
+                #expect(try await client.command("RCPT TO:<bob@x.test>").hasPrefix("250 "))
+                #expect(try await client.command("DATA").hasPrefix("354 "))
+                try await client.send("Subject: s4\r\n\r\n" + String(repeating: "0123456789abcdef0123456789abcdef\r\n", count: 64) + ".\r\n")
+                #expect(try await client.reply().hasPrefix("552 5.3.4 "))
                 // Refused, and the connection ends without RSET.
                 #expect(try await client.command("MAIL FROM:<s3@y.test>") == "250 2.1.0 Ok")
                 #expect(try await client.command("RCPT TO:<erin@x.test>").hasPrefix("550 5.1.1 "))
@@ -150,6 +157,7 @@ struct ServeCommandTests {
                 s2@y.test alice@x.test delivered 250 2.0.0
                 s2@y.test ../etc@x.test failed 550 5.1.3
                 s2@y.test dave@x.test deferred 452 4.5.3
+                s4@y.test bob@x.test failed 552 5.3.4
                 s3@y.test erin@x.test failed 550 5.1.1
 
                 """)

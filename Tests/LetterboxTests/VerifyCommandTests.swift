@@ -41,4 +41,27 @@ struct VerifyCommandTests {
             #expect((try JSONSerialization.jsonObject(with: Data(strict.output.utf8)) as? [String: Any])?["mismatches"] as? Int == 3)
         }
     }
+
+    @Test("the log records absolute Maildir paths when the data directory is relative, and verify matches Maildirs by directory, not by spelling: a relative --mail-root, a trailing slash, //")
+    func pathsNotStrings() async throws {
+        try await withTemporaryDirectory { directory in
+            // As the README runs it: relative paths, from the directory holding the data.
+            let delivered = try await runProcess(letterboxExecutable(), ["deliver", "--data-dir", "letterbox-data", "--recipient", "bob@x.test"],
+                                                 input: "Message-ID: <1@x.test>\n\nrelative\n", currentDirectory: directory)
+            #expect(delivered.status == 0, "\(delivered.output)")
+            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--json", "--data-dir", "letterbox-data"],
+                                              currentDirectory: directory)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
+            let mailbox = try #require(rows.first?["mailbox"] as? String)
+            #expect(mailbox.hasPrefix("/") && mailbox.hasSuffix("/letterbox-data/mail/x.test/bob") && !mailbox.contains("/./"), "\(mailbox)")
+            for root in ["letterbox-data/mail", "letterbox-data/mail/", "./letterbox-data//mail", directory + "/letterbox-data/mail/"] {
+                let verified = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--json", "--data-dir", "letterbox-data",
+                                                                            "--mail-root", root], currentDirectory: directory)
+                #expect(verified.status == 0, "\(root): \(verified.output)")
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any])
+                #expect((report["unlogged"] as? [Any])?.isEmpty == true && (report["missing"] as? [Any])?.isEmpty == true,
+                        "\(root): \(verified.output)")
+            }
+        }
+    }
 }

@@ -32,21 +32,23 @@ struct PowerFailureTests {
         }
     }
 
-    @Test("as deployed (log on the same disk): every delivery acknowledged is whole in new/ and logged; nothing partial in new/")
+    @Test("as deployed (log on the same disk), with an operator beside the agent (deliver, sqlite3 read-write, stats, verify): every delivery acknowledged is whole in new/ and logged; nothing partial in new/")
     func deployed() async throws {
-        guard let result = try await Self.check(["60", "4"]) else { return }
+        guard let result = try await Self.check(["60", "4", "operator"]) else { return }
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("120 deliveries acknowledged") && result.output.contains(" 0 failures"), "\(result.output)")
+        #expect(result.output.contains("60 messages, ") && result.output.contains(" 0 failures"), "\(result.output)")
+        #expect(result.output.contains("the operator's letterbox deliver: "), "\(result.output)")
     }
 
     /// The log's syncs commit the journal too when its WAL grows, which would make links
     /// durable even if `new/` were never synced; with the log on a tmpfs only the Maildir's own
     /// syncs can (checked: without the `new/` fsyncs this fails, every delivery missing; without
     /// the spool's write-back before its link, files in `new/` come back empty).
-    @Test("with the log elsewhere: the Maildir's own syncs make every acknowledged delivery durable")
+    @Test("with the log elsewhere, and the operator beside the agent: the Maildir's own syncs make every acknowledged delivery durable")
     func maildirAlone() async throws {
-        guard let result = try await Self.check(["60", "4", "log-elsewhere"]) else { return }
+        guard let result = try await Self.check(["60", "4", "log-elsewhere", "operator"]) else { return }
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("120 deliveries acknowledged") && result.output.contains(" 0 failures"), "\(result.output)")
+        #expect(result.output.contains("60 messages, ") && result.output.contains(" 0 failures"), "\(result.output)")
+        #expect(result.output.contains("the operator's letterbox deliver: "), "\(result.output)")
     }
 }

@@ -77,7 +77,9 @@ struct ClientScriptedTests {
     @Test("with PIPELINING the whole envelope goes out before any reply is read")
     func pipelining() async throws {
         // This server answers nothing until DATA arrives: a client that waited for the MAIL
-        // reply would time out.
+        // reply would time out. 30 s, not less: the timeout only decides how long such a
+        // client takes to fail, and a full test run (eighty letterbox processes at once in
+        // other suites, on two cores) has kept this task from reading its replies for 5 s.
         let server = try await ScriptedServer.start { line in
             switch line {
             case "EHLO localhost": return "250-pipe.test\r\n250 PIPELINING\r\n"
@@ -89,7 +91,7 @@ struct ClientScriptedTests {
         }
         defer { Task { await server.stop() } }
         var configuration = Client.Configuration()
-        configuration.commandTimeout = .seconds(5)
+        configuration.commandTimeout = .seconds(30)
         let client = try await Self.connect(server, configuration)
         let (writer, statuses) = try await client.beginMessage(from: .null, to: [Address("a@x.test")!, Address("b@x.test")!])
         #expect(statuses.map(\.reply.code) == [250, 550])

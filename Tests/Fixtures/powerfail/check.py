@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Power-failure check: every 250 is durable at the disk flush that came after it.
 
-    check.py LETTERBOX WORKDIR [MESSAGES] [SESSIONS] [log-elsewhere]
+    check.py LETTERBOX WORKDIR [MESSAGES] [SESSIONS] [log-elsewhere] [operator]
 
 Runs `LETTERBOX serve` on a fresh ext4 (the default format, with its journal) over a loop
 device whose backing file is served by recorder.py (FUSE), which records every write and every
@@ -13,7 +13,12 @@ failure right after that flush would have left — is mounted (ext4 replays its 
 checked: every delivery acknowledged by then is in its recipient's new/ and whole; no file in
 any new/ is partial or damaged; the log has a delivered row for each (unless `log-elsewhere`:
 the log then goes to a tmpfs, so that its syncs commit nothing on the recorded disk and what
-makes the Maildirs durable is checked alone).
+makes the Maildirs durable is checked alone). With `operator`, an operator works beside the
+agent while the clients run, as operators do: `letterbox deliver` of one message to two
+recipients from a pipe (each exit 0 is an acknowledgement, like a 250, taken at the flush
+count read after it), the `sqlite3` tool on the log read-write, `letterbox deliveries stats`
+and `letterbox deliveries verify`, in a loop (8 rounds at least, the agent running until they
+are done); a `deliver` exit other than 0 or 75 is a failure.
 
 What a copy holds is every write the recorder served before that flush: the writes a flush
 makes durable are those completed before it was issued, and the recorder, single-threaded,
@@ -108,6 +113,32 @@ def client(socket_path, flushes_path, indices, acknowledged, lock):
     s.close()
 
 
+def operator(letterbox, data, database, flushes_path, first_index, stop, acknowledged, sent, problems, lock, rounds=8):
+    """Works beside the agent until `stop` is set, and for `rounds` rounds at least (see the
+    module's description)."""
+    index = first_index
+    database_option = ["--database", database] if database else []
+    database = database or os.path.join(data, "deliveries.sqlite")
+    while not stop.is_set() or index - first_index < rounds:
+        body = body_for(index)
+        recipients = [f"u{index % 7}@crash.test", f"v{index % 5}@crash.test"]
+        piped = subprocess.run([letterbox, "deliver", "--data-dir", data, "--hostname", "crash.test",
+                                "--sender", "sender@sender.test", "--recipient", recipients[0], "--recipient", recipients[1]]
+                               + database_option, input=body.encode(), capture_output=True)
+        if piped.returncode == 0:
+            with open(flushes_path) as counter:
+                count = int(counter.read().strip())
+            with lock:
+                sent[index] = body
+                acknowledged.extend((index, recipient, count) for recipient in recipients)
+        elif piped.returncode != 75:
+            problems.append(f"deliver exited {piped.returncode}: {piped.stderr.decode(errors='replace').strip()}")
+        subprocess.run(["sqlite3", database, "SELECT COUNT(*) FROM deliveries;"], capture_output=True)
+        for command in (["stats"], ["verify", "--json"]):
+            subprocess.run([letterbox, "deliveries"] + command + ["--data-dir", data] + database_option, capture_output=True)
+        index += 1
+
+
 def copy_sparse(source, destination):
     """Copies `source` to `destination` extent by extent (SEEK_DATA/SEEK_HOLE): the disk is mostly
     holes, and copying its zeros for every snapshot made the check a load on the machine."""
@@ -186,7 +217,8 @@ def main():
     sessions = int(sys.argv[4]) if len(sys.argv) > 4 else 4
     # With a fifth argument "log-elsewhere" the log goes to a tmpfs: its syncs then commit nothing
     # on the recorded disk, and what makes the Maildirs durable is checked alone.
-    log_elsewhere = len(sys.argv) > 5 and sys.argv[5] == "log-elsewhere"
+    log_elsewhere = "log-elsewhere" in sys.argv[5:]
+    with_operator = "operator" in sys.argv[5:]
     size = 64 << 20
     os.makedirs(work, exist_ok=True)
     image, log, fuse_mount, fs = (os.path.join(work, name) for name in ("backing.img", "writes.log", "fuse", "fs"))
@@ -198,6 +230,7 @@ def main():
     agent = None
     loop = None
     shm = tempfile.mkdtemp(dir="/dev/shm")
+    piped_acknowledged, piped_sent, operator_problems = [], {}, []
     try:
         wait_for(lambda: os.path.exists(os.path.join(fuse_mount, "disk")), 10, "the recording file system")
         loop = run("losetup", "--find", "--show", os.path.join(fuse_mount, "disk"))
@@ -214,10 +247,19 @@ def main():
         threads = [threading.Thread(target=client, args=(socket_path, os.path.join(fuse_mount, "flushes"),
                                                          range(session, messages, sessions), acknowledged, lock))
                    for session in range(sessions)]
+        stop = threading.Event()
+        if with_operator:
+            helper = threading.Thread(target=operator, args=(
+                letterbox, os.path.join(fs, "data"), os.path.join(shm, "deliveries.sqlite") if log_elsewhere else None,
+                os.path.join(fuse_mount, "flushes"), messages, stop, piped_acknowledged, piped_sent, operator_problems, lock))
+            helper.start()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        stop.set()
+        if with_operator:
+            helper.join()
         agent.send_signal(signal.SIGTERM)
         output = agent.communicate(timeout=60)[0]
         if agent.returncode != 0:
@@ -238,13 +280,19 @@ def main():
     if len(acknowledged) != 2 * messages:
         print(f"only {len(acknowledged)} of {2 * messages} deliveries acknowledged")
         return 2
+    if with_operator and not piped_acknowledged:
+        print("the operator's letterbox deliver never exited 0")
+        return 2
     sent = {index: body_for(index) for index in range(messages)}
+    sent.update(piped_sent)
+    acknowledged += piped_acknowledged
     points = sorted({count for _, _, count in acknowledged})
     # Rebuild the disk from zeros, write by write, and look at it at every flush a 250 followed.
     replay, snapshot = os.path.join(work, "replay.img"), os.path.join(work, "snapshot.img")
     with open(replay, "wb") as handle:
         handle.truncate(size)
     failures, checked, writes = [], 0, 0
+    last_point = None   # (flush, acknowledged by then, failures found there)
     target = os.open(replay, os.O_RDWR)
     with open(log, "rb") as records:
         while points:
@@ -265,10 +313,16 @@ def main():
             copy_sparse(replay, snapshot)
             found = check_snapshot(snapshot, os.path.join(work, "check"), required, sent, not log_elsewhere)
             checked += 1
+            last_point = (number, len(required), len(found))
             failures += [f"at flush {number} ({len(required)} acknowledged): {failure}" for failure in found]
     os.close(target)
+    failures += operator_problems
     print(f"{messages} messages, {len(acknowledged)} deliveries acknowledged; {checked} power-failure points "
           f"checked ({writes} writes replayed); {len(failures)} failures")
+    if with_operator:
+        print(f"the operator's letterbox deliver: {len(piped_sent)} messages, {len(piped_acknowledged)} deliveries acknowledged")
+    if last_point:
+        print(f"at the last point (flush {last_point[0]}): {last_point[2]} failures among {last_point[1]} deliveries acknowledged")
     for failure in failures[:20]:
         print("  " + failure)
     if points:

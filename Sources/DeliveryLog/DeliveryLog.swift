@@ -155,7 +155,6 @@ public final class DeliveryLog: Sendable {
                 stagedLimit: TimeInterval = 0.5) throws {
         self.gatherWindow = gatherWindow
         self.stagedLimit = stagedLimit
-        self.path = path
         readers = DuplicateReaders(path: path, busyTimeout: busyTimeout)
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -187,9 +186,6 @@ public final class DeliveryLog: Sendable {
         for file in [path, path + "-wal"] { _ = letterbox_skip_access_times_of_open_file(file) }
     }
 
-    /// The path of the database.
-    public let path: String
-
     /// The WAL's size once it restarts, in bytes: SQLite's `journal_size_limit`. The WAL grows
     /// while frames are appended; a checkpoint (every 1,000 pages, about 4 MiB, SQLite's
     /// default) copies them into the database, and the next commit after a checkpoint that
@@ -204,8 +200,8 @@ public final class DeliveryLog: Sendable {
     /// once more any amendment whose commit had failed, then closes the duplicate check's
     /// connections, the read connections and the writing connection last — the last to close
     /// checkpoints the WAL and, when no other process has the log open, removes it. Nothing
-    /// may be handed over after this; closing again does nothing. Throws when an amendment still could not be recorded,
-    /// or SQLite could not close.
+    /// may be handed over after this; closing again does nothing. Throws when an amendment
+    /// still could not be recorded, or SQLite could not close.
     public func close() throws {
         writer.sync {}   // the writer's run ends only with nothing queued or open
         lock.lock()
@@ -256,8 +252,8 @@ public final class DeliveryLog: Sendable {
     /// its commit is asked for (``Ticket/requestCommit(announced:)``): the insert's work is
     /// done while the caller goes on (the agent waits for the other deliveries about to link),
     /// and only the commit — the WAL's write and sync — is left once it asks. A staged record
-    /// whose request never comes is committed after the staged limit (0.5 s by default) all the same. Until its commit it
-    /// is not visible to readers.
+    /// whose request never comes is committed after the staged limit (0.5 s by default) all
+    /// the same. Until its commit it is not visible to readers.
     public func stage(_ transaction: TransactionRecord) -> Ticket {
         enqueue(.record(transaction), request: false, announced: false)
     }

@@ -40,17 +40,12 @@ struct RecipientResolver: Sendable {
 
     func resolve(_ address: Address, originalRecipient: String? = nil) throws(SMTPError) -> DeliveryTarget {
         guard !address.isBarePostmaster, !address.isAddressLiteral else { throw Self.unknownUser(address) }
-        var local = address.unquotedLocalPart
-        var detail: String?
-        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.firstRange(of: delimiter) {
-            detail = String(local[range.upperBound...])
-            local = String(local[..<range.lowerBound])
-        }
-        let domain: String, name: String
+        let (local, given) = split(address.unquotedLocalPart)
+        let domain: String, name: String, detail: String?
         do {
             domain = try MailboxName.component(address.domain)
             name = try MailboxName.component(local)
-            if let given = detail, !given.isEmpty { detail = try MailboxName.component(given) } else { detail = nil }
+            if let given, !given.isEmpty { detail = try MailboxName.component(given) } else { detail = nil }
         } catch {
             throw Self.badMailbox(address)
         }
@@ -69,11 +64,16 @@ struct RecipientResolver: Sendable {
     /// recorded under: like ``DeliveryTarget/canonical``, the address lower-cased without its
     /// `+detail`, so that `deliveries list --recipient` finds its refusals beside its deliveries.
     func recordedName(_ address: Address) -> String {
-        var local = address.unquotedLocalPart
-        if let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty, let range = local.firstRange(of: delimiter) {
-            local = String(local[..<range.lowerBound])
-        }
+        let local = split(address.unquotedLocalPart).local
         return (address.domain.isEmpty ? local : local + "@" + address.domain).lowercased()
+    }
+
+    /// A local part split at the first recipient delimiter: the user and the `+detail` (nil
+    /// without a delimiter in it, or without one configured).
+    private func split(_ localPart: String) -> (local: String, detail: String?) {
+        guard let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty,
+              let range = localPart.firstRange(of: delimiter) else { return (localPart, nil) }
+        return (String(localPart[..<range.lowerBound]), String(localPart[range.upperBound...]))
     }
 
     /// The mailbox template with `%u` (user@domain), `%d` (domain) and `%n` (user) put in, in

@@ -19,7 +19,7 @@ falls outside the measured run instead of into the first part of it, where it co
 Resident memory is read every interval from /proc/PID/statm (the kernel's counters: cheap);
 proportional memory only every PSS_EVERY-th sample, from /proc/PID/smaps_rollup, which walks
 every page table of the process. Behind Postfix (about twenty processes) reading smaps_rollup
-every 50 ms took about 7 % of the two cores' samples (`perf record -a`, fifteenth session),
+every 50 ms took about 7 % of the two cores' samples (`perf record -a`, 2026-12-05),
 half of it in the kernel's page walk, on a machine those runs keep 90-95 % busy."""
 import os
 import signal

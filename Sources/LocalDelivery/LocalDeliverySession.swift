@@ -14,7 +14,7 @@ final class LocalDeliverySession: LMTPSession {
     private var mailOptions = MailOptions()
     /// The accepted recipients, in RCPT order.
     private var targets: [DeliveryTarget] = []
-    /// The recipients refused at RCPT (by this session or by the server), with their replies:
+    /// The recipients refused at RCPT (by the agent or by the server), with their replies:
     /// recorded with the transaction's other recipients, or on their own when no message
     /// follows (``recordRefusals()``).
     private var refused: [RecipientRecord] = []

@@ -25,6 +25,11 @@ struct PipeTransportTests {
         guard let python = External.find("python3") else { return }
         try await withTemporaryDirectory { directory in
             chmod(directory, 0o755)   // pipe(8) runs deliver as nobody
+            // A copy of the binary where nobody can reach it (the build directory may be under
+            // a directory only root may enter, as a fresh clone in mktemp's directory is).
+            let binary = directory + "/letterbox"
+            try FileManager.default.copyItem(atPath: letterboxExecutable(), toPath: binary)
+            chmod(binary, 0o755)
             let data = directory + "/data"
             try Self.ownedByNobody(data)
             let users = directory + "/users"
@@ -34,7 +39,7 @@ struct PipeTransportTests {
             let service = try String(contentsOfFile: DeploymentTests.repository + "/contrib/postfix/master.cf.pipe", encoding: .utf8)
                 .split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
                 .replacingOccurrences(of: "user=vmail", with: "user=nobody")
-                .replacingOccurrences(of: "/usr/local/bin/letterbox", with: letterboxExecutable())
+                .replacingOccurrences(of: "/usr/local/bin/letterbox", with: binary)
                 .replacingOccurrences(of: "--config /etc/letterbox/letterbox.conf",
                                       with: "--data-dir \(data) --users \(users) --hostname mx.test")
             let port = try await ServeOptionsTests.freePort()

@@ -60,12 +60,18 @@ struct SyncOrderTests {
             let first = FileSystemOrdering.finding(forPath: mountPoint)
             #expect(first.ordersDataBeforeLinks, "\(first)")
             guard let mount = External.find("mount"), let umount = External.find("umount"),
-                  let tune2fs = External.find("tune2fs") else { return }
+                  let tune2fs = External.find("tune2fs"), let losetup = External.find("losetup") else { return }
             #expect(try await runProcess(umount, ["-d", mountPoint]).status == 0)
             let image = (mountPoint as NSString).deletingLastPathComponent + "/fs.img"
+            // The kernel lets go of the loop device a moment after the unmount; mount refuses
+            // an image still attached to one.
+            for _ in 0..<100 where !(try await runProcess(losetup, ["-j", image]).output.isEmpty) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let tuned = try await runProcess(tune2fs, ["-O", "^has_journal", image])
             #expect(tuned.status == 0, "\(tuned.output)")
-            #expect(try await runProcess(mount, ["-t", "ext4", "-o", "loop", image, mountPoint]).status == 0)
+            let mounted = try await runProcess(mount, ["-t", "ext4", "-o", "loop", image, mountPoint])
+            #expect(mounted.status == 0, "\(mounted.output)")
             let second = FileSystemOrdering.finding(forPath: mountPoint)
             #expect(!second.ordersDataBeforeLinks, "\(second)")
             #expect(second.reason == "no internal journal running")

@@ -1,0 +1,36 @@
+import GRDB
+
+/// The log's writes, as SQL: inserting a transaction with its recipients, and rewriting
+/// recipients' outcomes (an amendment).
+enum DeliveryStatements {
+    static func insert(_ record: TransactionRecord, _ db: Database) throws -> Int64 {
+        let time = Timestamp.format(record.time)
+        // Cached statements: parsing the SQL again for every row was 1 % of the agent's CPU.
+        try db.cachedStatement(sql: """
+            INSERT INTO transactions (session_id, time, client_address, helo, sender, size, message_id, body_sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [record.sessionID, time, record.clientAddress, record.helo, record.sender, record.size,
+                             record.messageID, record.bodySHA256])
+        let id = db.lastInsertedRowID
+        for recipient in record.recipients {
+            try db.cachedStatement(sql: """
+                INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
+                                        status, code, enhanced_code, text, duration)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [id, time, recipient.recipient, recipient.originalRecipient, recipient.mailbox,
+                                 recipient.folder, recipient.file, recipient.status.rawValue, recipient.code,
+                                 recipient.enhancedCode, recipient.text, recipient.duration])
+        }
+        return id
+    }
+
+    static func amend(_ id: Int64, _ recipients: [RecipientRecord], _ db: Database) throws {
+        for recipient in recipients {
+            try db.execute(sql: """
+                UPDATE deliveries SET status = ?, code = ?, enhanced_code = ?, text = ?, file = NULL, folder = NULL
+                WHERE transaction_id = ? AND recipient = ?
+                """, arguments: [recipient.status.rawValue, recipient.code, recipient.enhancedCode, recipient.text,
+                                 id, recipient.recipient])
+        }
+    }
+}

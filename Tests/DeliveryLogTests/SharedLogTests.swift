@@ -166,25 +166,16 @@ struct SharedLogTests {
 
     @Test("an amendment whose commit failed (the log locked by another process) is made with the next commit, or at close; the row never stays delivered")
     func failedAmendmentIsRetried() async throws {
-        guard let python = External.find("python3") else { return }
         try await withTemporaryDirectory { directory in
             for retriedBy in ["next commit", "close"] {
                 let path = directory + "/\(retriedBy.replacingOccurrences(of: " ", with: "-")).sqlite"
                 let log = try DeliveryLog(path: path, busyTimeout: 0.2)
                 let id = try await DeliveryLogTests.commitOffPool(log, DeliveryLogTests.transaction(1, recipients: ["bob@x.test"]))
-                let holder = try ChildProcess(python, ["-c", """
-                    import sqlite3, sys, time
-                    c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-                    c.execute('BEGIN EXCLUSIVE')
-                    print('locked', flush=True)
-                    time.sleep(60)
-                    """, path])
-                _ = try await holder.waitForOutput("locked")
+                guard let holder = try await DatabaseLockHolder.hold(path) else { return }
                 var failed = DeliveryLogTests.transaction(1, recipients: ["bob@x.test"], status: .deferred).recipients
                 failed[0].code = 451
                 #expect(throws: (any Error).self) { try log.amend(transaction: id, recipients: failed) }
-                holder.signal(SIGKILL)
-                _ = await holder.exitStatus()
+                await holder.release()
                 if retriedBy == "close" {
                     try log.close()
                 } else {

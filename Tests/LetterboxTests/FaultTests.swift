@@ -91,25 +91,14 @@ struct FaultTests {
 
     @Test("the log locked by another process past the busy timeout: 451 4.3.0 for everyone, nothing in new/, then it recovers")
     func databaseLocked() async throws {
-        guard let python = External.find("python3") else { return }
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory + "/data")
             defer { agent.stop() }
             #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
             // Another process holds the write lock until the test kills it (at most 60 s); the
             // agent waits 5 s at most.
-            let holder = try ChildProcess(python, ["-c", """
-                import sqlite3, sys, time
-                c = sqlite3.connect(sys.argv[1], isolation_level=None)
-                c.execute("BEGIN EXCLUSIVE")
-                open(sys.argv[2], "w").close()
-                time.sleep(60)
-                c.execute("COMMIT")
-                """, agent.database, directory + "/locked"])
-            defer { holder.signal(SIGKILL) }
-            for _ in 0..<400 where !FileManager.default.fileExists(atPath: directory + "/locked") {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            guard let holder = try await DatabaseLockHolder.hold(agent.database) else { return }
+            defer { holder.kill() }
             let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
             let (writer, _) = try await client.beginMessage(from: .mailbox(Address("alice@x.test")!),
                                                             to: [Address("bob@x.test")!, Address("carol@x.test")!])
@@ -121,8 +110,7 @@ struct FaultTests {
             #expect(Self.files(agent.mailRoot + "/x.test/carol/new").isEmpty)
             #expect(Self.files(agent.mailRoot + "/x.test/bob/tmp").isEmpty)
             // The same connection works once the lock is gone.
-            holder.signal(SIGKILL)
-            _ = await holder.exitStatus()
+            await holder.release()
             let (again, _) = try await client.beginMessage(from: .mailbox(Address("alice@x.test")!),
                                                            to: [Address("bob@x.test")!, Address("carol@x.test")!])
             try await again.write("Subject: after the lock\r\n\r\nbody\r\n")

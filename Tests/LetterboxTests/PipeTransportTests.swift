@@ -22,7 +22,6 @@ struct PipeTransportTests {
             if External.required { Issue.record("pipe(8) needs a private Postfix started as root") }
             return
         }
-        guard let python = External.find("python3") else { return }
         try await withTemporaryDirectory { directory in
             chmod(directory, 0o755)   // pipe(8) runs deliver as nobody
             // A copy of the binary where nobody can reach it (the build directory may be under
@@ -65,14 +64,7 @@ struct PipeTransportTests {
             #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
 
             // 2. The log is locked by another process for longer than deliver waits (5 s).
-            let holder = try ChildProcess(python, ["-c", """
-                import sqlite3, sys, time
-                c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-                c.execute('BEGIN EXCLUSIVE')
-                print('locked', flush=True)
-                time.sleep(60)
-                """, data + "/deliveries.sqlite"])
-            _ = try await holder.waitForOutput("locked")
+            guard let holder = try await DatabaseLockHolder.hold(data + "/deliveries.sqlite") else { return }
             let sentBefore = postfix.log.components(separatedBy: "status=sent").count
             let deferredBefore = postfix.log.components(separatedBy: "status=deferred").count
             try await postfix.send(from: "", to: ["bob@x.test"], message: "Message-ID: <pipe2@y.test>\nSubject: two\n\nbounce-like\n")
@@ -80,8 +72,7 @@ struct PipeTransportTests {
                     "\(postfix.log)")
             #expect(!postfix.log.contains("status=bounced"), "\(postfix.log)")
             #expect(files().count == 1)
-            holder.signal(SIGKILL)
-            _ = await holder.exitStatus()
+            await holder.release()
             try await postfix.flush()
             #expect(try await PostfixTests.eventually { postfix.log.components(separatedBy: "status=sent").count > sentBefore },
                     "\(postfix.log)")

@@ -1,0 +1,103 @@
+import DeliveryLog
+import Foundation
+import Logging
+import Maildir
+import NIOCore
+import SMTPCore
+
+/// The last hand-off of a delivery: the last batch of the body (with the spool's opening, for a
+/// message that fits in one batch: most), the spool's sync, then every link, the `new/` syncs
+/// while the log commits, and the spool's removal. A small message costs one hand-off in all.
+struct FinalStep: Sendable {
+    let spool: SpoolWriter
+    /// The body's last batch.
+    let chunks: [ByteBuffer]
+    /// Whether the spool is opened here (no earlier batch opened it).
+    let open: Bool
+    let log: DeliveryLog
+    let logger: Logger
+    let configuration: LocalDeliveryConfiguration
+    /// The distinct recipients, as the draft's records.
+    let targets: [DeliveryTarget]
+    let messageID: String?
+    let bodyHash: String
+    /// The other deliveries on their way to their links.
+    let gathering: LinkGathering
+    /// This delivery's place among them, taken when its body began.
+    let arrival: LinkGathering.Arrival
+
+    /// What the step came to.
+    enum Outcome: Sendable {
+        /// The spool could not be written or synced; nothing was linked or logged.
+        case spoolFailed(any Error)
+        /// No recipient's Maildir could take the spool; the draft says why, to be logged.
+        case notSpooled(TransactionDraft)
+        /// Linked and logged (or taken back): one reply per target, `nil` for a 250.
+        case finished([SMTPError?])
+    }
+
+    func run(_ draft: TransactionDraft) -> Outcome {
+        var draft = draft
+        defer { arrival.arrive() }
+        let progress: SpoolProgress
+        do {
+            progress = try spool.write(chunks, open: open, final: true)
+        } catch {
+            return .spoolFailed(error)
+        }
+        for (index, error) in progress.openFailures {
+            draft.outcomes[index] = LocalDeliverySession.failure(error, targets[index].address, configuration)
+        }
+        guard let spooled = progress.spooled else { return .notSpooled(draft) }
+        draft.transaction.size = spooled.size
+        draft.transaction.messageID = messageID
+        draft.transaction.bodySHA256 = bodyHash
+
+        let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
+        let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
+        let linked = linker.link(pending)
+        let delivered = draft.apply(linked)
+        // The row goes to the log before this delivery counts as linked, so that when the
+        // last of a group links, every row of the group is with the log's writer. While
+        // others are on their way it is staged: inserted while this delivery waits for them,
+        // committed once it asks, after the wait. The group's link gathering announces the
+        // requests of those it lets go, so their rows share one commit (one WAL sync) as
+        // their links share one journal commit; a commit asked for before the wait was often
+        // made while the group was still gathering, and the rest then needed one of their own.
+        // Alone, the row is submitted with its request at once (staging would cost the
+        // writer one more wake-up for nothing).
+        let gathers = configuration.fsync && !delivered.isEmpty
+        let staged = gathers && !gathering.isAlone
+        let ticket = staged ? log.stage(draft.finished) : log.submit(draft.finished)
+        arrival.arrive()
+        // The deliveries about to link join this one's journal commit (when it has one).
+        let announced = gathers && gathering.waitForOthers()
+        if staged {
+            ticket.requestCommit(announced: announced)
+        } else if announced {
+            log.withdraw()   // its request was made with the submission
+        }
+        // The log commits while new/ is synced; a 250 waits for both.
+        let unsynced = linker.sync(linked, pending)
+        let committed = Result { try ticket.wait() }
+        linker.finish(linked, pending, failed: unsynced)
+        switch committed {
+        case .failure(let error):
+            // Not recorded, so not acknowledged: take the copies back, the client will retry.
+            for path in delivered { unlink(path) }
+            logger.error("delivery log failed: \(error)")
+            return .finished(draft.addresses.map(DeliveryReplies.logUnavailable))
+        case .success(let id):
+            guard !unsynced.isEmpty else { return .finished(draft.outcomes) }
+            // Rows went in as delivered while these copies failed their sync: say so.
+            for (index, failure) in unsynced { draft.outcomes[index] = failure }
+            let finished = draft.finished
+            do {
+                try log.amend(transaction: id, recipients: unsynced.map { finished.recipients[$0.0] })
+            } catch {
+                logger.error("delivery log: could not record failed syncs: \(error)")
+            }
+            return .finished(draft.outcomes)
+        }
+    }
+}

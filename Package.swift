@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalDeliveryTests",
-            dependencies: ["LocalDelivery"],
+            dependencies: ["LocalDelivery", "DeliveryLog", "SMTPCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictness
         ),
         .testTarget(

@@ -45,43 +45,54 @@ struct PipeTransportTests {
             guard let postfix = try await PostfixInstance.start(
                 in: directory + "/postfix", socket: directory + "/unused.sock", domains: ["x.test"], port: port,
                 extraSettings: ["virtual_transport = letterbox-pipe"], extraServices: [service]) else { return }
-            defer { Task { await postfix.stop() } }
-            let inbox = data + "/mail/x.test/bob/new"
-            func files() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? [] }
-
-            // 1. The users file cannot be parsed: deferred, with deliver's one line as the reason.
-            try await postfix.send(from: "alice@y.test", to: ["bob@x.test"], message: "Message-ID: <pipe1@y.test>\nSubject: one\n\nbody\n")
-            #expect(try await PostfixTests.eventually { postfix.log.contains("status=deferred") }, "\(postfix.log)")
-            #expect(postfix.log.contains("bad users file"), "\(postfix.log)")
-            #expect(!postfix.log.contains("status=bounced"), "\(postfix.log)")
-            #expect(try await postfix.queue().count == 1)
-            #expect(files().isEmpty)
-            // Fixed: the queued message is delivered.
-            try "bob@x.test quota=1G\n".write(toFile: users, atomically: true, encoding: .utf8)
-            try await postfix.flush()
-            #expect(try await PostfixTests.eventually { postfix.log.contains("status=sent") }, "\(postfix.log)")
-            #expect(files().count == 1)
-            #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
-
-            // 2. The log is locked by another process for longer than deliver waits (5 s).
-            guard let holder = try await DatabaseLockHolder.hold(data + "/deliveries.sqlite") else { return }
-            let sentBefore = postfix.log.components(separatedBy: "status=sent").count
-            let deferredBefore = postfix.log.components(separatedBy: "status=deferred").count
-            try await postfix.send(from: "", to: ["bob@x.test"], message: "Message-ID: <pipe2@y.test>\nSubject: two\n\nbounce-like\n")
-            #expect(try await PostfixTests.eventually { postfix.log.components(separatedBy: "status=deferred").count > deferredBefore },
-                    "\(postfix.log)")
-            #expect(!postfix.log.contains("status=bounced"), "\(postfix.log)")
-            #expect(files().count == 1)
-            await holder.release()
-            try await postfix.flush()
-            #expect(try await PostfixTests.eventually { postfix.log.components(separatedBy: "status=sent").count > sentBefore },
-                    "\(postfix.log)")
-            #expect(files().count == 2)
-            // The null sender, passed by pipe(8) as MAILER-DAEMON, is recorded as <>.
-            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--json", "--data-dir", data,
-                                                                      "--message-id", "<pipe2@y.test>"])
-            #expect(listed.output.contains("\"sender\" : \"\""), "\(listed.output)")
-            #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
+            // Stopped on every way out: a private Postfix left running outlives the test run.
+            do {
+                try await Self.exercise(postfix, data: data, users: users)
+            } catch {
+                await postfix.stop()
+                throw error
+            }
+            await postfix.stop()
         }
+    }
+
+    /// The faults and their repairs, against a running private Postfix.
+    static func exercise(_ postfix: PostfixInstance, data: String, users: String) async throws {
+        let inbox = data + "/mail/x.test/bob/new"
+        func files() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? [] }
+
+        // 1. The users file cannot be parsed: deferred, with deliver's one line as the reason.
+        try await postfix.send(from: "alice@y.test", to: ["bob@x.test"], message: "Message-ID: <pipe1@y.test>\nSubject: one\n\nbody\n")
+        #expect(try await PostfixTests.eventually { postfix.log.contains("status=deferred") }, "\(postfix.log)")
+        #expect(postfix.log.contains("bad users file"), "\(postfix.log)")
+        #expect(!postfix.log.contains("status=bounced"), "\(postfix.log)")
+        #expect(try await postfix.queue().count == 1)
+        #expect(files().isEmpty)
+        // Fixed: the queued message is delivered.
+        try "bob@x.test quota=1G\n".write(toFile: users, atomically: true, encoding: .utf8)
+        try await postfix.flush()
+        #expect(try await PostfixTests.eventually { postfix.log.contains("status=sent") }, "\(postfix.log)")
+        #expect(files().count == 1)
+        #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
+
+        // 2. The log is locked by another process for longer than deliver waits (5 s).
+        guard let holder = try await DatabaseLockHolder.hold(data + "/deliveries.sqlite") else { return }
+        let sentBefore = postfix.log.components(separatedBy: "status=sent").count
+        let deferredBefore = postfix.log.components(separatedBy: "status=deferred").count
+        try await postfix.send(from: "", to: ["bob@x.test"], message: "Message-ID: <pipe2@y.test>\nSubject: two\n\nbounce-like\n")
+        #expect(try await PostfixTests.eventually { postfix.log.components(separatedBy: "status=deferred").count > deferredBefore },
+                "\(postfix.log)")
+        #expect(!postfix.log.contains("status=bounced"), "\(postfix.log)")
+        #expect(files().count == 1)
+        await holder.release()
+        try await postfix.flush()
+        #expect(try await PostfixTests.eventually { postfix.log.components(separatedBy: "status=sent").count > sentBefore },
+                "\(postfix.log)")
+        #expect(files().count == 2)
+        // The null sender, passed by pipe(8) as MAILER-DAEMON, is recorded as <>.
+        let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--json", "--data-dir", data,
+                                                                  "--message-id", "<pipe2@y.test>"])
+        #expect(listed.output.contains("\"sender\" : \"\""), "\(listed.output)")
+        #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
     }
 }

@@ -69,19 +69,15 @@ public final class LocalDeliveryBackend: Backend {
                 outcomes[index] = error
             }
         }
-        // Ended as a connection would end: refusals of a transaction without a message are
-        // recorded then.
-        guard !accepted.isEmpty else {
-            await session.logout()
-            return outcomes
-        }
         let delivered: [SMTPError?]
         do {
-            delivered = try await session.deliver(body)
+            delivered = accepted.isEmpty ? [] : try await session.deliver(body)
         } catch {
             await session.logout()
             throw error
         }
+        // Ended as a connection would end: refusals of a transaction without a message are
+        // recorded then.
         await session.logout()
         for (index, outcome) in zip(accepted, delivered) { outcomes[index] = outcome }
         return outcomes

@@ -66,8 +66,9 @@ public struct Maildir: Hashable, Sendable, CustomStringConvertible {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// `mkdir -p` with mode 0700.
-    static func makeDirectories(_ path: String) throws(MaildirError) {
+    /// `mkdir -p` with mode 0700 (the umask applies): the Maildirs, and the command line's data
+    /// directory. An existing directory is fine.
+    public static func makeDirectories(_ path: String) throws(MaildirError) {
         if isDirectory(path) { return }
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {

@@ -119,7 +119,7 @@ public enum FileSystemOrdering {
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
         let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
         let number = "\(major):\(minor)"
-        guard let mountinfo = readText("/proc/self/mountinfo") else {
+        guard let mountinfo = try? TextFile.contents(of: "/proc/self/mountinfo") else {
             return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "/proc/self/mountinfo unreadable")
         }
         // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue":
@@ -139,7 +139,7 @@ public enum FileSystemOrdering {
         guard let name = blockDeviceName(number) else {
             return Finding(ordersDataBeforeLinks: false, type: type, reason: "block device \(number) not in /sys/dev/block")
         }
-        let effective = readText("/proc/fs/ext4/\(name)/options")?.split(whereSeparator: \.isWhitespace).map(String.init)
+        let effective = (try? TextFile.contents(of: "/proc/fs/ext4/\(name)/options"))?.split(whereSeparator: \.isWhitespace).map(String.init)
         let options = effective ?? fields[dash + 3].split(separator: ",").map(String.init)
         for unsafe in ["data=writeback", "nobarrier", "barrier=0", "journal_async_commit"] where options.contains(unsafe) {
             return Finding(ordersDataBeforeLinks: false, type: type, reason: "mounted with \(unsafe)")
@@ -170,7 +170,7 @@ public enum FileSystemOrdering {
                 return superblock[0x5D] & 0x04 != 0   // 0x400 is bit 2 of the second octet (little-endian)
             }
         }
-        guard let statistics = readText("/proc/fs/ext4/\(name)/fc_info") else { return nil }
+        guard let statistics = try? TextFile.contents(of: "/proc/fs/ext4/\(name)/fc_info") else { return nil }
         // "fc stats:\n0 commits\n0 ineligible\n…"
         for line in statistics.split(separator: "\n") {
             let words = line.split(separator: " ")
@@ -188,23 +188,5 @@ public enum FileSystemOrdering {
         guard count > 0 else { return nil }
         let path = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return path.split(separator: "/").last.map(String.init)
-    }
-
-    private static func readText(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { break }
-            contents.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: contents, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Maildir
 
 /// A command that could not do its work for a reason at run time (a file missing or unreadable,
 /// a log it cannot open), as opposed to a usage error: printed as one line,
@@ -36,9 +37,7 @@ enum CommandExit {
             Foundation.exit(status)
         }
         if command == "deliver", !(error is ExitCode), LetterboxCommand.exitCode(for: error) != .success {
-            let text = LetterboxCommand.message(for: error)
-                .split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("\(prefix): \(text)\n".utf8))
+            FileHandle.standardError.write(Data("\(prefix): \(firstLine(LetterboxCommand.message(for: error)))\n".utf8))
             Foundation.exit(temporaryFailure)
         }
         LetterboxCommand.exit(withError: error)
@@ -46,15 +45,13 @@ enum CommandExit {
 }
 
 /// One line saying why `error` happened, for an operator: the system's words for an errno
-/// under Foundation's file errors, never their debug descriptions.
+/// (the caller's message names the path), else the first line of the error's description.
 func describe(_ error: any Error) -> String {
-    if let error = error as? CocoaError {
-        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return error.localizedDescription
-    }
-    if let error = error as? POSIXError { return String(cString: strerror(error.code.rawValue)) }
-    let text = "\(error)"
-    return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
+    if let error = error as? MaildirError { return String(cString: strerror(error.errno)) }
+    return firstLine("\(error)")
+}
+
+/// The text up to its first line break: a message stays one line.
+private func firstLine(_ text: String) -> String {
+    text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
 }

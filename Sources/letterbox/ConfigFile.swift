@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Maildir
 
 /// `--config FILE`: a file of `option = value` lines naming `serve`'s long options
 /// (`socket-mode = 0600`, `domain = example.org` repeated for several, `quota-tempfail = true`
@@ -48,7 +49,7 @@ enum ConfigFile {
         guard let path else { return arguments }
         let text: String
         do {
-            text = try LocalFiles.readText(path)
+            text = try TextFile.contents(of: path)
         } catch {
             throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: 66)
         }

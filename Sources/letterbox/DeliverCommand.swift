@@ -3,6 +3,7 @@ import DeliveryLog
 import Foundation
 import LocalDelivery
 import Logging
+import Maildir
 import NIOCore
 import NIOPosix
 import SMTPCore
@@ -87,7 +88,7 @@ struct DeliverCommand: AsyncParsableCommand {
         }
         let dataDir = data.resolvedDataDir
         do {
-            try LocalFiles.makeDirectory(dataDir, mode: 0o700)
+            try Maildir.makeDirectories(dataDir)
         } catch {
             throw CommandFailure("cannot create the data directory: \(dataDir): \(describe(error))")
         }

@@ -65,7 +65,7 @@ struct DeliveryOptions: ParsableArguments {
     static func loadUsers(_ path: String) throws -> UserDirectory {
         let text: String
         do {
-            text = try LocalFiles.readText(path)
+            text = try TextFile.contents(of: path)
         } catch {
             throw CommandFailure("cannot read the users file: \(path): \(describe(error))", status: 66)
         }

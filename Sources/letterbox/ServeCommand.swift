@@ -87,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
         let socketPath = socket ?? dataDir + "/lmtp.sock"
         for directory in [dataDir, mailRoot] {
             do {
-                try LocalFiles.makeDirectory(directory, mode: 0o700)
+                try Maildir.makeDirectories(directory)
             } catch {
                 throw CommandFailure("cannot create the directory: \(directory): \(describe(error))", status: 73)
             }

@@ -5,7 +5,16 @@ import SMTPCore
 /// The replies of the delivery agent, chosen as Postfix and Dovecot choose them: 4xx for
 /// anything that may work on retry (RFC 5321 §4.2.1), 5xx only for what never will.
 enum DeliveryReplies {
-    static func delivered(_ address: Address) -> SMTPError? { nil }
+    /// No such local user (RFC 3463 X.1.1), or an address the agent never delivers to.
+    static func unknownUser(_ address: Address) -> SMTPError {
+        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "<\(address)> User unknown")
+    }
+
+    /// A local part, detail or domain that cannot name a directory (RFC 3463 X.1.3): empty,
+    /// starting with a dot, or with a `/` or a control character in it.
+    static func badMailbox(_ address: Address) -> SMTPError {
+        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 3), message: "<\(address)> Bad recipient mailbox address syntax")
+    }
 
     static func deliveredText(_ address: Address, file: String) -> String { "<\(address)> delivered as \(file)" }
 
@@ -23,6 +32,13 @@ enum DeliveryReplies {
         }
         return SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0),
                          message: "<\(address)> Temporary failure writing the mailbox (\(error.operation))")
+    }
+
+    /// A failure for one recipient: the file system's (above) or, for anything else, a
+    /// temporary local error.
+    static func failure(_ error: any Error, for address: Address, quotaTempfail: Bool) -> SMTPError {
+        if let error = error as? MaildirError { return failure(error, for: address, quotaTempfail: quotaTempfail) }
+        return localError(address)
     }
 
     /// The user's quota would be exceeded (RFC 3463 X.2.2, mailbox full).

@@ -17,8 +17,6 @@ struct FinalStep: Sendable {
     let log: DeliveryLog
     let logger: Logger
     let configuration: LocalDeliveryConfiguration
-    /// The distinct recipients, as the draft's records.
-    let targets: [DeliveryTarget]
     let messageID: String?
     let bodyHash: String
     /// The other deliveries on their way to their links.
@@ -32,8 +30,8 @@ struct FinalStep: Sendable {
         case spoolFailed(any Error)
         /// No recipient's Maildir could take the spool; the draft says why, to be logged.
         case notSpooled(TransactionDraft)
-        /// Linked and logged (or taken back): one reply per target, `nil` for a 250.
-        case finished([SMTPError?])
+        /// Linked and logged (or taken back): every recipient's outcome is final.
+        case finished(TransactionDraft)
     }
 
     func run(_ draft: TransactionDraft) -> Outcome {
@@ -45,18 +43,14 @@ struct FinalStep: Sendable {
         } catch {
             return .spoolFailed(error)
         }
-        for (index, error) in progress.openFailures {
-            draft.outcomes[index] = LocalDeliverySession.failure(error, targets[index].address, configuration)
-        }
+        draft.spoolRefused(progress.openFailures, quotaTempfail: configuration.quotaTempfail)
         guard let spooled = progress.spooled else { return .notSpooled(draft) }
         draft.transaction.size = spooled.size
         draft.transaction.messageID = messageID
         draft.transaction.bodySHA256 = bodyHash
 
         let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
-        let pending = targets.indices.filter { draft.outcomes[$0] == nil }.map { ($0, targets[$0]) }
-        let linked = linker.link(pending)
-        let delivered = draft.apply(linked)
+        linker.link(&draft.recipients)
         // The row goes to the log before this delivery counts as linked, so that when the
         // last of a group links, every row of the group is with the log's writer. While
         // others are on their way it is staged: inserted while this delivery waits for them,
@@ -66,7 +60,7 @@ struct FinalStep: Sendable {
         // made while the group was still gathering, and the rest then needed one of their own.
         // Alone, the row is submitted with its request at once (staging would cost the
         // writer one more wake-up for nothing).
-        let gathers = configuration.fsync && !delivered.isEmpty
+        let gathers = configuration.fsync && !draft.copies.isEmpty
         let staged = gathers && !gathering.isAlone
         let ticket = staged ? log.stage(draft.finished) : log.submit(draft.finished)
         arrival.arrive()
@@ -78,26 +72,28 @@ struct FinalStep: Sendable {
             log.withdraw()   // its request was made with the submission
         }
         // The log commits while new/ is synced; a 250 waits for both.
-        let unsynced = linker.sync(linked, pending)
+        let anyUnsynced = linker.sync(&draft.recipients)
         let committed = Result { try ticket.wait() }
-        linker.finish(linked, pending, failed: unsynced)
         switch committed {
         case .failure(let error):
             // Not recorded, so not acknowledged: take the copies back, the client will retry.
-            for path in delivered { unlink(path) }
+            for path in draft.copies { unlink(path) }
             logger.error("delivery log failed: \(error)")
-            return .finished(draft.addresses.map(DeliveryReplies.logUnavailable))
-        case .success(let id):
-            guard !unsynced.isEmpty else { return .finished(draft.outcomes) }
+            for index in draft.recipients.indices {
+                draft.recipients[index].outcome = .failed(DeliveryReplies.logUnavailable(draft.recipients[index].target.address))
+            }
+        case .success(let id) where anyUnsynced:
             // Rows went in as delivered while these copies failed their sync: say so.
-            for (index, failure) in unsynced { draft.outcomes[index] = failure }
-            let finished = draft.finished
+            let amended = draft.recipients.filter(\.isUnsynced)
             do {
-                try log.amend(transaction: id, recipients: unsynced.map { finished.recipients[$0.0] })
+                try log.amend(transaction: id, recipients: amended.map(\.record))
             } catch {
                 logger.error("delivery log: could not record failed syncs: \(error)")
             }
-            return .finished(draft.outcomes)
+        case .success:
+            break
         }
+        linker.finish(draft.recipients)   // counts only the copies kept
+        return .finished(draft)
     }
 }

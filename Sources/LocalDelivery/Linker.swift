@@ -12,22 +12,6 @@ struct Linker: Sendable {
     let messageID: String?
     let bodyHash: String
 
-    /// What became of one recipient.
-    enum Result: Sendable {
-        /// Linked into `maildir` as `path` (synced with the directory when fsync is on).
-        case delivered(path: String, maildir: Maildir)
-        /// Already delivered within the duplicate window; nothing linked.
-        case duplicate
-        /// Not delivered, with the reply.
-        case failed(SMTPError)
-    }
-
-    /// A recipient's result and how long it took.
-    struct Outcome: Sendable {
-        var result: Result
-        var duration: TimeInterval
-    }
-
     /// Whether `size` more octets stay within the target's quota (always, without one).
     static func fits(_ size: Int, _ target: DeliveryTarget) throws -> Bool {
         guard let quota = target.quota else { return true }
@@ -35,62 +19,62 @@ struct Linker: Sendable {
         return used + size <= quota
     }
 
-    /// Each target's outcome, by its index, after its checks and its link; no `new/` is synced
-    /// yet (see ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so
-    /// that on a journaled file system the first sync commits them all).
-    func link(_ targets: [(Int, DeliveryTarget)]) -> [(Int, Outcome)] {
+    /// Checks and links every pending recipient: a duplicate, a quota it would exceed, a
+    /// failure or its copy in `new/`, with how long that took. No `new/` is synced yet (see
+    /// ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so that on a
+    /// journaled file system the first sync commits them all).
+    func link(_ recipients: inout [Recipient]) {
         // The duplicate check reads the log once for the message, then answers per recipient.
         var copies: DeliveredCopies?
-        if configuration.duplicateWindow > 0, let messageID, !targets.isEmpty {
+        if configuration.duplicateWindow > 0, let messageID, recipients.contains(where: \.isPending) {
             copies = try? log.deliveredCopies(messageID: messageID, bodySHA256: bodyHash,
                                               since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))
         }
-        return targets.map { index, target in
+        for index in recipients.indices where recipients[index].isPending {
             let started = Date()
-            let result = link(target, copies: copies)
-            return (index, Outcome(result: result, duration: Date().timeIntervalSince(started)))
+            recipients[index].outcome = link(recipients[index].target, copies: copies)
+            recipients[index].duration = Date().timeIntervalSince(started)
         }
     }
 
-    /// Syncs the `new/` of every copy in `linked` (once per Maildir), when fsync is on, all at
-    /// once (``SpooledMessage/syncLinks(into:)``; a spooled file that was only written back
-    /// before the links becomes durable with them); a copy whose `new/` cannot be synced is
-    /// taken back, and its recipient's 4xx is returned with its index. `targets` are
-    /// those `linked` was made from, in the same order.
-    func sync(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)]) -> [(Int, SMTPError)] {
-        guard configuration.fsync else { return [] }
+    /// Syncs the `new/` of every linked copy (once per Maildir), when fsync is on, all at once
+    /// (``SpooledMessage/syncLinks(into:)``; a spooled file that was only written back before
+    /// the links becomes durable with them). A copy whose `new/` cannot be synced is taken back
+    /// and its recipient becomes `unsynced`. Returns whether any did.
+    func sync(_ recipients: inout [Recipient]) -> Bool {
+        guard configuration.fsync else { return false }
         var maildirs: [Maildir] = []
         var position: [String: Int] = [:]
-        for (_, outcome) in linked {
-            guard case .delivered(_, let maildir) = outcome.result, position[maildir.path] == nil else { continue }
-            position[maildir.path] = maildirs.count
-            maildirs.append(maildir)
+        for copy in recipients.compactMap(\.linkedCopy) where position[copy.maildir.path] == nil {
+            position[copy.maildir.path] = maildirs.count
+            maildirs.append(copy.maildir)
         }
-        guard !maildirs.isEmpty else { return [] }
+        guard !maildirs.isEmpty else { return false }
         let synced = spooled.syncLinks(into: maildirs)
-        var failures: [(Int, SMTPError)] = []
-        for ((index, outcome), (_, target)) in zip(linked, targets) {
-            guard case .delivered(let path, let maildir) = outcome.result,
-                  let failure = synced[position[maildir.path]!] else { continue }
-            unlink(path)   // not durable: the client will be told to retry
-            failures.append((index, LocalDeliverySession.failure(failure, target.address, configuration)))
+        var anyFailed = false
+        for index in recipients.indices {
+            guard let copy = recipients[index].linkedCopy, let at = position[copy.maildir.path],
+                  let failure = synced[at] else { continue }
+            unlink(copy.path)   // not durable: the client will be told to retry
+            let reply = DeliveryReplies.failure(failure, for: recipients[index].target.address,
+                                                quotaTempfail: configuration.quotaTempfail)
+            recipients[index].outcome = .unsynced(copy, reply)
+            anyFailed = true
         }
-        return failures
+        return anyFailed
     }
 
     /// After the syncs: counts the copies kept against their quotas and removes the spool.
-    func finish(_ linked: [(Int, Outcome)], _ targets: [(Int, DeliveryTarget)], failed: [(Int, SMTPError)]) {
-        let failedIndices = Set(failed.map(\.0))
-        for ((index, outcome), (_, target)) in zip(linked, targets) {
-            guard case .delivered = outcome.result, target.quota != nil, !failedIndices.contains(index) else { continue }
-            MaildirSize.record(bytes: spooled.size, in: target.inbox)
+    func finish(_ recipients: [Recipient]) {
+        for recipient in recipients where recipient.linkedCopy != nil && recipient.target.quota != nil {
+            MaildirSize.record(bytes: spooled.size, in: recipient.target.inbox)
         }
         spooled.remove()
     }
 
     /// The checks and the link of one recipient (`copies`: the message's earlier deliveries,
     /// when the duplicate check is on and could read them); `new/` is not synced yet.
-    private func link(_ target: DeliveryTarget, copies: DeliveredCopies?) -> Result {
+    private func link(_ target: DeliveryTarget, copies: DeliveredCopies?) -> Recipient.Outcome {
         if let copies, copies.hasCopy(for: target.canonical, isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) }) {
             return .duplicate
         }
@@ -107,9 +91,9 @@ struct Linker: Sendable {
                 try maildir.create()
                 path = try spooled.link(into: maildir, fsync: configuration.fsync)
             }
-            return .delivered(path: path, maildir: maildir)
+            return .linked(Recipient.Copy(path: path, maildir: maildir))
         } catch {
-            return .failed(LocalDeliverySession.failure(error, target.address, configuration))
+            return .failed(DeliveryReplies.failure(error, for: target.address, quotaTempfail: configuration.quotaTempfail))
         }
     }
 }

@@ -79,7 +79,7 @@ public final class LocalDeliveryBackend: Backend {
         // Ended as a connection would end: refusals of a transaction without a message are
         // recorded then.
         await session.logout()
-        for (index, outcome) in zip(accepted, delivered) { outcomes[index] = outcome }
+        for (position, reply) in delivered.enumerated() { outcomes[accepted[position]] = reply }
         return outcomes
     }
 }

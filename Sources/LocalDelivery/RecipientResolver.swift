@@ -30,16 +30,8 @@ struct RecipientResolver: Sendable {
     let configuration: LocalDeliveryConfiguration
     let users: UserDirectory?
 
-    static func badMailbox(_ address: Address) -> SMTPError {
-        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 3), message: "<\(address)> Bad recipient mailbox address syntax")
-    }
-
-    static func unknownUser(_ address: Address) -> SMTPError {
-        SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 1), message: "<\(address)> User unknown")
-    }
-
     func resolve(_ address: Address, originalRecipient: String? = nil) throws(SMTPError) -> DeliveryTarget {
-        guard !address.isBarePostmaster, !address.isAddressLiteral else { throw Self.unknownUser(address) }
+        guard !address.isBarePostmaster, !address.isAddressLiteral else { throw DeliveryReplies.unknownUser(address) }
         let (local, given) = split(address.unquotedLocalPart)
         let domain: String, name: String, detail: String?
         do {
@@ -47,11 +39,11 @@ struct RecipientResolver: Sendable {
             name = try MailboxName.component(local)
             if let given, !given.isEmpty { detail = try MailboxName.component(given) } else { detail = nil }
         } catch {
-            throw Self.badMailbox(address)
+            throw DeliveryReplies.badMailbox(address)
         }
         let canonical = name + "@" + domain
-        if let domains = configuration.domains, !domains.contains(domain) { throw Self.unknownUser(address) }
-        if let users, users.user(canonical) == nil { throw Self.unknownUser(address) }
+        if let domains = configuration.domains, !domains.contains(domain) { throw DeliveryReplies.unknownUser(address) }
+        if let users, users.user(canonical) == nil { throw DeliveryReplies.unknownUser(address) }
         let quota = users?.user(canonical)?.quota
         let relative = Self.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
         let inbox = Maildir(path: configuration.mailRoot + "/" + relative)

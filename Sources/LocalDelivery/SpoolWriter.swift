@@ -3,11 +3,6 @@ import Maildir
 import NIOCore
 import Synchronization
 
-// The steps of a delivery that run on the thread pool are each packed so that one hand-off
-// does a whole step: `SpoolWriter` opens the spool and writes a batch of the body (and syncs it
-// after the last), `Linker` links the synced file into every recipient's new/, and `FinalStep`
-// does the last batch and the links in one hand-off.
-
 /// Holds a transaction's spool between hand-offs to the thread pool: only ever touched under
 /// the lock, so each closure may use it from whichever pool thread runs it.
 final class SpoolBox: Sendable {
@@ -16,10 +11,11 @@ final class SpoolBox: Sendable {
 
 /// What one hand-off of ``SpoolWriter/write(_:open:final:)`` did.
 struct SpoolProgress: Sendable {
-    /// The candidate the spool was opened in, when this hand-off opened it.
-    var index: Int?
-    /// The candidates that could not take the spool, with why.
-    var openFailures: [(Int, any Error)] = []
+    /// Whether this hand-off opened the spool.
+    var opened = false
+    /// Why each candidate tried before the one that took the spool could not, in the order of
+    /// `candidates` (every candidate's, when none could).
+    var openFailures: [any Error] = []
     /// The synced message, after the last batch.
     var spooled: SpooledMessage?
 }
@@ -31,7 +27,7 @@ struct SpoolWriter: Sendable {
     /// The trace fields written before the body.
     let header: [UInt8]
     let lineEndings: StoredLineEndings
-    /// The recipients' Maildirs, in RCPT order.
+    /// The recipients' Maildirs, in the order of their recipients.
     let candidates: [Maildir]
     /// Whether to make the file durable after the last batch.
     let sync: Bool
@@ -47,15 +43,15 @@ struct SpoolWriter: Sendable {
         var progress = SpoolProgress()
         try box.spool.withLock { spool in
             if open {
-                for (index, maildir) in candidates.enumerated() {
+                for maildir in candidates {
                     do {
                         let created = try Self.openSpool(in: maildir, name: name, lineEndings: lineEndings)
                         try created.write(header)
                         spool = created
-                        progress.index = index
+                        progress.opened = true
                         break
                     } catch {
-                        progress.openFailures.append((index, error))
+                        progress.openFailures.append(error)
                     }
                 }
             }

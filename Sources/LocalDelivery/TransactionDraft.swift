@@ -2,72 +2,70 @@ import DeliveryLog
 import Maildir
 import SMTPCore
 
-/// The log's record of a transaction while it is delivered: one recipient record and one
-/// outcome (`nil`: delivered or suppressed as a duplicate) per distinct recipient, filled in as
-/// the steps finish.
+/// A transaction while it is delivered: its distinct recipients, whose outcomes the steps fill
+/// in, the recipients refused at RCPT, and the log's record of it all.
 struct TransactionDraft: Sendable {
     /// The transaction; its `recipients` are filled in by ``finished``.
     var transaction: TransactionRecord
-    /// The recipients' records so far.
-    var records: [RecipientRecord]
-    /// The recipients' outcomes so far.
-    var outcomes: [SMTPError?]
-    /// The recipients' addresses, for reply texts.
-    let addresses: [Address]
+    /// The distinct accepted recipients, in the order of their first RCPT.
+    var recipients: [Recipient]
+    /// How many RCPT commands were accepted (each gets one reply).
+    let acceptedCount: Int
     /// The transaction's recipients refused at RCPT, recorded after the others.
     let refused: [RecipientRecord]
 
-    init(_ transaction: TransactionRecord, targets: [DeliveryTarget], refused: [RecipientRecord] = []) {
+    /// `accepted` in RCPT order; a target equal to an earlier one (same user, same Maildir)
+    /// joins that recipient instead of making a second copy.
+    init(_ transaction: TransactionRecord, accepted: [DeliveryTarget], refused: [RecipientRecord] = []) {
         self.transaction = transaction
         self.refused = refused
-        records = targets.map { target in
-            RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient, mailbox: target.inbox.path,
-                            status: .deferred, code: 451, enhancedCode: "4.3.0", text: "")
-        }
-        outcomes = Array(repeating: nil, count: targets.count)
-        addresses = targets.map(\.address)
-    }
-
-    /// Takes in the linker's results; returns the paths of the copies made.
-    mutating func apply(_ linked: [(Int, Linker.Outcome)]) -> [String] {
-        var delivered: [String] = []
-        for (index, outcome) in linked {
-            records[index].duration = outcome.duration
-            switch outcome.result {
-            case .duplicate:
-                records[index].status = .duplicate
-                records[index].code = 250
-                records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.duplicateText(addresses[index])
-            case .delivered(let path, let maildir):
-                delivered.append(path)
-                // The name after the last "/", found on the octets: splitting the path into
-                // Characters cost more than the rest of the bookkeeping together.
-                let file = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.index(after: $0)...]) } ?? path
-                records[index].status = .delivered
-                records[index].code = 250
-                records[index].enhancedCode = "2.0.0"
-                records[index].text = DeliveryReplies.deliveredText(addresses[index], file: file)
-                records[index].file = file
-                records[index].folder = maildir.folderName
-                records[index].mailbox = maildir.path
-            case .failed(let failure):
-                outcomes[index] = failure
+        acceptedCount = accepted.count
+        var recipients: [Recipient] = []
+        for (position, target) in accepted.enumerated() {
+            if let same = recipients.firstIndex(where: { $0.target.canonical == target.canonical
+                                                          && $0.target.maildir == target.maildir }) {
+                recipients[same].rcptPositions.append(position)
+            } else {
+                recipients.append(Recipient(target, rcptPosition: position))
             }
         }
-        return delivered
+        self.recipients = recipients
     }
 
-    /// The transaction as logged: each recipient that failed carries its reply; those refused
-    /// at RCPT follow the others (so that a recipient's index stays its place in `records`).
+    /// Gives every recipient whose outcome is not known yet the reply `failure` makes for it.
+    mutating func failPending(_ failure: (Address) -> SMTPError) {
+        for index in recipients.indices where recipients[index].isPending {
+            recipients[index].outcome = .failed(failure(recipients[index].target.address))
+        }
+    }
+
+    /// The spool could not be opened in the Maildirs of the first `failures.count` recipients
+    /// (``SpoolProgress/openFailures``): each of them gets its failure's reply.
+    mutating func spoolRefused(_ failures: [any Error], quotaTempfail: Bool) {
+        for (index, error) in failures.enumerated() {
+            let address = recipients[index].target.address
+            recipients[index].failIfPending(DeliveryReplies.failure(error, for: address, quotaTempfail: quotaTempfail))
+        }
+    }
+
+    /// The paths of the copies linked so far.
+    var copies: [String] { recipients.compactMap { $0.linkedCopy?.path } }
+
+    /// One reply per accepted RCPT command, in their order: `nil` for 250.
+    var replies: [SMTPError?] {
+        var replies = [SMTPError?](repeating: nil, count: acceptedCount)
+        for recipient in recipients {
+            let reply = recipient.reply
+            for position in recipient.rcptPositions { replies[position] = reply }
+        }
+        return replies
+    }
+
+    /// The transaction as logged: one row per distinct recipient, as its outcome stands, then
+    /// those refused at RCPT.
     var finished: TransactionRecord {
         var transaction = transaction
-        transaction.recipients = records
-        for (index, outcome) in outcomes.enumerated() {
-            guard let outcome else { continue }
-            DeliveryReplies.record(outcome, in: &transaction.recipients[index])
-        }
-        transaction.recipients += refused
+        transaction.recipients = recipients.map(\.record) + refused
         return transaction
     }
 }

@@ -1,0 +1,114 @@
+import DeliveryLog
+import Foundation
+import Maildir
+import SMTPCore
+
+/// One distinct recipient of a transaction, from its RCPT commands to its reply: the commands
+/// it answers, where its copy goes, and what has become of it so far. The same user and
+/// Maildir given twice is one `Recipient` answering two RCPT commands: one copy, the same reply
+/// twice (RFC 2033 §4.2 wants one reply per RCPT, not one per copy).
+struct Recipient: Sendable {
+    /// Where its mail goes, as resolved at its first RCPT.
+    let target: DeliveryTarget
+    /// The positions, among the transaction's accepted RCPT commands, of those it answers.
+    var rcptPositions: [Int]
+    /// What has become of it so far.
+    var outcome: Outcome = .pending
+    /// How long its checks and its link took (the log's `duration`).
+    var duration: TimeInterval = 0
+
+    init(_ target: DeliveryTarget, rcptPosition: Int) {
+        self.target = target
+        self.rcptPositions = [rcptPosition]
+    }
+
+    /// A copy of the message linked into a Maildir's `new/`.
+    struct Copy: Sendable {
+        /// The copy's path.
+        var path: String
+        /// The Maildir (INBOX or folder) it is in.
+        var maildir: Maildir
+
+        /// The file's name: the part after the last "/", found on the octets (splitting the
+        /// path into Characters cost more than the rest of a recipient's bookkeeping).
+        var file: String {
+            path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.index(after: $0)...]) } ?? path
+        }
+    }
+
+    /// The stages of a recipient's delivery, each final but `pending` and `linked`.
+    enum Outcome: Sendable {
+        /// Nothing decided yet.
+        case pending
+        /// Linked into `new/`; durable once that directory is synced and the row committed.
+        case linked(Copy)
+        /// Already delivered within the duplicate window: nothing linked, a 250.
+        case duplicate
+        /// Linked, but its `new/` could not be synced: the copy was taken back, the reply is
+        /// the failure, and the row already handed to the log as delivered is amended.
+        case unsynced(Copy, SMTPError)
+        /// Not delivered, with the reply that says why.
+        case failed(SMTPError)
+    }
+
+    /// Whether nothing is decided for it yet.
+    var isPending: Bool {
+        if case .pending = outcome { return true }
+        return false
+    }
+
+    /// Whether its copy was taken back because its `new/` could not be synced.
+    var isUnsynced: Bool {
+        if case .unsynced = outcome { return true }
+        return false
+    }
+
+    /// The copy it has in a Maildir now, if any.
+    var linkedCopy: Copy? {
+        if case .linked(let copy) = outcome { return copy }
+        return nil
+    }
+
+    /// Marks it not delivered, unless its outcome is known already.
+    mutating func failIfPending(_ reply: SMTPError) {
+        if isPending { outcome = .failed(reply) }
+    }
+
+    /// Its reply to each of its RCPT commands: `nil` for 250. A recipient still pending was
+    /// not delivered, so it never gets a 250.
+    var reply: SMTPError? {
+        switch outcome {
+        case .linked, .duplicate: nil
+        case .failed(let reply), .unsynced(_, let reply): reply
+        case .pending: DeliveryReplies.localError(target.address)
+        }
+    }
+
+    /// Its row in the delivery log, as its outcome stands.
+    var record: RecipientRecord {
+        var record = RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient,
+                                     mailbox: target.inbox.path, status: .deferred, code: 451, enhancedCode: "4.3.0",
+                                     text: "", duration: duration)
+        switch outcome {
+        case .pending:
+            break
+        case .linked(let copy), .unsynced(let copy, _):
+            record.status = .delivered
+            record.code = 250
+            record.enhancedCode = "2.0.0"
+            record.text = DeliveryReplies.deliveredText(target.address, file: copy.file)
+            record.file = copy.file
+            record.folder = copy.maildir.folderName
+            record.mailbox = copy.maildir.path
+        case .duplicate:
+            record.status = .duplicate
+            record.code = 250
+            record.enhancedCode = "2.0.0"
+            record.text = DeliveryReplies.duplicateText(target.address)
+        case .failed:
+            break
+        }
+        if let reply { DeliveryReplies.record(reply, in: &record) }
+        return record
+    }
+}

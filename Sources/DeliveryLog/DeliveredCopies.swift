@@ -11,17 +11,7 @@ extension DeliveryLog {
     /// where blocking is expected, as the delivery agent does on its disk thread, in the same
     /// hand-off as the links.
     public func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {
-        let since = Timestamp.format(since)
-        // One SELECT reads one consistent snapshot by itself: no BEGIN/COMMIT around it. It
-        // starts from the few transactions with this Message-ID (its index), never from every
-        // delivery of a busy recipient: the unary `+` keeps SQLite's planner off the time
-        // index, which made each check scan the whole window.
-        let rows = try readers.withConnection { connection in
-            try connection.copies(messageID: messageID, bodySHA256: bodySHA256, since: since)
-        }
-        var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
-        for (recipient, mailbox, file) in rows { byRecipient[recipient, default: []].append(.init(mailbox: mailbox, file: file)) }
-        return DeliveredCopies(byRecipient: byRecipient)
+        try engine.deliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since)
     }
 
     /// Whether `recipient` already got the message with this Message-ID and body hash at or

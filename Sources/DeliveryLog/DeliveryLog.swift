@@ -1,11 +1,10 @@
-import CFileSystem
 import Dispatch
 import Foundation
-import GRDB
 import Synchronization
 
-/// The SQLite record of every delivery (GRDB, WAL mode), shared by all sessions: what the
-/// agent and `letterbox deliver` write through.
+/// The record of every delivery, shared by all sessions: what the agent and `letterbox
+/// deliver` write through. Its rows are kept by an engine (``DeliveryLogEngine``): one SQLite
+/// file by default (``init(path:durable:busyTimeout:gatherWindow:stagedLimit:)``).
 ///
 /// ``commit(_:)`` returns only once the rows are committed — durably when the log was opened
 /// with `durable: true` — so a recipient's 250 can wait for it. Records are committed together
@@ -17,12 +16,11 @@ import Synchronization
 /// package's timing protocol (``announce(_:)``, ``withdraw()``, ``stage(_:)``,
 /// ``Ticket/requestCommit(announced:)``), which is not public API.
 public final class DeliveryLog: Sendable {
-    let database: DatabasePool
+    /// Where the rows are kept.
+    let engine: any DeliveryLogEngine
     /// The queries of `letterbox deliveries` over this log's read connections, which see only
     /// committed rows.
     public let reader: DeliveryLogReader
-    /// The duplicate check's own read connections.
-    let readers: DuplicateReaders
     private let writer: GroupCommitWriter
     /// Set by ``close()``.
     private let closed = Mutex(false)
@@ -49,50 +47,30 @@ public final class DeliveryLog: Sendable {
         }
     }
 
-    /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every commit
-    /// is synced to disk (SQLite `synchronous = FULL`); without, a crash may lose the last ones.
-    /// `busyTimeout` is how long a write waits for another process holding the lock.
+    /// Opens (creating and migrating as needed) the SQLite log at `path`. With `durable`, every
+    /// commit is synced to disk (SQLite `synchronous = FULL`); without, a crash may lose the last
+    /// ones. `busyTimeout` is how long a write waits for another process holding the lock.
     /// `gatherWindow` is how long a commit may wait for records announced (``announce(_:)``)
     /// and not yet submitted, so that they share its sync: 1 ms by default. An announced record
     /// is typically a few hundred microseconds from its submission (the rest of its file work),
     /// while the deliveries already queued are busy with their own syncs for a millisecond or
-    /// more, so the wait mostly hides behind those (performance.md has the figures).
+    /// more, so the wait mostly hides behind those.
     /// `stagedLimit` is how long a staged record waits for its commit to be asked for before the
     /// writer commits it all the same: its caller asks within microseconds to milliseconds (the
     /// agent, once link gathering lets it go, 2 ms at most), so this only bounds a caller that
     /// never does, whose open transaction would otherwise hold the database's write lock.
-    public init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5, gatherWindow: TimeInterval = 0.001,
-                stagedLimit: TimeInterval = 0.5) throws {
-        readers = DuplicateReaders(path: path, busyTimeout: busyTimeout)
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        configuration.busyMode = .timeout(busyTimeout)
-        // The writer keeps its transaction open between its turns on the connection (staged
-        // records are inserted as they come and committed when asked for, see stage(_:)).
-        configuration.allowsUnsafeTransactions = true
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -512")
-        }
-        database = try DatabasePool(path: path, configuration: configuration)
-        reader = DeliveryLogReader(database: database)
-        writer = GroupCommitWriter(database: database, gatherWindow: gatherWindow, stagedLimit: stagedLimit)
-        // Set here, on the writing connection once the pool is open: GRDB turns WAL on after a
-        // connection's preparation and sets `synchronous = NORMAL` as it does, which syncs the
-        // WAL only at checkpoints, so a commit made after the last one could be lost to a
-        // power failure although it had returned. The WAL is cut back to
-        // ``walSizeLimit`` whenever it starts again from its beginning (see there).
-        try database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
-            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
-        }
-        try DeliveryLogSchema.migrator.migrate(database)
-        // Reads of the log (the duplicate check's, mostly from the WAL) no longer write access
-        // times: under relatime the first read after each commit did, a journaled update of
-        // the inode that waited for the journal commit writing it (ext4). Set through SQLite's
-        // own descriptors, never through one opened here: closing it would drop this
-        // process's locks on the file (see letterbox_skip_access_times_of_open_file). Where
-        // the file system has no such attribute nothing changes.
-        for file in [path, path + "-wal"] { _ = letterbox_skip_access_times_of_open_file(file) }
+    public convenience init(path: String, durable: Bool = true, busyTimeout: TimeInterval = 5,
+                            gatherWindow: TimeInterval = 0.001, stagedLimit: TimeInterval = 0.5) throws {
+        self.init(engine: try SQLiteEngine(path: path, durable: durable, busyTimeout: busyTimeout),
+                  gatherWindow: gatherWindow, stagedLimit: stagedLimit)
+    }
+
+    /// A log over an open engine, with the group commit's `gatherWindow` and `stagedLimit`
+    /// (see ``init(path:durable:busyTimeout:gatherWindow:stagedLimit:)``).
+    package init(engine: any DeliveryLogEngine, gatherWindow: TimeInterval, stagedLimit: TimeInterval) {
+        self.engine = engine
+        reader = DeliveryLogReader(engine.queries)
+        writer = GroupCommitWriter(engine: engine, gatherWindow: gatherWindow, stagedLimit: stagedLimit)
     }
 
     /// The WAL's size once it restarts, in bytes: SQLite's `journal_size_limit`. The WAL grows
@@ -118,25 +96,22 @@ public final class DeliveryLog: Sendable {
         let unapplied = writer.takeUnappliedAmendments()
         if !unapplied.isEmpty {
             do {
-                try database.write { db in
-                    for (id, recipients) in unapplied { try DeliveryStatements.amend(id, recipients, db) }
-                }
+                try engine.begin()
+                _ = try engine.apply(unapplied.map(LogOperation.amend))
+                try engine.commit()
             } catch {
+                engine.rollback()
                 failure = error
             }
         }
-        readers.close()
-        database.releaseMemory()   // closes the pool's read connections
-        try database.close()
+        try engine.close()
         if let failure { throw failure }
     }
 
     /// Whether every commit is synced to disk before it returns (SQLite's `synchronous` is
     /// FULL or EXTRA on the connection that writes).
     public var syncsEveryCommit: Bool {
-        get throws {
-            try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 0 } >= 2
-        }
+        get throws { try engine.syncsEveryCommit }
     }
 
     /// Records a transaction and its recipients; returns the transaction's id once committed.
@@ -195,6 +170,7 @@ public final class DeliveryLog: Sendable {
     /// amendment is kept and made again with each later commit until one succeeds (and at
     /// ``close()``); the error is thrown all the same.
     public func amend(transaction id: Int64, recipients: [RecipientRecord]) throws {
-        _ = try writer.enqueue(.amend(id, recipients), request: true, announced: false).wait()
+        _ = try writer.enqueue(.amend(Amendment(transaction: id, recipients: recipients)), request: true, announced: false)
+            .wait()
     }
 }

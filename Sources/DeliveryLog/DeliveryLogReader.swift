@@ -1,9 +1,8 @@
 import Foundation
-import GRDB
 
 /// Read-only access to a delivery log: what `letterbox deliveries list|show|stats|verify` open.
 ///
-/// The connection is opened read-only (`SQLITE_OPEN_READONLY`): it runs no migration, changes no
+/// A SQLite log is opened read-only (`SQLITE_OPEN_READONLY`): it runs no migration, changes no
 /// journal mode or attribute, and never checkpoints or deletes the WAL when it closes, so it
 /// can run beside the agent, as any user who can read the files, without touching what the
 /// agent writes. A log made by another version of letterbox (migrations this binary lacks or
@@ -12,57 +11,45 @@ import GRDB
 ///
 /// The agent's ``DeliveryLog`` answers the same queries through its own reader
 /// (``DeliveryLog/reader``), which sees only committed rows.
-public final class DeliveryLogReader: Sendable {
-    let database: any DatabaseReader
+public final class DeliveryLogReader: DeliveryLogQueries {
+    /// The engine's queries.
+    private let queries: any DeliveryLogQueries
 
     /// Opens the log at `path` read-only and checks that its schema is this binary's.
     /// `busyTimeout`: how long a read waits while the last writer closing the log holds it
     /// exclusively for a moment (SQLite takes such a lock to clean up the WAL).
     public init(path: String, busyTimeout: TimeInterval = 5) throws {
-        guard FileManager.default.fileExists(atPath: path) else { throw DeliveryLogError.missing(path: path) }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(busyTimeout)
-        let queue: DatabaseQueue
-        do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-        } catch {
-            throw Self.openingError(error, path: path)
-        }
-        let migrator = DeliveryLogSchema.migrator
-        let (applied, superseded) = try Self.readSchema(queue, path: path) { db in
-            (try migrator.appliedIdentifiers(db), try migrator.hasBeenSuperseded(db))
-        }
-        if superseded {
-            throw DeliveryLogError.newerSchema(path: path)
-        }
-        let missing = migrator.migrations.filter { !applied.contains($0) }
-        if !missing.isEmpty {
-            throw applied.isEmpty ? DeliveryLogError.notALog(path: path) : DeliveryLogError.olderSchema(path: path, missing: missing)
-        }
-        database = queue
+        queries = try SQLiteEngine.openReadOnly(path: path, busyTimeout: busyTimeout)
     }
 
-    /// A reader over connections the caller opened (the agent's pool).
-    init(database: any DatabaseReader) {
-        self.database = database
+    /// A reader over an open engine's queries (the agent's).
+    init(_ queries: any DeliveryLogQueries) {
+        self.queries = queries
     }
 
-    private static func readSchema<T>(_ queue: DatabaseQueue, path: String, _ body: (Database) throws -> T) throws -> T {
-        do {
-            return try queue.read(body)
-        } catch {
-            throw openingError(error, path: path)
-        }
+    /// The deliveries matching `filter`, newest first.
+    public func deliveries(matching filter: DeliveryFilter) async throws -> [Delivery] {
+        try await queries.deliveries(matching: filter)
     }
 
-    /// What an error of SQLite's while opening means to the operator.
-    private static func openingError(_ error: any Error, path: String) -> DeliveryLogError {
-        if let error = error as? DatabaseError {
-            if error.resultCode == .SQLITE_NOTADB { return .notALog(path: path) }
-            return .unreadable(path: path, reason: error.message ?? "SQLite error \(error.resultCode.rawValue)")
-        }
-        return .unreadable(path: path, reason: "\(error)")
+    /// One delivery by its row id.
+    public func delivery(id: Int64) async throws -> Delivery? {
+        try await queries.delivery(id: id)
+    }
+
+    /// Counts since `since` (everything when `nil`).
+    public func stats(since: Date? = nil) async throws -> DeliveryStats {
+        try await queries.stats(since: since)
+    }
+
+    /// Every delivered row that names a file, oldest first.
+    public func deliveredFiles() async throws -> [DeliveredFile] {
+        try await queries.deliveredFiles()
+    }
+
+    /// The engine's consistency check (SQLite's `PRAGMA integrity_check`): `["ok"]` when sound.
+    public func integrityCheck() async throws -> [String] {
+        try await queries.integrityCheck()
     }
 }
 

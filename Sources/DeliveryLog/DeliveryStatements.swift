@@ -1,6 +1,6 @@
 import GRDB
 
-/// The log's writes, as SQL: inserting a transaction with its recipients, and rewriting
+/// The SQLite log's writes, as SQL: inserting a transaction with its recipients, and rewriting
 /// recipients' outcomes (an amendment).
 enum DeliveryStatements {
     static func insert(_ record: TransactionRecord, _ db: Database) throws -> Int64 {
@@ -24,13 +24,13 @@ enum DeliveryStatements {
         return id
     }
 
-    static func amend(_ id: Int64, _ recipients: [RecipientRecord], _ db: Database) throws {
-        for recipient in recipients {
+    static func amend(_ amendment: Amendment, _ db: Database) throws {
+        for recipient in amendment.recipients {
             try db.execute(sql: """
                 UPDATE deliveries SET status = ?, code = ?, enhanced_code = ?, text = ?, file = NULL, folder = NULL
                 WHERE transaction_id = ? AND recipient = ?
                 """, arguments: [recipient.status.rawValue, recipient.code, recipient.enhancedCode, recipient.text,
-                                 id, recipient.recipient])
+                                 amendment.transaction, recipient.recipient])
         }
     }
 }

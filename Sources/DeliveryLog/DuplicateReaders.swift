@@ -69,8 +69,9 @@ final class DuplicateReaders: @unchecked Sendable {
             sqlite3_close_v2(database)
         }
 
-        /// The (recipient, mailbox, file) of every delivered copy the query finds.
-        func copies(messageID: String, bodySHA256: String, since: String) throws -> [(String, String, String)] {
+        /// Every delivered copy the query finds.
+        func copies(messageID: String, bodySHA256: String, since: String) throws
+            -> [(recipient: String, mailbox: String, file: String)] {
             defer {
                 sqlite3_reset(statement)
                 sqlite3_clear_bindings(statement)
@@ -80,7 +81,7 @@ final class DuplicateReaders: @unchecked Sendable {
                 let bound = sqlite3_bind_text(statement, Int32(index + 1), value, -1, transient)
                 guard bound == SQLITE_OK else { throw ReadError(code: bound, message: String(cString: sqlite3_errmsg(database))) }
             }
-            var found: [(String, String, String)] = []
+            var found: [(recipient: String, mailbox: String, file: String)] = []
             while true {
                 let stepped = sqlite3_step(statement)
                 if stepped == SQLITE_DONE { return found }

@@ -1,10 +1,9 @@
 import Dispatch
 import Foundation
-import GRDB
 
 /// The log's one writer and the timing protocol around it (group commit): records handed over
-/// are inserted into one open transaction as they come, and the transaction is committed once
-/// a commit is asked for, so that one WAL sync serves many deliveries.
+/// are inserted into one open transaction of the engine as they come, and the transaction is
+/// committed once a commit is asked for, so that one sync serves many deliveries.
 ///
 /// Invariants (each kept under `lock`):
 /// - One writer run at a time (`writing`) drains `pending`; it ends only with nothing pending
@@ -23,8 +22,8 @@ import GRDB
 ///   at the start of the next transaction under a savepoint, until it succeeds.
 final class GroupCommitWriter: @unchecked Sendable {
     // @unchecked: every mutable property is read and written only with `lock` held; the
-    // database connection is used only from `queue`'s one block at a time.
-    private let database: DatabasePool
+    // engine's writing methods are called only from `queue`'s one block at a time.
+    private let engine: any DeliveryLogEngine
     private let lock = NSLock()
     /// Wakes the writer while it waits (one signal per wait, see `gathering`). A semaphore,
     /// whose timeouts run on the monotonic clock: a condition's wait ends at a wall-clock time,
@@ -37,7 +36,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// How long a transaction no one asked to commit stays open.
     private let stagedLimit: TimeInterval
 
-    private var pending: [(Operation, Waiter)] = []
+    private var pending: [Entry] = []
     /// Commits asked for since the writer's last commit began, for records not in it.
     private var requests = 0
     /// Whether a writer run is queued or running; it drains `pending` before it ends.
@@ -47,20 +46,18 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Whether the writer waits for a request or a record and no one has woken it yet.
     private var gathering = false
     /// Amendments whose transaction failed, to be made again.
-    private var unappliedAmendments: [(Int64, [RecipientRecord])] = []
+    private var unappliedAmendments: [Amendment] = []
 
-    init(database: DatabasePool, gatherWindow: TimeInterval, stagedLimit: TimeInterval) {
-        self.database = database
+    init(engine: any DeliveryLogEngine, gatherWindow: TimeInterval, stagedLimit: TimeInterval) {
+        self.engine = engine
         self.gatherWindow = gatherWindow
         self.stagedLimit = stagedLimit
     }
 
-    /// What the writer does for one queued entry, inside its transaction.
-    enum Operation {
-        /// Inserts a transaction and its recipients.
-        case record(TransactionRecord)
-        /// Rewrites recipients of a committed transaction.
-        case amend(Int64, [RecipientRecord])
+    /// An operation queued, and who waits for its commit.
+    private struct Entry {
+        var operation: LogOperation
+        var waiter: Waiter
     }
 
     /// Where a record's commit request stands (see the invariants above).
@@ -112,10 +109,10 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Queues `operation`; with `request`, its commit is asked for at once. `announced`: this
     /// request fulfils an earlier announcement.
-    func enqueue(_ operation: Operation, request: Bool, announced fulfils: Bool) -> Waiter {
+    func enqueue(_ operation: LogOperation, request: Bool, announced fulfils: Bool) -> Waiter {
         let waiter = Waiter(request: request ? .asked : .notYet)
         lock.lock()
-        pending.append((operation, waiter))
+        pending.append(Entry(operation: operation, waiter: waiter))
         var wake = gathering
         if request { requests += 1 }
         if fulfils { announced -= 1 }
@@ -151,7 +148,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// Takes the amendments not made yet, for a last try at close.
-    func takeUnappliedAmendments() -> [(Int64, [RecipientRecord])] {
+    func takeUnappliedAmendments() -> [Amendment] {
         lock.lock()
         defer { lock.unlock() }
         let taken = unappliedAmendments
@@ -174,31 +171,25 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// gather window passed), then wakes each of its waiters; until no record is left. A failed
     /// insert rolls the transaction back, and every record in it fails with that error.
     private func writePending() {
-        var open: [(Operation, Waiter)] = []
+        var open: [Entry] = []
         var results: [Int64] = []
         var failure: (any Error)?
         /// Amendments of earlier failed commits made again in the open transaction.
-        var retried: [(Int64, [RecipientRecord])] = []
-        func insert(_ entries: [(Operation, Waiter)]) {
+        var retried: [Amendment] = []
+        func insert(_ entries: [Entry]) {
             guard !entries.isEmpty else { return }
+            let begins = open.isEmpty
             open += entries
             guard failure == nil else { return }
             do {
-                try database.writeWithoutTransaction { db in
-                    if !db.isInsideTransaction {
-                        try db.execute(sql: "BEGIN IMMEDIATE")
-                        retried = retryAmendments(db)
-                    }
-                    for (operation, _) in entries {
-                        switch operation {
-                        case .record(let record): results.append(try DeliveryStatements.insert(record, db))
-                        case .amend(let id, let recipients): try DeliveryStatements.amend(id, recipients, db); results.append(id)
-                        }
-                    }
+                if begins {
+                    try engine.begin()
+                    retried = retryAmendments()
                 }
+                results += try engine.apply(entries.map(\.operation))
             } catch {
                 failure = error
-                try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+                engine.rollback()
             }
         }
         while true {
@@ -230,31 +221,31 @@ final class GroupCommitWriter: @unchecked Sendable {
             pending.removeAll()
             requests = 0
             // Requests for these records from now on are for a commit under way: not counted.
-            for (_, waiter) in open + last { waiter.request = .committing }
+            for entry in open + last { entry.waiter.request = .committing }
             lock.unlock()
             insert(last)
             if failure == nil {
                 do {
-                    try database.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+                    try engine.commit()
                 } catch {
                     failure = error
-                    try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+                    engine.rollback()
                 }
             }
             if failure != nil {
                 // Amendments not recorded are kept to be tried again: each concerns a
                 // recipient already told to retry, whose row must not stay "delivered".
                 var unrecorded = retried
-                for (operation, _) in open {
-                    if case .amend(let id, let recipients) = operation { unrecorded.append((id, recipients)) }
+                for entry in open {
+                    if case .amend(let amendment) = entry.operation { unrecorded.append(amendment) }
                 }
                 lock.lock()
                 unappliedAmendments += unrecorded
                 lock.unlock()
             }
             for (index, entry) in open.enumerated() {
-                entry.1.result = failure.map { .failure($0) } ?? .success(results[index])
-                entry.1.done.signal()
+                entry.waiter.result = failure.map { .failure($0) } ?? .success(results[index])
+                entry.waiter.done.signal()
             }
             open.removeAll()
             results.removeAll()
@@ -263,26 +254,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
-    /// Makes the amendments of earlier failed commits inside the transaction just begun, under
-    /// a savepoint: if they fail again they are kept for the next commit and the transaction
-    /// goes on without them. Returns those made.
-    private func retryAmendments(_ db: Database) -> [(Int64, [RecipientRecord])] {
+    /// Makes the amendments of earlier failed commits inside the transaction just begun, all
+    /// or none: if they fail again they are kept for the next commit and the transaction goes
+    /// on without them. Returns those made.
+    private func retryAmendments() -> [Amendment] {
         lock.lock()
         let unapplied = unappliedAmendments
         unappliedAmendments.removeAll()
         lock.unlock()
         guard !unapplied.isEmpty else { return [] }
-        do {
-            try db.execute(sql: "SAVEPOINT amendments")
-            do {
-                for (id, recipients) in unapplied { try DeliveryStatements.amend(id, recipients, db) }
-                try db.execute(sql: "RELEASE amendments")
-                return unapplied
-            } catch {
-                try db.execute(sql: "ROLLBACK TO amendments")
-                try db.execute(sql: "RELEASE amendments")
-            }
-        } catch {}
+        if engine.applyAtomically(unapplied) { return unapplied }
         lock.lock()
         unappliedAmendments = unapplied + unappliedAmendments
         lock.unlock()

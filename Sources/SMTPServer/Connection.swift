@@ -19,61 +19,42 @@ enum ConnectionEnd: Error {
 /// One client connection, driven by one task: it reads the shared input buffer, feeds lines to
 /// the ``ServerStateMachine``, carries out the actions with the backend, and writes replies —
 /// queued while pipelined commands are already buffered, flushed before waiting for input
-/// (RFC 2920 §3.2).
+/// (RFC 2920 §3.2). A message's body is the ``MessageTransfer``'s to decide
+/// (`Connection+Message.swift`); the connection only carries out its actions.
 final class Connection {
     let context: ServerContext
     var machine: ServerStateMachine
     var state: ConnectionState
     var logger: Logger
 
-    private let io: ConnectionIO
-    private let channel: any Channel
-    private var input = ByteBuffer()
+    let io: ConnectionIO
+    var input = ByteBuffer()
     private var framer: LineFramer
     private var output = ByteBuffer()
     private let parser: CommandParser
-    private var session: (any Session)? {
+    var session: (any Session)? {
         didSet { lmtpSession = session as? any LMTPSession }
     }
     /// `session` as an ``LMTPSession``, if it is one: cast once per session, not per message.
-    private var lmtpSession: (any LMTPSession)?
+    private(set) var lmtpSession: (any LMTPSession)?
 
-    // The message being received.
-    private enum BodyMode {
-        case idle
-        case data(DataDecoder)
-        case chunk(ChunkReader, last: Bool)
-        case ended
-    }
-    private var bodyMode = BodyMode.idle
-    private var bodyChunks: [ByteBuffer] = []
-    private var bodyChunkIndex = 0
-    /// Octets of the body handed to the backend so far.
-    private var bodyOctets = 0
-    /// The error the body ends with: a rule broken (SMTPError) or an abort (dataReset).
-    private var bodyError: SMTPError?
-    private var bodyErrorDelivered = false
-    /// The state machine already ended the transaction (a refused chunk, or a command between
-    /// chunks); no outcome is reported for the message.
-    private var bodyEndedByProtocol = false
-    /// A command that arrived between BDAT chunks and ended the message; run after it.
-    private var pendingAction: ServerAction?
-    private var collector: StatusCollector?
+    /// The message being received, if any.
+    var transfer = MessageTransfer()
+    var collector: StatusCollector?
     // NIO's deadlines (fixed layout), not ContinuousClock's resilient Instant, which an async
     // frame can hold only in memory allocated and typed at run time.
-    private var dataDeadline: NIODeadline?
+    var dataDeadline: NIODeadline?
     /// Why the connection ended while a body was being read; the backend saw an `SMTPError`
     /// instead, and the connection's task ends with this once the backend has returned.
-    private var connectionEnd: ConnectionEnd?
+    var connectionEnd: ConnectionEnd?
     /// The handle others see; its state is kept current.
-    private let handle: Conn
+    let handle: Conn
     /// The server is shutting down: close as soon as no transaction is in flight.
     private var draining: Bool
 
     init(context: ServerContext, state: ConnectionState, facts: ConnectionFacts,
          io: ConnectionIO, handle: Conn, draining: Bool) {
         self.handle = handle
-        self.channel = handle.channel
         self.draining = draining
         self.context = context
         var session = context.configuration.session
@@ -128,7 +109,7 @@ final class Connection {
     }
 
     /// Parses a framed line and hands it to the state machine.
-    private func process(_ framed: FramedLine) -> ServerAction {
+    func process(_ framed: FramedLine) -> ServerAction {
         let action: ServerAction
         switch framed {
         case .tooLong:
@@ -148,7 +129,7 @@ final class Connection {
         return action
     }
 
-    private func perform(_ action: ServerAction) async throws {
+    func perform(_ action: ServerAction) async throws {
         switch action {
         case .reply(let reply), .close(let reply):
             queue(reply)
@@ -177,10 +158,10 @@ final class Connection {
         case .receiveData(let reply):
             queue(reply)
             let configuration = context.configuration.session
-            try await receiveMessage(.data(DataDecoder(maximumBytes: configuration.maximumMessageBytes,
-                                                       rejectBareLineEndings: configuration.rejectBareLineEndings)))
+            try await receiveMessage(MessageTransfer(data: DataDecoder(maximumBytes: configuration.maximumMessageBytes,
+                                                                       rejectBareLineEndings: configuration.rejectBareLineEndings)))
         case .receiveChunk(let size, let last):
-            try await receiveMessage(.chunk(ChunkReader(size: size), last: last))
+            try await receiveMessage(MessageTransfer(chunk: size, last: last))
         case .discardChunk(let size, let replies, let abort):
             try await discard(size)
             if abort { await session?.reset() }
@@ -206,248 +187,6 @@ final class Connection {
     static func smtpError(_ error: any Error) -> SMTPError {
         if let error = error as? SMTPError { return error }
         return SMTPError.localError
-    }
-
-    // MARK: - Messages
-
-    private func receiveMessage(_ mode: BodyMode) async throws {
-        bodyMode = mode
-        bodyChunks.removeAll(keepingCapacity: true)
-        bodyChunkIndex = 0
-        bodyError = nil
-        bodyErrorDelivered = false
-        bodyEndedByProtocol = false
-        bodyOctets = 0
-        pendingAction = nil
-        let sender = machine.sender
-        let recipientCount = machine.recipients.count
-        if let timeout = context.configuration.dataTimeout { dataDeadline = .now() + TimeAmount(timeout) }
-        connectionEnd = nil
-        defer {
-            bodyMode = .idle
-            collector = nil
-            dataDeadline = nil
-        }
-        guard let session else {
-            // Cannot happen: MAIL created the session. Keep the stream in sync regardless.
-            try await drainBody()
-            if !bodyEndedByProtocol { machine.messageProcessed(.failed(SMTPError.localError)).forEach(queue) }
-            return
-        }
-        let body = MessageBody(connection: self)
-        if context.configuration.session.lmtp, let lmtpSession {
-            try await receiveLMTPMessage(lmtpSession, body, sender: sender)
-        } else {
-            var backendError: (any Error)?
-            do {
-                try await session.data(body)
-            } catch {
-                backendError = error
-            }
-            try await drainBody()
-            if !bodyEndedByProtocol {
-                let outcome: MessageOutcome
-                if let bodyError {
-                    outcome = .failed(bodyError)
-                } else if let backendError {
-                    outcome = .failed(Self.smtpError(backendError))
-                } else {
-                    outcome = .accepted
-                }
-                let replies = machine.messageProcessed(outcome)
-                replies.forEach(queue)
-                logMessage(sender: sender, recipients: recipientCount, codes: replies.map(\.code))
-            }
-        }
-        await session.reset()
-        if let pendingAction {
-            self.pendingAction = nil
-            try await perform(pendingAction)
-        }
-    }
-
-    /// LMTP with per-recipient statuses: the collector writes each reply as soon as the backend
-    /// sets it (in RCPT order, after the end of the data).
-    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: ReversePath?) async throws {
-        let collector = StatusCollector(recipients: machine.recipients, channel: channel)
-        self.collector = collector
-        var backendError: (any Error)?
-        do {
-            try await session.lmtpData(body, status: collector)
-        } catch {
-            backendError = error
-        }
-        do {
-            try await drainBody()
-        } catch {
-            collector.cancel()
-            throw error
-        }
-        if bodyEndedByProtocol {
-            collector.cancel()
-        } else {
-            let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
-            // The collector wrote the replies; this only moves the state machine on.
-            let moved = machine.messageReplied()
-            assert(moved, "the state machine was receiving this message")
-            logMessage(sender: sender, recipients: statuses.count, codes: statuses.map { $0?.code ?? 250 })
-        }
-    }
-
-    /// One line per message for operators: sender, recipients, size and the replies' codes.
-    private func logMessage(sender: ReversePath?, recipients: Int, codes: [Int]) {
-        logger.info("message received", metadata: [
-            "from": "\(sender.map { "<\($0)>" } ?? "<>")",
-            "recipients": "\(recipients)",
-            "octets": "\(bodyOctets)",
-            "replies": "\(codes.map(String.init).joined(separator: ","))",
-        ])
-    }
-
-    /// The next chunk of the message body for ``MessageBody``.
-    nonisolated(nonsending) func nextBodyChunk() async throws -> ByteBuffer? {
-        while true {
-            if bodyChunkIndex < bodyChunks.count {
-                defer { bodyChunkIndex += 1 }
-                bodyOctets += bodyChunks[bodyChunkIndex].readableBytes
-                return bodyChunks[bodyChunkIndex]
-            }
-            bodyChunks.removeAll(keepingCapacity: true)
-            bodyChunkIndex = 0
-            switch bodyMode {
-            case .idle, .ended:
-                if let bodyError, !bodyErrorDelivered {
-                    bodyErrorDelivered = true
-                    throw bodyError
-                }
-                return nil
-            case .data(var decoder):
-                let end = decoder.decode(&input) { bodyChunks.append($0) }
-                bodyMode = .data(decoder)
-                if let end {
-                    bodyMode = .ended
-                    if case .failed(let error) = end { bodyError = error }
-                    try await bodyEndReached()
-                } else if bodyChunks.isEmpty {
-                    try await readMoreBody()
-                }
-            case .chunk(var reader, let last):
-                if let slice = reader.next(&input) {
-                    bodyMode = .chunk(reader, last: last)
-                    bodyOctets += slice.readableBytes
-                    return slice
-                }
-                guard reader.isComplete else {
-                    try await readMoreBody()
-                    continue
-                }
-                if last {
-                    bodyMode = .ended
-                    try await bodyEndReached()
-                    continue
-                }
-                try await nextChunkCommand()
-            }
-        }
-    }
-
-    /// Between BDAT chunks: acknowledge the chunk and read the next command. Another BDAT
-    /// continues the message; a command the state machine answers without ending the
-    /// transaction (NOOP, or an error such as RCPT between chunks) is answered and the transfer
-    /// goes on; one that ends it (RSET, EHLO, QUIT, too many errors) ends the body with a data
-    /// reset (the reference's `ErrDataReset`) and is carried out after the backend has returned.
-    nonisolated(nonsending) private func nextChunkCommand() async throws {
-        queue(machine.chunkProcessed())
-        while true {
-            let next: FramedLine?
-            do {
-                next = try await nextLine()
-            } catch let end as ConnectionEnd {
-                throw endBody(end)
-            }
-            guard let framed = next else { throw endBody(.lost) }
-            let action = process(framed)
-            switch action {
-            case .receiveChunk(let size, let last):
-                bodyMode = .chunk(ChunkReader(size: size), last: last)
-                return
-            case .discardChunk(let size, let replies, _):
-                try await discard(size)
-                replies.forEach(queue)
-                bodyMode = .ended
-                bodyEndedByProtocol = true
-                bodyError = replies.first.map { $0.error } ?? SMTPError.dataReset
-                return
-            case .reply(let reply) where machine.phase == .receivingChunks:
-                queue(reply)
-            default:
-                machine.messageAborted()
-                pendingAction = action
-                bodyMode = .ended
-                bodyEndedByProtocol = true
-                bodyError = SMTPError.dataReset
-                return
-            }
-        }
-    }
-
-    nonisolated(nonsending) private func bodyEndReached() async throws {
-        if let trace = context.configuration.trace {
-            trace("C: <message data, \(bodyError.map { "failed: \($0.message)" } ?? "complete")>")
-        }
-        try await flush()
-        collector?.bodyEnded(failure: bodyError)
-    }
-
-    /// Reads more of the body. When the connection ends (closed, timed out) the backend's
-    /// reader fails with an `SMTPError` — `dataReset` for a disconnection, as in the reference —
-    /// and the real reason is kept for the connection's task.
-    nonisolated(nonsending) private func readMoreBody() async throws {
-        do {
-            if let dataDeadline, NIODeadline.now() > dataDeadline { throw ConnectionEnd.dataTimeout }
-            if try await readMore() { return }
-            throw ConnectionEnd.lost
-        } catch let end as ConnectionEnd {
-            throw endBody(end)
-        }
-    }
-
-    /// Ends the body because the connection ends; returns the error the backend's reader throws.
-    private func endBody(_ end: ConnectionEnd) -> SMTPError {
-        connectionEnd = end
-        bodyMode = .ended
-        let error: SMTPError
-        switch end {
-        case .lost, .shutdown: error = SMTPError.dataReset
-        case .readTimeout, .dataTimeout:
-            error = SMTPError(code: 421, enhancedCode: EnhancedCode(4, 4, 2), message: "Timeout while receiving the message")
-        }
-        bodyError = error
-        bodyErrorDelivered = true
-        return error
-    }
-
-    /// Reads whatever the backend left of the body, so the next command is read in sync; ends
-    /// the connection's task if the connection ended meanwhile.
-    nonisolated(nonsending) private func drainBody() async throws {
-        do {
-            while try await nextBodyChunk() != nil {}
-        } catch {
-            // The body's own failure (too large, reset) was recorded in `bodyError`.
-        }
-        if let connectionEnd {
-            self.connectionEnd = nil
-            throw connectionEnd
-        }
-    }
-
-    nonisolated(nonsending) private func discard(_ size: Int) async throws {
-        var reader = ChunkReader(size: size)
-        while !reader.isComplete {
-            if reader.next(&input) == nil {
-                guard try await readMore() else { throw ConnectionEnd.lost }
-            }
-        }
     }
 
     // MARK: - STARTTLS and AUTH
@@ -542,79 +281,9 @@ final class Connection {
         }
     }
 
-    // MARK: - XCLIENT
-
-    /// Applies XCLIENT attributes (Postfix XCLIENT_README) if the session (``ProxySession``) or
-    /// else the backend (``ProxyBackend``) allows it; the real state is kept as `original`.
-    private func xclient(_ attributes: [XClientAttribute]) async {
-        let asserted = Self.applying(attributes, to: state)
-        let allowed: Bool
-        if let session {
-            if let proxySession = session as? any ProxySession,
-               proxySession.allowProxy(asserted: asserted, sessionID: state.sessionID) {
-                await proxySession.logout()
-                self.session = nil
-                allowed = true
-            } else {
-                allowed = false
-            }
-        } else if let proxyBackend = context.backend as? any ProxyBackend {
-            allowed = proxyBackend.allowProxy(actual: state, asserted: asserted, sessionID: state.sessionID)
-        } else {
-            allowed = false
-        }
-        guard allowed else {
-            queue(machine.xclientRejected())
-            return
-        }
-        state = asserted
-        handle.update(state)
-        if let remote = asserted.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
-        let trusted = asserted.remoteAddress.map { address in
-            context.configuration.secureNetworks.contains { $0.contains(address) }
-        } ?? false
-        queue(machine.xclientAccepted(trusted: trusted, authenticated: asserted.proxied["LOGIN"] != nil))
-    }
-
-    /// The state a proxy asserts: ADDR/PORT replace the remote address, DESTADDR/DESTPORT the
-    /// local one, HELO the greeting name; NAME, LOGIN and PROTO are kept in `proxied`.
-    /// `[UNAVAILABLE]` and `[TEMPUNAVAIL]` clear a fact.
-    static func applying(_ attributes: [XClientAttribute], to state: ConnectionState) -> ConnectionState {
-        var asserted = state
-        asserted.original = state.original ?? Box(state)
-        var values: [XClientAttribute.Name: String] = [:]
-        for attribute in attributes {
-            switch attribute.value {
-            case .value(let value): values[attribute.name] = value
-            case .unavailable, .temporarilyUnavailable: values[attribute.name] = ""
-            }
-        }
-        func address(_ ip: String?, _ port: String?, current: SocketAddress?) -> SocketAddress? {
-            guard let ip else {
-                guard let port, let current, let number = Int(port), let host = current.ipAddress else { return current }
-                return try? SocketAddress(ipAddress: host, port: number)
-            }
-            guard !ip.isEmpty else { return nil }
-            let host = ip.uppercased().hasPrefix("IPV6:") ? String(ip.dropFirst(5)) : ip
-            return try? SocketAddress(ipAddress: host, port: port.flatMap { Int($0) } ?? current?.port ?? 0)
-        }
-        if values[.address] != nil || values[.port] != nil {
-            asserted.remoteAddress = address(values[.address], values[.port], current: state.remoteAddress)
-        }
-        if values[.destinationAddress] != nil || values[.destinationPort] != nil {
-            asserted.localAddress = address(values[.destinationAddress], values[.destinationPort], current: state.localAddress)
-        }
-        if let helo = values[.helo] { asserted.hostname = helo.isEmpty ? nil : helo }
-        for name in [XClientAttribute.Name.name, .login, .proto] {
-            guard let value = values[name] else { continue }
-            asserted.proxied[name.rawValue] = value.isEmpty ? nil : value
-        }
-        return asserted
-    }
-
     // MARK: - I/O
 
-    private func queue(_ reply: Reply) {
+    func queue(_ reply: Reply) {
         reply.write(to: &output)
         if let trace = context.configuration.trace {
             for line in reply.description.split(separator: "\r\n") { trace("S: " + line) }
@@ -630,7 +299,7 @@ final class Connection {
     }
 
     /// Writes the queued replies.
-    nonisolated(nonsending) private func flush() async throws {
+    nonisolated(nonsending) func flush() async throws {
         guard output.readableBytes > 0 else { return }
         try await io.write(NIOAny(output))
         // Once written the channel holds no reference to the storage, which is then used again
@@ -645,7 +314,7 @@ final class Connection {
     /// trips; so a command line must also be complete within the read timeout of its first
     /// byte (RFC 5321 §4.5.3.2.7 gives the server a five-minute command timeout), or the
     /// connection gets 421 4.4.2 and is closed.
-    nonisolated(nonsending) private func nextLine() async throws -> FramedLine? {
+    nonisolated(nonsending) func nextLine() async throws -> FramedLine? {
         var lineStarted: NIODeadline?
         while true {
             if let framed = framer.next(&input) { return framed }
@@ -662,7 +331,7 @@ final class Connection {
     }
 
     /// Flushes the queued replies, then waits for more input. Returns `false` at end of input.
-    nonisolated(nonsending) private func readMore() async throws -> Bool {
+    nonisolated(nonsending) func readMore() async throws -> Bool {
         try await flush()
         while true {
             guard let event = try await io.nextUntilClosed() else { return false }
@@ -678,7 +347,7 @@ final class Connection {
                 throw ConnectionEnd.readTimeout
             case .shutdown:
                 draining = true
-                if case .idle = bodyMode, isIdle { throw ConnectionEnd.shutdown }
+                if transfer.isIdle, isIdle { throw ConnectionEnd.shutdown }
             case .tlsEstablished(let tls):
                 // TLS-on-connect: the handshake finished before the first command.
                 state.tls = tls

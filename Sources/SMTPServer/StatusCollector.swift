@@ -24,20 +24,19 @@ public final class StatusCollector: Sendable {
     private let state: Mutex<State>
 
     private enum Sink {
-        /// Ready replies are written straight to the channel, under the lock so that they leave
-        /// in RCPT order whichever task sets them. The connection's task has flushed everything
-        /// it had before the body ended, and writes nothing more until `lmtpData` has returned,
-        /// so the channel's FIFO keeps every reply in protocol order.
-        case channel(any Channel)
+        /// Ready replies are written through the connection's own writer, under the lock so
+        /// that they leave in RCPT order whichever task sets them (the order of all replies is
+        /// stated in `Connection+Message.swift`).
+        case connection(ConnectionIO)
         /// Each status is handed on as it is set, with its index.
         case forward(@Sendable (Int, SMTPError?) -> Void)
     }
 
     private let sink: Sink
 
-    init(recipients: [Address], channel: any Channel) {
+    init(recipients: [Address], writer: ConnectionIO) {
         self.recipients = recipients
-        self.sink = .channel(channel)
+        self.sink = .connection(writer)
         self.state = Mutex(State(statuses: Array(repeating: nil, count: recipients.count)))
     }
 
@@ -117,17 +116,17 @@ public final class StatusCollector: Sendable {
     private func publish(_ state: inout State, index: Int) {
         switch sink {
         case .forward(let forward): forward(index, state.statuses[index] ?? nil)
-        case .channel: publish(&state)
+        case .connection: publish(&state)
         }
     }
 
     private func publish(_ state: inout State) {
-        guard state.bodyComplete, case .channel(let channel) = sink else { return }
+        guard state.bodyComplete, case .connection(let writer) = sink else { return }
         var buffer = ByteBuffer()
         while state.written < recipients.count, let status = state.statuses[state.written] {
             ServerStateMachine.lmtpReply(recipient: recipients[state.written], status: status).write(to: &buffer)
             state.written += 1
         }
-        if buffer.readableBytes > 0 { ConnectionIO.writeAndFlush(NIOAny(buffer), to: channel) }
+        if buffer.readableBytes > 0 { writer.send(NIOAny(buffer)) }
     }
 }

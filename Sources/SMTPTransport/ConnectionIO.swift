@@ -149,9 +149,16 @@ package final class ConnectionIO: Sendable {
         }
     }
 
+    /// Writes and flushes `data` now, without waiting for the channel to be writable: for
+    /// writes from tasks other than the connection's own (an LMTP status set by a backend's
+    /// task), which reach the channel in the order made, and in order with ``write(_:)``'s.
+    package func send(_ data: NIOAny) {
+        Self.writeAndFlush(data, to: channel)
+    }
+
     /// Writes and flushes `data` through `channel`'s pipeline: at once when called on its event
     /// loop (a connection's task runs there by default), else from a task on that loop.
-    package static func writeAndFlush(_ data: NIOAny, to channel: any Channel) {
+    private static func writeAndFlush(_ data: NIOAny, to channel: any Channel) {
         if channel.eventLoop.inEventLoop {
             channel.pipeline.syncOperations.writeAndFlush(data, promise: nil)
         } else {

@@ -161,33 +161,6 @@ let package = Package(
             ],
             swiftSettings: strictness
         ),
-        .executableTarget(
-            name: "CoreBenchmark",
-            dependencies: [
-                "SMTPCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Benchmarks/CoreBenchmark",
-            swiftSettings: strictness
-        ),
-        .executableTarget(
-            name: "NullServer",
-            dependencies: [
-                "SMTPCore",
-                "SMTPServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/NullServer",
-            swiftSettings: strictness
-        ),
-        .executableTarget(
-            name: "LoadTest",
-            dependencies: ["SMTPClient", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
-            path: "Benchmarks/LoadTest",
-            swiftSettings: strictness
-        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,15 +14,16 @@ connections=${1:-1000}
 seconds=${2:-60}
 recipients=${3:-3}
 swift build -c release --static-swift-stdlib --product letterbox 2>&1 | tail -1
-swift build -c release --static-swift-stdlib --product LoadTest 2>&1 | tail -1
+swift build --package-path Benchmarks -c release --static-swift-stdlib --product LoadTest 2>&1 | tail -1
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+benchmarks=$(swift build --package-path Benchmarks -c release --static-swift-stdlib --show-bin-path)
 work=$(mktemp -d)
 trap 'kill $agent 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin/letterbox" serve --data-dir "$work/data" --log-level warning --max-recipients 1000 > "$work/agent.log" 2>&1 &
 agent=$!
 for _ in $(seq 100); do [ -S "$work/data/lmtp.sock" ] && break; sleep 0.1; done
 status=0
-"$bin/LoadTest" --socket "$work/data/lmtp.sock" --pid "$agent" --connections "$connections" --seconds "$seconds" \
+"$benchmarks/LoadTest" --socket "$work/data/lmtp.sock" --pid "$agent" --connections "$connections" --seconds "$seconds" \
     --recipients "$recipients" --sample $(( seconds >= 60 ? seconds / 12 : 5 )) | tee "$work/load.log" || status=$?
 kill -TERM "$agent"; wait "$agent" || true
 accepted=$(sed -n 's/.* 250s=\([0-9]*\) .*/\1/p' "$work/load.log")

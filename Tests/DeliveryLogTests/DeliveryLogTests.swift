@@ -42,7 +42,7 @@ struct DeliveryLogTests {
                 return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
             }
             #expect(ids.count == 200)
-            guard let sqlite = External.find("sqlite3") else { return }
+            let sqlite = try External.require("sqlite3")
             let check = try await runProcess(sqlite, [path, "PRAGMA integrity_check; PRAGMA journal_mode; SELECT COUNT(*) FROM deliveries; SELECT COUNT(DISTINCT transaction_id) FROM deliveries;"])
             #expect(check.output == "ok\nwal\n400\n200\n")
         }
@@ -116,7 +116,7 @@ struct DeliveryLogTests {
 
     @Test("a log made by an older letterbox (schema v1) is migrated: rows and ids kept, no AUTOINCREMENT, no IN list in the CHECK")
     func migratesVersionOne() async throws {
-        guard let sqlite = External.find("sqlite3") else { return }
+        let sqlite = try External.require("sqlite3")
         try await withTemporaryDirectory { directory in
             let path = directory + "/old.sqlite"
             // The file as the first schema left it (GRDB records applied migrations by name).
@@ -262,7 +262,7 @@ struct DeliveryLogTests {
         try await ScratchFileSystem.with { mountPoint in
             let path = mountPoint + "/deliveries.sqlite"
             let log = try DeliveryLog(path: path)
-            guard let lsattr = External.find("lsattr") else { return }
+            let lsattr = try External.require("lsattr")
             let listed = try await runProcess(lsattr, [path, path + "-wal"])
             let lines = listed.output.split(separator: "\n")
             #expect(listed.status == 0 && lines.count == 2, "\(listed.output)")

@@ -14,7 +14,7 @@ struct SharedLogTests {
 
     @Test("another process that opens and closes the log read-write while it is open leaves its WAL alone: every later commit is seen by others and survives")
     func secondProcessReadWrite() async throws {
-        guard let sqlite = External.find("sqlite3") else { return }
+        let sqlite = try External.require("sqlite3")
         try await withTemporaryDirectory { directory in
             let path = directory + "/deliveries.sqlite"
             let log = try DeliveryLog(path: path)
@@ -171,7 +171,7 @@ struct SharedLogTests {
                 let path = directory + "/\(retriedBy.replacingOccurrences(of: " ", with: "-")).sqlite"
                 let log = try DeliveryLog(path: path, busyTimeout: 0.2)
                 let id = try await DeliveryLogTests.commitOffPool(log, DeliveryLogTests.transaction(1, recipients: ["bob@x.test"]))
-                guard let holder = try await DatabaseLockHolder.hold(path) else { return }
+                let holder = try await DatabaseLockHolder.hold(path)
                 var failed = DeliveryLogTests.transaction(1, recipients: ["bob@x.test"], status: .deferred).recipients
                 failed[0].code = 451
                 #expect(throws: (any Error).self) { try log.amend(transaction: id, recipients: failed) }

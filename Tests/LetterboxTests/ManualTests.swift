@@ -16,7 +16,7 @@ struct ManualTests {
         let options = Set(help.output.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output) })
             .subtracting(["--help"])
         #expect(!options.isEmpty)
-        let page = try String(contentsOfFile: DeploymentTests.repository + "/docs/man/letterbox." + command.joined(separator: ".") + ".1",
+        let page = try String(contentsOfFile: repositoryRoot + "/docs/man/letterbox." + command.joined(separator: ".") + ".1",
                               encoding: .utf8)
         for option in options {
             #expect(page.contains("Fl -" + option.dropFirst(2) + " ") || page.contains("Fl -" + option.dropFirst(2) + "\n"), "\(option) is missing from the man page of \(command)")

@@ -6,7 +6,7 @@ import TestSupport
 @Suite("docs/operations.md", .timeLimit(.minutes(1)))
 struct OperationsDocumentTests {
     static func commands() throws -> [String] {
-        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/operations.md", language: "sh")
+        try fencedBlocks(inFile: repositoryRoot + "/docs/operations.md", language: "sh")
             .flatMap { $0.split(separator: "\n").map(String.init) }
     }
 

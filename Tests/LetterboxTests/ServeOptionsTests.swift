@@ -10,30 +10,6 @@ import TestSupport
 /// JSON logs, and LETTERBOX_DATA_DIR.
 @Suite("letterbox serve options", .timeLimit(.minutes(2)))
 struct ServeOptionsTests {
-    static func codes(_ agent: AgentProcess, _ recipients: [String], endpoint: Client.Endpoint? = nil) async throws -> [Int] {
-        let client = try await Client.connect(to: endpoint ?? .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
-        try await client.mail(from: "")
-        var codes: [Int] = []
-        for recipient in recipients {
-            do {
-                try await client.rcpt(to: recipient)
-                codes.append(250)
-            } catch let error as SMTPError {
-                codes.append(error.code)
-            }
-        }
-        try await client.quit()
-        return codes
-    }
-
-    /// A loopback port nobody uses right now.
-    static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
-    }
-
     @Test("a config file sets options, the command line overrides it; socket mode and JSON logs apply")
     func configFile() async throws {
         try await withTemporaryDirectory { directory in
@@ -52,7 +28,7 @@ struct ServeOptionsTests {
             let agent = try await AgentProcess.start(in: directory + "/data", ["--config", config, "--hostname", "from-cli.test", "--log-level", "info"])
             var info = stat()
             #expect(stat(agent.socket, &info) == 0 && info.st_mode & 0o777 == 0o600)
-            #expect(try await Self.codes(agent, ["a@x.test", "b@y.test", "c@z.test"]) == [250, 250, 550])
+            #expect(try await agent.rcptCodes(["a@x.test", "b@y.test", "c@z.test"]) == [250, 250, 550])
             let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
             #expect(client.greeting.lines.first?.hasPrefix("from-cli.test ") == true)
             try await client.quit()
@@ -83,36 +59,12 @@ struct ServeOptionsTests {
         try await withTemporaryDirectory { directory in
             for (arguments, expected) in [([String](), 1), (["--event-loops", "3"], 3)] {
                 let agent = try await AgentProcess.start(in: directory + "/data\(expected)", arguments)
-                #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
+                #expect(try await agent.rcptCodes(["bob@x.test"]) == [250])
                 #expect(loopThreads(agent.process.processIdentifier) == expected)
                 _ = await agent.stopAndWait()
             }
             let refused = try await runProcess(letterboxExecutable(), ["serve", "--data-dir", directory + "/data0", "--event-loops", "0"])
             #expect(refused.status != 0 && refused.output.contains("--event-loops"), "\(refused.output)")
-        }
-    }
-
-    @Test("--fsync: the order of syncs the mail root's file system allows is announced; portable forces the file's fsync first; a bad value is refused")
-    func fsyncOrder() async throws {
-        try await ScratchFileSystem.with { mountPoint in
-            for (arguments, expected) in [([String](), "ext4: journal on"), (["--fsync", "portable"], "file fsynced before the link")] {
-                let agent = try await AgentProcess.start(in: mountPoint + "/data\(arguments.count)", arguments)
-                let line = try await agent.waitForOutput("mail root")
-                #expect(line.contains(expected), "\(line)")
-                if arguments.isEmpty { #expect(line.contains("data written back before the link, durable with new/"), "\(line)") }
-                #expect(try await Self.codes(agent, ["bob@x.test"]) == [250])
-                _ = await agent.stopAndWait()
-            }
-        }
-        try await ScratchFileSystem.with(mkfsOptions: ["-O", "^has_journal"]) { mountPoint in
-            let agent = try await AgentProcess.start(in: mountPoint + "/data")
-            let line = try await agent.waitForOutput("mail root")
-            #expect(line.contains("no internal journal running: file fsynced before the link"), "\(line)")
-            _ = await agent.stopAndWait()
-        }
-        try await withTemporaryDirectory { directory in
-            let refused = try await runProcess(letterboxExecutable(), ["serve", "--data-dir", directory + "/data", "--fsync", "sometimes"])
-            #expect(refused.status != 0 && refused.output.contains("--fsync is always, portable or never"), "\(refused.output)")
         }
     }
 
@@ -140,12 +92,12 @@ struct ServeOptionsTests {
             try "alice@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
             let agent = try await AgentProcess.start(in: directory + "/data", ["--users", users])
             defer { agent.stop() }
-            #expect(try await Self.codes(agent, ["alice@x.test", "carol@x.test"]) == [250, 550])
+            #expect(try await agent.rcptCodes(["alice@x.test", "carol@x.test"]) == [250, 550])
             try "alice@x.test\ncarol@x.test\n".write(toFile: users, atomically: true, encoding: .utf8)
             agent.process.signal(SIGHUP)
             var codes: [Int] = []
             for _ in 0..<100 {
-                codes = try await Self.codes(agent, ["carol@x.test"])
+                codes = try await agent.rcptCodes(["carol@x.test"])
                 if codes == [250] { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -156,7 +108,7 @@ struct ServeOptionsTests {
     @Test("--tcp adds an LMTP listener on loopback; LETTERBOX_DATA_DIR replaces --data-dir")
     func tcpAndEnvironment() async throws {
         try await withTemporaryDirectory { directory in
-            let port = try await Self.freePort()
+            let port = try await freeTCPPort()
             let agent = try await AgentProcess.start(in: directory + "/data", ["--tcp", "127.0.0.1:\(port)"])
             defer { agent.stop() }
             // The Unix socket (which start waits for) is listening before the TCP one: wait

@@ -59,8 +59,8 @@ struct SyncOrderTests {
         try await ScratchFileSystem.with { mountPoint in
             let first = FileSystemOrdering.finding(forPath: mountPoint)
             #expect(first.ordersDataBeforeLinks, "\(first)")
-            guard let mount = External.find("mount"), let umount = External.find("umount"),
-                  let tune2fs = External.find("tune2fs"), let losetup = External.find("losetup") else { return }
+            let mount = try External.require("mount"), umount = try External.require("umount")
+            let tune2fs = try External.require("tune2fs"), losetup = try External.require("losetup")
             #expect(try await runProcess(umount, ["-d", mountPoint]).status == 0)
             let image = (mountPoint as NSString).deletingLastPathComponent + "/fs.img"
             // The kernel lets go of the loop device a moment after the unmount; mount refuses

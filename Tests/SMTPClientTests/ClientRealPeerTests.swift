@@ -49,7 +49,7 @@ while True:
 struct ClientRealPeerTests {
     /// Runs Postfix's smtp-sink on a Unix socket, dumping transactions to a file.
     func withSink(lmtp: Bool, _ body: (String, String) async throws -> Void) async throws {
-        guard let sink = External.find("smtp-sink") else { return }
+        let sink = try External.require("smtp-sink")
         try await withTemporaryDirectory { directory in
             chmod(directory, 0o777)   // smtp-sink writes its dump as nobody
             let socket = directory + "/sink.sock"
@@ -104,7 +104,7 @@ struct ClientRealPeerTests {
     @Test("aiosmtpd: AUTH PLAIN and LOGIN, a refused password, and an SMTPUTF8 transaction")
     func aiosmtpd() async throws {
         try await withTemporaryDirectory { directory in
-            guard let peer = try await PythonPeer.start(aiosmtpdScript, in: directory) else { return }
+            let peer = try await PythonPeer.start(aiosmtpdScript, in: directory)
             defer { peer.stop() }
             let endpoint = Client.Endpoint.tcp(host: "127.0.0.1", port: peer.port)
             let refused = try await Client.connect(to: endpoint)

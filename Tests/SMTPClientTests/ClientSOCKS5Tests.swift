@@ -19,7 +19,7 @@ struct ClientSOCKS5Tests {
     @Test("a message through the proxy with username and password; a wrong password is refused")
     func throughProxy() async throws {
         try await withTemporaryDirectory { directory in
-            guard let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["user", "secret"], in: directory) else { return }
+            let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["user", "secret"], in: directory)
             defer { proxy.stop() }
             try await withServer { address, recorder, _ in
                 let good = SOCKS5Proxy(host: "127.0.0.1", port: proxy.port, username: "user", password: "secret")
@@ -50,8 +50,8 @@ struct ClientSOCKS5Tests {
     @Test("a proxy without authentication, with TLS from the first byte through it")
     func anonymousProxyWithTLS() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
-            guard let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["-", "-"], in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
+            let proxy = try await PythonPeer.start(socks5ProxyScript, arguments: ["-", "-"], in: directory)
             defer { proxy.stop() }
             var configuration = Server.Configuration.test(ServerConfiguration(hostname: "mx.test"))
             configuration.tls = try certificate.serverContext()

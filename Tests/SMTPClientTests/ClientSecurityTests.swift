@@ -78,7 +78,7 @@ struct ClientSecurityTests {
     @Test("STARTTLS verifies the certificate, greets again and unlocks AUTH and REQUIRETLS")
     func startTLS() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             try await withServer(try Self.serverConfiguration(certificate)) { address, recorder, _ in
                 let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!),
                                                       configuration: Self.clientConfiguration(certificate))
@@ -106,7 +106,7 @@ struct ClientSecurityTests {
     @Test("a certificate for another name fails the handshake")
     func wrongName() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory, commonName: "other.test") else { return }
+            let certificate = try TestCertificate.make(in: directory, commonName: "other.test")
             try await withServer(try Self.serverConfiguration(certificate)) { address, _, _ in
                 let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!),
                                                       configuration: Self.clientConfiguration(certificate))
@@ -120,7 +120,7 @@ struct ClientSecurityTests {
     @Test("TLS from the first byte")
     func implicitTLS() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             var configuration = try Self.serverConfiguration(certificate)
             configuration.session.allowInsecureAuth = false
             try await withServer(configuration, endpoint: .tls(host: "127.0.0.1", port: 0)) { address, _, _ in
@@ -194,7 +194,7 @@ struct ClientSecurityTests {
     @Test("sendMail: opportunistic STARTTLS and AUTH in one call; required TLS never falls back")
     func sendMail() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             try await withServer(try Self.serverConfiguration(certificate)) { address, recorder, _ in
                 let statuses = try await Client.sendMail(
                     to: .tcp(host: "127.0.0.1", port: address.port!),

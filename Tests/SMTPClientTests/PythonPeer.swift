@@ -13,10 +13,10 @@ final class PythonPeer: Sendable {
         self.port = port
     }
 
-    /// Runs `script` with `arguments` after the port file's path; `nil` (an issue in CI) when
-    /// python3 or a module it needs is missing.
-    static func start(_ script: String, arguments: [String] = [], in directory: String) async throws -> PythonPeer? {
-        guard let python = External.find("python3") else { return nil }
+    /// Runs `script` with `arguments` after the port file's path; the test is skipped (a
+    /// failure in CI) when python3 or a module it needs is missing.
+    static func start(_ script: String, arguments: [String] = [], in directory: String) async throws -> PythonPeer {
+        let python = try External.require("python3")
         let scriptPath = directory + "/peer-\(UUID().uuidString.prefix(6)).py"
         let portPath = scriptPath + ".port"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
@@ -30,11 +30,10 @@ final class PythonPeer: Sendable {
         }
         process.signal(SIGKILL)
         let message = await process.outputToEnd()
-        if message.contains("ModuleNotFoundError") && !External.required {
-            return nil
+        if message.contains("ModuleNotFoundError") {
+            try External.unavailable("the python peer's module is missing: \(message)")
         }
-        Issue.record("python peer did not start: \(message)")
-        return nil
+        throw SetupFailure("python peer did not start: \(message)")
     }
 
     /// Kills the program.

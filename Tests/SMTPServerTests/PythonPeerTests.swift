@@ -9,7 +9,7 @@ import TestSupport
 struct PythonPeerTests {
     @Test("smtplib.SMTP sends a message with a dot-stuffed line to two recipients")
     func smtp() async throws {
-        guard let python = External.find("python3") else { return }
+        let python = try External.require("python3")
         try await withServer { address, recorder, _ in
             let script = """
             import smtplib, sys
@@ -31,7 +31,7 @@ struct PythonPeerTests {
 
     @Test("smtplib.LMTP delivers over a Unix socket")
     func lmtp() async throws {
-        guard let python = External.find("python3") else { return }
+        let python = try External.require("python3")
         var behaviour = Behaviour()
         behaviour.lmtp = true
         try await withTemporaryDirectory { directory in

@@ -26,7 +26,7 @@ struct StartTLSTests {
     @Test("STARTTLS upgrades, resets the session, and discards injected plaintext")
     func upgradeAndInjection() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             try await withServer(try configuration(certificate)) { address, recorder, server in
                 try await TestClient.with(address) { client in
                     try await client.reply()
@@ -64,7 +64,7 @@ struct StartTLSTests {
     @Test("TLS from the first byte (SMTPS)")
     func implicitTLS() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             let configuration = try configuration(certificate)
             try await withServer(configuration, endpoint: .tls(host: "127.0.0.1", port: 0)) { address, _, _ in
                 try await TestClient.with(address) { client in
@@ -82,7 +82,7 @@ struct StartTLSTests {
     @Test("a STARTTLS handshake that never happens is cut off; one that completes is not")
     func handshakeTimeout() async throws {
         try await withTemporaryDirectory { directory in
-            guard let certificate = try TestCertificate.make(in: directory) else { return }
+            let certificate = try TestCertificate.make(in: directory)
             var configuration = try configuration(certificate)
             // Long enough for a handshake on a loaded 2-core machine (the whole suite runs in
             // parallel, the crash, operator and pipe tests included: a fresh-clone CI run saw a

@@ -10,10 +10,10 @@ public final class DatabaseLockHolder: Sendable {
         self.process = process
     }
 
-    /// Starts the holder on `database` and returns once it has the lock; nil (an issue in CI)
-    /// when python3 is missing.
-    public static func hold(_ database: String) async throws -> DatabaseLockHolder? {
-        guard let python = External.find("python3") else { return nil }
+    /// Starts the holder on `database` and returns once it has the lock; without python3 the
+    /// test is skipped (``External/require(_:)``).
+    public static func hold(_ database: String) async throws -> DatabaseLockHolder {
+        let python = try External.require("python3")
         let process = try ChildProcess(python, ["-c", """
             import sqlite3, sys, time
             c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)

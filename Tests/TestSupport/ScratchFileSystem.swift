@@ -4,50 +4,37 @@ import Testing
 /// A small ext4 file system of the test's own, made in an image file and loop-mounted, so that
 /// behaviour that depends on the file system (its journal, its data mode) is tested on one
 /// whatever the machine's temporary directory is on. It needs root, `mkfs.ext4` and `mount`
-/// with loop devices: without them the body is not run (a failure when `LETTERBOX_REQUIRE_EXTERNAL`
+/// with loop devices: without them the test is skipped (a failure when `LETTERBOX_REQUIRE_EXTERNAL`
 /// is set, as in CI).
 public enum ScratchFileSystem {
     /// Makes an ext4 of `megabytes` MiB (`mkfsOptions` passed to `mkfs.ext4`, e.g. `["-O", "^has_journal"]`;
     /// then `tuneOptions`, when given, to `tune2fs`, e.g. `["-o", "nobarrier"]`), mounts it with
     /// `mountOptions` (e.g. `data=writeback`), runs `body` with the mount point and unmounts it.
-    /// Returns nil when the environment cannot mount one.
+    /// The test is skipped (a failure in CI) when the environment cannot mount one.
     @discardableResult
     public static func with<T>(megabytes: Int = 64, mkfsOptions: [String] = [], tuneOptions: [String] = [],
-                               mountOptions: [String] = [], _ body: (String) async throws -> T) async throws -> T? {
-        guard getuid() == 0 else {
-            if External.required { Issue.record("loop-mounting a scratch ext4 needs root") }
-            return nil
-        }
-        guard let mkfs = External.find("mkfs.ext4"), let mount = External.find("mount"),
-              let umount = External.find("umount") else { return nil }
+                               mountOptions: [String] = [], _ body: (String) async throws -> T) async throws -> T {
+        try External.requireRoot("loop-mounting a scratch ext4")
+        let mkfs = try External.require("mkfs.ext4"), mount = try External.require("mount")
+        let umount = try External.require("umount")
         return try await withTemporaryDirectory { directory in
             let image = directory + "/fs.img"
             let mountPoint = directory + "/fs"
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             guard FileManager.default.createFile(atPath: image, contents: nil),
                   truncate(image, off_t(megabytes) * 1024 * 1024) == 0 else {
-                Issue.record("could not make the image \(image)")
-                return nil
+                throw SetupFailure("could not make the image \(image)")
             }
             let made = try await runProcess(mkfs, ["-q", "-F"] + mkfsOptions + [image])
-            guard made.status == 0 else {
-                Issue.record("mkfs.ext4 failed: \(made.output)")
-                return nil
-            }
+            guard made.status == 0 else { throw SetupFailure("mkfs.ext4 failed: \(made.output)") }
             if !tuneOptions.isEmpty {
-                guard let tune2fs = External.find("tune2fs") else { return nil }
+                let tune2fs = try External.require("tune2fs")
                 let tuned = try await runProcess(tune2fs, tuneOptions + [image])
-                guard tuned.status == 0 else {
-                    Issue.record("tune2fs failed: \(tuned.output)")
-                    return nil
-                }
+                guard tuned.status == 0 else { throw SetupFailure("tune2fs failed: \(tuned.output)") }
             }
             let options = (["loop"] + mountOptions).joined(separator: ",")
             let mounted = try await runProcess(mount, ["-t", "ext4", "-o", options, image, mountPoint])
-            guard mounted.status == 0 else {
-                if External.required { Issue.record("could not loop-mount a scratch ext4: \(mounted.output)") }
-                return nil
-            }
+            guard mounted.status == 0 else { try External.unavailable("could not loop-mount a scratch ext4: \(mounted.output)") }
             do {
                 let result = try await body(mountPoint)
                 _ = try await runProcess(umount, [mountPoint])

@@ -64,8 +64,8 @@ struct CrashTests {
     /// (as people use it: it writes on open, and the last connection to close checkpoints),
     /// `deliveries stats` and `deliveries verify`, and a `letterbox deliver` of one message to
     /// two users between them (its exit 0 is a confirmation like a 250). Returns what it ran.
-    static func operatorBeside(_ agent: AgentProcess, data: String, round: Int, confirmed: Confirmations) async -> Int {
-        guard let sqlite = External.find("sqlite3") else { return 0 }
+    static func operatorBeside(_ agent: AgentProcess, data: String, round: Int, confirmed: Confirmations) async throws -> Int {
+        let sqlite = try External.require("sqlite3")
         var runs = 0
         while agent.process.isRunning && runs < 200 {
             let id = "r\(round)d\(runs)"
@@ -90,7 +90,7 @@ struct CrashTests {
     /// The confirmations (250s and exit-0 delivers) that have no delivered row, read with
     /// `sqlite3 -readonly`; and the database's integrity check.
     static func unlogged(_ confirmations: [Confirmed], data: String) async throws -> (missing: [String], integrity: String) {
-        guard let sqlite = External.find("sqlite3") else { return ([], "ok") }
+        let sqlite = try External.require("sqlite3")
         let read = try await runProcess(sqlite, ["-readonly", data + "/deliveries.sqlite", """
             PRAGMA integrity_check;
             SELECT d.recipient || ' ' || t.message_id FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
@@ -163,7 +163,7 @@ struct CrashTests {
                 }
                 for _ in 0..<400 where agent.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(!agent.process.isRunning)
-                operatorRuns += await operatorWork
+                operatorRuns += try await operatorWork
                 // After every kill: every confirmation has its row, the database is sound, and
                 // verify finds no delivered row without its file.
                 let (missing, integrity) = try await Self.unlogged(confirmed.list.withLock { $0 }, data: data)

@@ -1,15 +1,20 @@
 import Foundation
 import Testing
-import TestSupport
+import SMTPClient
+import SMTPCore
 
 /// `letterbox serve` running as a real process for one test, in a data directory of its own.
-final class AgentProcess: Sendable {
+public final class AgentProcess: Sendable {
     /// The agent (or the wrapper running it); its standard output and error are collected.
-    let process: ChildProcess
-    let dataDir: String
-    let socket: String
-    var mailRoot: String { dataDir + "/mail" }
-    var database: String { dataDir + "/deliveries.sqlite" }
+    public let process: ChildProcess
+    /// Its `--data-dir`.
+    public let dataDir: String
+    /// The LMTP socket it listens on.
+    public let socket: String
+    /// The mail root under the data directory.
+    public var mailRoot: String { dataDir + "/mail" }
+    /// The delivery log under the data directory.
+    public var database: String { dataDir + "/deliveries.sqlite" }
 
     private init(process: ChildProcess, dataDir: String, socket: String) {
         self.process = process
@@ -21,7 +26,7 @@ final class AgentProcess: Sendable {
     /// (`<data-dir>/lmtp.sock` unless `socket` is given). With `wrapper` (a program and its
     /// arguments, e.g. strace), that program runs the agent; `environment` is added to the
     /// test runner's for the agent alone.
-    static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = [],
+    public static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = [],
                       under wrapper: [String] = [], environment: [String: String] = [:]) async throws -> AgentProcess {
         let command = wrapper + [letterboxExecutable(), "serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
             + (socket.map { ["--socket", $0] } ?? []) + arguments
@@ -39,12 +44,12 @@ final class AgentProcess: Sendable {
     }
 
     /// Waits up to 10 s for `marker` in what the agent has printed; returns all of it either way.
-    func waitForOutput(_ marker: String) async throws -> String {
+    public func waitForOutput(_ marker: String) async throws -> String {
         try await process.waitForOutput(marker)
     }
 
     /// Whether a Unix-domain stream socket at `path` accepts a connection (closed at once).
-    static func accepts(_ path: String) -> Bool {
+    public static func accepts(_ path: String) -> Bool {
         let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
@@ -64,7 +69,7 @@ final class AgentProcess: Sendable {
 
     /// Sends SIGTERM and returns at once; a thread of its own (never one of the concurrency
     /// pool's, which other tests need) kills the agent if it has not exited within 10 s.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.signal(SIGTERM)
         let process = self.process
@@ -78,25 +83,46 @@ final class AgentProcess: Sendable {
     }
 
     /// SIGTERM, then the exit status (SIGKILL after 10 s).
-    func stopAndWait() async -> Int32 {
+    public func stopAndWait() async -> Int32 {
         stop()
         return await process.exitStatus()
     }
 
     /// Every file in `new/` of the Maildir at `relative` (under the mail root).
-    func newFiles(_ relative: String) -> [String] {
+    public func newFiles(_ relative: String) -> [String] {
         let directory = mailRoot + "/" + relative + "/new"
         return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
     }
 
     /// Runs `letterbox` with `arguments` against this agent's data directory.
-    func letterbox(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    public func letterbox(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await runProcess(letterboxExecutable(), arguments + ["--data-dir", dataDir])
     }
 }
 
-/// Runs `script` with python3 (`nil`, an issue in CI, when python3 is missing).
-func python(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String)? {
-    guard let python = External.find("python3") else { return nil }
+extension AgentProcess {
+    /// Opens an LMTP transaction with the null sender and gives each of `recipients` in a RCPT:
+    /// the reply code of each (250 when accepted); then QUIT. `endpoint`: where to connect
+    /// instead of the agent's Unix socket.
+    public func rcptCodes(_ recipients: [String], endpoint: Client.Endpoint? = nil) async throws -> [Int] {
+        let client = try await Client.connect(to: endpoint ?? .unix(path: socket), configuration: Client.Configuration(lmtp: true))
+        try await client.mail(from: "")
+        var codes: [Int] = []
+        for recipient in recipients {
+            do {
+                try await client.rcpt(to: recipient)
+                codes.append(250)
+            } catch let error as SMTPError {
+                codes.append(error.code)
+            }
+        }
+        try await client.quit()
+        return codes
+    }
+}
+
+/// Runs `script` with python3 (the test is skipped without it, ``External/require(_:)``).
+public func python(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String) {
+    let python = try External.require("python3")
     return try await runProcess(python, ["-c", script] + arguments)
 }

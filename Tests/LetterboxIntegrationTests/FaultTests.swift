@@ -32,7 +32,7 @@ struct FaultTests {
 
     @Test("clients that vanish in the middle of DATA or of a BDAT chunk leak neither descriptors nor tmp/ files")
     func abortedTransactions() async throws {
-        guard let python = External.find("python3") else { return }
+        let python = try External.require("python3")
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory + "/data")
             defer { agent.stop() }
@@ -97,7 +97,7 @@ struct FaultTests {
             #expect(try await Self.deliver(agent.socket, to: ["bob@x.test"]) == [250])
             // Another process holds the write lock until the test kills it (at most 60 s); the
             // agent waits 5 s at most.
-            guard let holder = try await DatabaseLockHolder.hold(agent.database) else { return }
+            let holder = try await DatabaseLockHolder.hold(agent.database)
             defer { holder.kill() }
             let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
             let (writer, _) = try await client.beginMessage(from: .mailbox(Address("alice@x.test")!),
@@ -151,8 +151,7 @@ struct FaultTests {
             let state = directory + "/state"
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             guard mount("tmpfs", state, "tmpfs", 0, "size=1m") == 0 else {
-                try #require(!External.required, "cannot mount a tmpfs (errno \(errno)); CI runs as root")
-                return
+                try External.unavailable("cannot mount a tmpfs (errno \(errno)); needs root")
             }
             let mailRoot = directory + "/mail"
             try await withAgent(logIn: state, mailRoot: mailRoot, release: { umount(state) }) { agent in
@@ -178,8 +177,8 @@ struct FaultTests {
     @Test("the log's file system turned read-only by the kernel under the running agent: 451 4.3.0, the links taken back, still serving")
     func databaseReadOnly() async throws {
         try await withTemporaryDirectory { directory in
-            guard let losetup = External.find("losetup"), let mkfs = External.find("mkfs.ext4"),
-                  let mountTool = External.find("mount") else { return }
+            let losetup = try External.require("losetup"), mkfs = try External.require("mkfs.ext4")
+            let mountTool = try External.require("mount")
             // An ext4 file system on a loop device, mounted with errors=remount-ro: the kernel's
             // own fault injection (trigger_fs_error) then turns it read-only with the log open
             // for writing, as a failing disk would. A plain `mount -o remount,ro` is refused
@@ -195,8 +194,7 @@ struct FaultTests {
             let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
             guard attach.status == 0, device.hasPrefix("/dev/"),
                   try await runProcess(mountTool, ["-o", "errors=remount-ro", device, state]).status == 0 else {
-                try #require(!External.required, "cannot attach and mount a loop device: \(attach.output); CI runs as root")
-                return
+                try External.unavailable("cannot attach and mount a loop device: \(attach.output); needs root")
             }
             let mailRoot = directory + "/mail"
             try await withAgent(logIn: state, mailRoot: mailRoot, release: {

@@ -62,8 +62,8 @@ struct DebugServerTests {
 
     @Test("text on TCP with --auth: Python's smtplib logs in and sends; a wrong password gets 535")
     func textWithAuthFromPython() async throws {
-        guard let python = External.find("python3") else { return }
-        let port = try await ServeOptionsTests.freePort()
+        let python = try External.require("python3")
+        let port = try await freeTCPPort()
         let server = try DebugServerProcess(["--listen", "127.0.0.1:\(port)", "--auth", "ann:secret"])
         defer { server.stop() }
         _ = try await Self.connect(.tcp(host: "127.0.0.1", port: port))
@@ -94,8 +94,8 @@ struct DebugServerTests {
     @Test("without AUTH, --auth refuses MAIL with 530; --tls-cert offers STARTTLS and the client's TLS is printed")
     func authRequiredAndTLS() async throws {
         try await withTemporaryDirectory { directory in
-            guard try TestCertificate.make(in: directory) != nil else { return }
-            let port = try await ServeOptionsTests.freePort()
+            _ = try TestCertificate.make(in: directory)
+            let port = try await freeTCPPort()
             let server = try DebugServerProcess(["--listen", "127.0.0.1:\(port)", "--auth", "ann:secret",
                                       "--tls-cert", directory + "/cert.pem", "--tls-key", directory + "/key.pem"])
             defer { server.stop() }
@@ -108,7 +108,7 @@ struct DebugServerTests {
             }
             try await client.quit()
 
-            guard let python = External.find("python3") else { return }
+            let python = try External.require("python3")
             let script = """
             import smtplib, ssl
             c = smtplib.SMTP("127.0.0.1", \(port))

@@ -9,23 +9,18 @@ import TestSupport
 /// Debian's libfuse2); without them it is skipped, and fails in CI.
 @Suite("Power failure: every 250 is on the disk at the flush after it", .timeLimit(.minutes(5)))
 struct PowerFailureTests {
-    static let script = DeploymentTests.repository + "/Tests/Fixtures/powerfail/check.py"
+    static let script = repositoryRoot + "/Tests/Fixtures/powerfail/check.py"
 
-    /// Runs the check with `arguments` after the binary and the work directory; nil when the
-    /// machine cannot run it.
-    static func check(_ arguments: [String]) async throws -> (status: Int32, output: String)? {
-        guard getuid() == 0 else {
-            if External.required { Issue.record("the power-failure check needs root (loop devices, FUSE)") }
-            return nil
-        }
-        guard let python3 = External.find("python3"), External.find("losetup") != nil, External.find("mkfs.ext4") != nil,
-              FileManager.default.fileExists(atPath: "/dev/fuse") else {
-            if External.required { Issue.record("the power-failure check needs python3, losetup, mkfs.ext4 and /dev/fuse") }
-            return nil
-        }
+    /// Runs the check with `arguments` after the binary and the work directory; the test is
+    /// skipped (a failure in CI) when the machine cannot run it.
+    static func check(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try External.requireRoot("the power-failure check (loop devices, FUSE)")
+        let python3 = try External.require("python3")
+        _ = try External.require("losetup")
+        _ = try External.require("mkfs.ext4")
+        guard FileManager.default.fileExists(atPath: "/dev/fuse") else { try External.unavailable("/dev/fuse is missing") }
         guard try await runProcess(python3, ["-c", "import fuse"]).status == 0 else {
-            if External.required { Issue.record("the power-failure check needs Python's fuse module (pip install fusepy)") }
-            return nil
+            try External.unavailable("the power-failure check needs Python's fuse module (pip install fusepy)")
         }
         return try await withTemporaryDirectory { directory in
             try await runProcess(python3, [script, letterboxExecutable(), directory + "/work"] + arguments)
@@ -34,7 +29,7 @@ struct PowerFailureTests {
 
     @Test("as deployed (log on the same disk), with an operator beside the agent (deliver, sqlite3 read-write, stats, verify): every delivery acknowledged is whole in new/ and logged; nothing partial in new/")
     func deployed() async throws {
-        guard let result = try await Self.check(["60", "4", "operator"]) else { return }
+        let result = try await Self.check(["60", "4", "operator"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("60 messages, ") && result.output.contains(" 0 failures"), "\(result.output)")
         #expect(result.output.contains("the operator's letterbox deliver: "), "\(result.output)")
@@ -46,7 +41,7 @@ struct PowerFailureTests {
     /// the spool's write-back before its link, files in `new/` come back empty).
     @Test("with the log elsewhere, and the operator beside the agent: the Maildir's own syncs make every acknowledged delivery durable")
     func maildirAlone() async throws {
-        guard let result = try await Self.check(["60", "4", "log-elsewhere", "operator"]) else { return }
+        let result = try await Self.check(["60", "4", "log-elsewhere", "operator"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("60 messages, ") && result.output.contains(" 0 failures"), "\(result.output)")
         #expect(result.output.contains("the operator's letterbox deliver: "), "\(result.output)")

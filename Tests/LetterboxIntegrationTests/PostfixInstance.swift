@@ -14,7 +14,7 @@ final class PostfixInstance: Sendable {
         case localUsers
 
         var file: String {
-            DeploymentTests.repository + "/contrib/postfix/" + (self == .virtualDomains ? "main.cf.virtual" : "main.cf.mailbox")
+            repositoryRoot + "/contrib/postfix/" + (self == .virtualDomains ? "main.cf.virtual" : "main.cf.mailbox")
         }
     }
 
@@ -35,12 +35,12 @@ final class PostfixInstance: Sendable {
         self.postqueue = postqueue
     }
 
-    /// Starts it; `nil` (an issue in CI) when Postfix is not installed.
+    /// Starts it; the test is skipped (a failure in CI) when Postfix is not installed.
     /// `extraSettings` are added to main.cf, `extraServices` (master.cf lines) to master.cf.
     static func start(in directory: String, socket: String, domains: [String], port: Int, setup: Setup = .virtualDomains,
-                      extraSettings: [String] = [], extraServices: [String] = []) async throws -> PostfixInstance? {
-        guard let postfix = External.find("postfix"), let sendmail = External.find("sendmail"),
-              let postqueue = External.find("postqueue") else { return nil }
+                      extraSettings: [String] = [], extraServices: [String] = []) async throws -> PostfixInstance {
+        let postfix = try External.require("postfix"), sendmail = try External.require("sendmail")
+        let postqueue = try External.require("postqueue")
         let instance = PostfixInstance(directory: directory, port: port, postfix: postfix, sendmail: sendmail, postqueue: postqueue)
         let manager = FileManager.default
         for sub in ["etc", "queue", "data"] { try manager.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true) }
@@ -52,7 +52,7 @@ final class PostfixInstance: Sendable {
             .replacingOccurrences(of: "example.org, example.net", with: domains.joined(separator: ", "))
             .replacingOccurrences(of: "lmtp:unix:private/letterbox", with: "lmtp:unix:" + socket)
         #expect(snippet.contains("lmtp:unix:" + socket))
-        let shared = try String(contentsOfFile: DeploymentTests.repository + "/Tests/Fixtures/postfix-private-instance.cf",
+        let shared = try String(contentsOfFile: repositoryRoot + "/Tests/Fixtures/postfix-private-instance.cf",
                                 encoding: .utf8)
         let main = shared + """
         queue_directory = \(directory)/queue
@@ -86,8 +86,7 @@ final class PostfixInstance: Sendable {
         try master.write(toFile: directory + "/etc/master.cf", atomically: true, encoding: .utf8)
         let started = try await runProcess(postfix, ["-c", instance.config, "start"])
         guard started.status == 0 else {
-            Issue.record("postfix start failed: \(started.output) \((try? String(contentsOfFile: instance.maillog, encoding: .utf8)) ?? "")")
-            return nil
+            throw SetupFailure("postfix start failed: \(started.output) \((try? String(contentsOfFile: instance.maillog, encoding: .utf8)) ?? "")")
         }
         return instance
     }

@@ -8,13 +8,10 @@ import TestSupport
 @Suite("Deployment", .timeLimit(.minutes(1)))
 struct DeploymentTests {
     /// The repository's root, from this file's path.
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
     @Test("contrib/letterbox.conf is accepted as is by serve --config")
     func sampleConfig() async throws {
         try await withTemporaryDirectory { directory in
-            let agent = try await AgentProcess.start(in: directory + "/data", ["--config", Self.repository + "/contrib/letterbox.conf"])
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--config", repositoryRoot + "/contrib/letterbox.conf"])
             defer { agent.stop() }
             let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
             let (writer, _) = try await client.beginMessage(from: .null, to: [Address("bob@x.test")!])
@@ -44,7 +41,7 @@ struct DeploymentTests {
             os.environ["LISTEN_PID"] = str(os.getpid())
             os.execv(sys.argv[2], [sys.argv[2]] + sys.argv[3:])
             """
-            guard let python = External.find("python3") else { return }
+            let python = try External.require("python3")
             let process = try ChildProcess(python, ["-c", launcher, socket, letterboxExecutable(), "serve", "--data-dir", directory + "/data",
                                                     "--log-level", "warning"])
             defer { process.signal(SIGTERM) }
@@ -67,7 +64,7 @@ struct DeploymentTests {
     @Test("swaks --protocol LMTP delivers through the socket")
     func swaks() async throws {
         try await withTemporaryDirectory { directory in
-            guard let swaks = External.find("swaks") else { return }
+            let swaks = try External.require("swaks")
             let agent = try await AgentProcess.start(in: directory + "/data")
             defer { agent.stop() }
             let result = try await runProcess(swaks, ["--protocol", "LMTP", "--socket", agent.socket, "--from", "alice@example.org",
@@ -86,12 +83,12 @@ struct DeploymentTests {
 @Suite("docs/postfix.md and docs/exim.md")
 struct MTADocumentTests {
     static func lines(_ file: String) throws -> Set<String> {
-        Set(try String(contentsOfFile: DeploymentTests.repository + "/" + file, encoding: .utf8)
+        Set(try String(contentsOfFile: repositoryRoot + "/" + file, encoding: .utf8)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
     static func shown(_ document: String, _ language: String) throws -> [String] {
-        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/" + document, language: language)
+        try fencedBlocks(inFile: repositoryRoot + "/docs/" + document, language: language)
             .flatMap { $0.split(separator: "\n") }.map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
     }

@@ -18,7 +18,7 @@ struct OperatorBesideAgentTests {
 
     @Test("after every transaction of 1 to 5 recipients, a separate process sees its rows at once, with sqlite3 opening the log read-write between them; all survive kill -9")
     func rowsVisibleAtOnce() async throws {
-        guard let sqlite = External.find("sqlite3") else { return }
+        let sqlite = try External.require("sqlite3")
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory + "/data")
             defer { agent.stop() }
@@ -65,7 +65,7 @@ struct OperatorBesideAgentTests {
 
     @Test("40 letterbox deliver at once beside serve on one log, then 40 alone: a row per recipient of every exit 0, the database sound, no status but 0 or 75")
     func parallelDeliver() async throws {
-        guard let sqlite = External.find("sqlite3") else { return }
+        let sqlite = try External.require("sqlite3")
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             let agent = try await AgentProcess.start(in: data)

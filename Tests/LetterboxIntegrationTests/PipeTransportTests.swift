@@ -18,10 +18,7 @@ struct PipeTransportTests {
 
     @Test("a broken users file or a locked log: the message stays deferred in Postfix's queue, not bounced, and is delivered once fixed and flushed; the null sender arrives as <>")
     func localFaultsDefer() async throws {
-        guard getuid() == 0 else {
-            if External.required { Issue.record("pipe(8) needs a private Postfix started as root") }
-            return
-        }
+        try External.requireRoot("pipe(8) with a private Postfix")
         try await withTemporaryDirectory { directory in
             chmod(directory, 0o755)   // pipe(8) runs deliver as nobody
             // A copy of the binary where nobody can reach it (the build directory may be under
@@ -35,16 +32,16 @@ struct PipeTransportTests {
             try "bob@x.test quota=lots\n".write(toFile: users, atomically: true, encoding: .utf8)   // broken: no such size
             chmod(users, 0o644)
             // The contrib snippet as an operator pastes it, with this test's paths.
-            let service = try String(contentsOfFile: DeploymentTests.repository + "/contrib/postfix/master.cf.pipe", encoding: .utf8)
+            let service = try String(contentsOfFile: repositoryRoot + "/contrib/postfix/master.cf.pipe", encoding: .utf8)
                 .split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
                 .replacingOccurrences(of: "user=vmail", with: "user=nobody")
                 .replacingOccurrences(of: "/usr/local/bin/letterbox", with: binary)
                 .replacingOccurrences(of: "--config /etc/letterbox/letterbox.conf",
                                       with: "--data-dir \(data) --users \(users) --hostname mx.test")
-            let port = try await ServeOptionsTests.freePort()
-            guard let postfix = try await PostfixInstance.start(
+            let port = try await freeTCPPort()
+            let postfix = try await PostfixInstance.start(
                 in: directory + "/postfix", socket: directory + "/unused.sock", domains: ["x.test"], port: port,
-                extraSettings: ["virtual_transport = letterbox-pipe"], extraServices: [service]) else { return }
+                extraSettings: ["virtual_transport = letterbox-pipe"], extraServices: [service])
             // Stopped on every way out: a private Postfix left running outlives the test run.
             do {
                 try await Self.exercise(postfix, data: data, users: users)
@@ -76,7 +73,7 @@ struct PipeTransportTests {
         #expect(try await PostfixTests.eventually { try await postfix.queue().isEmpty })
 
         // 2. The log is locked by another process for longer than deliver waits (5 s).
-        guard let holder = try await DatabaseLockHolder.hold(data + "/deliveries.sqlite") else { return }
+        let holder = try await DatabaseLockHolder.hold(data + "/deliveries.sqlite")
         let sentBefore = postfix.log.components(separatedBy: "status=sent").count
         let deferredBefore = postfix.log.components(separatedBy: "status=deferred").count
         try await postfix.send(from: "", to: ["bob@x.test"], message: "Message-ID: <pipe2@y.test>\nSubject: two\n\nbounce-like\n")

@@ -9,7 +9,7 @@ import TestSupport
 /// would (socket from the socket unit, user from the service unit) and delivers through it.
 @Suite("docs/install.md", .timeLimit(.minutes(2)))
 struct InstallDocumentTests {
-    static let document = DeploymentTests.repository + "/docs/install.md"
+    static let document = repositoryRoot + "/docs/install.md"
 
     /// The document's commands, the variable block rewritten to live under `root`, without the
     /// lines the test cannot run here (`swift build`, checked against `.ci/run`; `systemctl`).
@@ -39,7 +39,7 @@ struct InstallDocumentTests {
     @Test("the build command is the one CI runs; only systemctl is not run here")
     func buildCommandIsCIs() throws {
         let (_, skipped) = try Self.script(root: "/nonexistent")
-        let ci = try String(contentsOfFile: DeploymentTests.repository + "/.ci/run", encoding: .utf8)
+        let ci = try String(contentsOfFile: repositoryRoot + "/.ci/run", encoding: .utf8)
         let builds = skipped.filter { $0.hasPrefix("swift build") }
         #expect(builds == ["swift build -c release --static-swift-stdlib --product letterbox"])
         #expect(builds.allSatisfy { ci.split(separator: "\n").contains(Substring($0)) })
@@ -48,23 +48,20 @@ struct InstallDocumentTests {
 
     @Test("every command runs as root; vmail delivers; the installed units start the agent as systemd would")
     func install() async throws {
-        guard getuid() == 0 else {
-            try #require(!External.required, "docs/install.md needs root (CI runs as root)")
-            return
-        }
-        let binary = DeploymentTests.repository + "/.build/release/letterbox"
+        try External.requireRoot("docs/install.md")
+        let binary = repositoryRoot + "/.build/release/letterbox"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            try #require(!External.required, "\(binary) is missing: .ci/run builds it with the document's command")
-            return
+            try External.unavailable("\(binary) is missing: .ci/run builds it with the document's command")
         }
-        guard External.find("systemd-analyze") != nil, let python = External.find("python3") else { return }
+        _ = try External.require("systemd-analyze")
+        let python = try External.require("python3")
         try await withTemporaryDirectory { root in
             // vmail must be able to reach the locations under the temporary directory.
             chmod(root, 0o755)
             // What a Debian system has before the document starts.
             try FileManager.default.createDirectory(atPath: root + "/etc/systemd/system", withIntermediateDirectories: true)
             let (script, _) = try Self.script(root: root)
-            let result = try await runProcess("/bin/sh", ["-euc", script], currentDirectory: DeploymentTests.repository)
+            let result = try await runProcess("/bin/sh", ["-euc", script], currentDirectory: repositoryRoot)
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("postmaster@example.org"), "\(result.output)")
 

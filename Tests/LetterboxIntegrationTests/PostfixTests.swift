@@ -34,9 +34,9 @@ struct PostfixTests {
             let agent = try await AgentProcess.start(in: directory + "/agent", socket: sockets + "/letterbox",
                                                      ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666"])
             defer { agent.stop() }
-            let port = try await ServeOptionsTests.freePort()
-            guard let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
-                                                                domains: [domain], port: port, setup: setup) else { return }
+            let port = try await freeTCPPort()
+            let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
+                                                          domains: [domain], port: port, setup: setup)
             do {
                 try await body(agent, postfix)
             } catch {

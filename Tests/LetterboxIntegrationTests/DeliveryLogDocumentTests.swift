@@ -7,12 +7,12 @@ import TestSupport
 @Suite("docs/delivery-log.md", .timeLimit(.minutes(1)))
 struct DeliveryLogDocumentTests {
     static func sqlBlocks() throws -> [String] {
-        try fencedBlocks(inFile: DeploymentTests.repository + "/docs/delivery-log.md", language: "sql")
+        try fencedBlocks(inFile: repositoryRoot + "/docs/delivery-log.md", language: "sql")
     }
 
     @Test("every query runs, and the ones about bob@example.org find his delivery")
     func queries() async throws {
-        guard let sqlite = External.find("sqlite3") else { return }
+        let sqlite = try External.require("sqlite3")
         let blocks = try Self.sqlBlocks()
         #expect(blocks.count >= 6)
         try await withTemporaryDirectory { directory in
@@ -35,8 +35,8 @@ struct DeliveryLogDocumentTests {
 
     @Test("the backup commands make a copy from a read-only connection while the agent runs, and leave the agent's WAL in place")
     func backups() async throws {
-        guard let sqlite = External.find("sqlite3"), let shell = External.find("sh") else { return }
-        let blocks = try fencedBlocks(inFile: DeploymentTests.repository + "/docs/delivery-log.md", language: "sh")
+        let sqlite = try External.require("sqlite3"), shell = try External.require("sh")
+        let blocks = try fencedBlocks(inFile: repositoryRoot + "/docs/delivery-log.md", language: "sh")
         #expect(!blocks.isEmpty)
         try await withTemporaryDirectory { directory in
             let agent = try await AgentProcess.start(in: directory)

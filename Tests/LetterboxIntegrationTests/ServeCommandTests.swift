@@ -32,7 +32,7 @@ struct ServeCommandTests {
             c.sendmail("alice@example.org", ["Bob@Example.NET"], "Subject: hi\r\nMessage-ID: <m1@example.org>\r\n\r\nhello\r\n.leading dot\r\n")
             c.quit()
             """#
-            guard let result = try await python(script, [agent.socket]) else { return }
+            let result = try await python(script, [agent.socket])
             #expect(result.status == 0, "\(result.output)")
             let files = agent.newFiles("example.net/bob")
             let file = try #require(files.first)
@@ -88,7 +88,7 @@ struct ServeCommandTests {
             // With several recipients no Delivered-To and no "for", so one file serves all.
             #expect(!Self.text(alice[0]).contains("Delivered-To:"))
             #expect(!Self.text(alice[0]).contains("\tfor <"))
-            guard let sqlite = External.find("sqlite3") else { return }
+            let sqlite = try External.require("sqlite3")
             let check = try await runProcess(sqlite, ["-readonly", agent.database, """
                 PRAGMA integrity_check; SELECT recipient || ' ' || status || ' ' || code || ' ' || enhanced_code FROM deliveries ORDER BY recipient;
                 SELECT COUNT(DISTINCT transaction_id) FROM deliveries;
@@ -139,7 +139,7 @@ struct ServeCommandTests {
                 #expect(try await client.command("RCPT TO:<erin@x.test>").hasPrefix("550 5.1.1 "))
                 #expect(try await client.command("QUIT").hasPrefix("221 "))
             }
-            guard let sqlite = External.find("sqlite3") else { return }
+            let sqlite = try External.require("sqlite3")
             let query = """
                 SELECT t.sender || ' ' || d.recipient || ' ' || d.status || ' ' || d.code || ' ' || d.enhanced_code
                 FROM deliveries d JOIN transactions t ON t.id = d.transaction_id ORDER BY t.id, d.id;
@@ -490,8 +490,9 @@ struct DurabilityOrderTests {
 
     /// Runs the agent under `strace -f -y` with its data in `directory`, sends three messages
     /// to two recipients, and returns what it did; nil without strace or python3.
-    static func trace(in directory: String, _ arguments: [String]) async throws -> [Event]? {
-        guard let strace = External.find("strace"), External.find("python3") != nil else { return nil }
+    static func trace(in directory: String, _ arguments: [String]) async throws -> [Event] {
+        let strace = try External.require("strace")
+        _ = try External.require("python3")
         let tracePath = directory + "/trace.txt"
         let agent = try await AgentProcess.start(in: directory + "/data", arguments,
                                                  under: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,sync_file_range,link,write,writev,io_submit,io_getevents",
@@ -522,8 +523,8 @@ struct DurabilityOrderTests {
         let children = (try? String(contentsOfFile: "/proc/\(tracer)/task/\(tracer)/children", encoding: .utf8)) ?? ""
         for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGTERM) }
         _ = await agent.stopAndWait()
-        #expect(client?.status == 0)
-        #expect(client?.output.split(separator: "\n").filter { $0.hasPrefix("250 2.0.0") }.count == 6)
+        #expect(client.status == 0)
+        #expect(client.output.split(separator: "\n").filter { $0.hasPrefix("250 2.0.0") }.count == 6)
         return Self.events(try String(contentsOfFile: tracePath, encoding: .utf8))
     }
 
@@ -570,7 +571,7 @@ struct DurabilityOrderTests {
     @Test("before each recipient's 250: the spool file, the recipient's new/ and the log's WAL were synced; --fsync portable syncs the file before its link (strace)")
     func syncsBeforeEveryReply() async throws {
         try await withTemporaryDirectory { directory in
-            guard let events = try await Self.trace(in: directory, ["--fsync", "portable"]) else { return }
+            let events = try await Self.trace(in: directory, ["--fsync", "portable"])
             let replies = Self.perReply(events)
             #expect(replies.count == 6)
             for (user, recipient, since) in replies {
@@ -590,7 +591,7 @@ struct DurabilityOrderTests {
     @Test("on ext4 with a journal: the spool's data written back before its link, then both recipients' new/ synced at once, then the 250; the file not synced (strace)")
     func writeBackBeforeLink() async throws {
         try await ScratchFileSystem.with { mountPoint in
-            guard let events = try await Self.trace(in: mountPoint, []) else { return }
+            let events = try await Self.trace(in: mountPoint, [])
             let replies = Self.perReply(events)
             #expect(replies.count == 6)
             for (user, recipient, since) in replies {
@@ -615,15 +616,14 @@ struct DurabilityOrderTests {
     }
 
     /// Sets `fs.aio-max-nr` to 0 while `body` runs (no process can make a new AIO context),
-    /// then back; nil (and a failure in CI) when it cannot be written. The suite is serialized
+    /// then back; the test is skipped (a failure in CI) when it cannot be written. The suite is serialized
     /// so that its other tests, which require AIO, never run meanwhile; agents of other suites
     /// that start meanwhile sync in turn, which they may.
-    static func withoutAIOContexts<T>(_ body: () async throws -> T) async throws -> T? {
+    static func withoutAIOContexts<T>(_ body: () async throws -> T) async throws -> T {
         let path = "/proc/sys/fs/aio-max-nr"
         guard let saved = try? String(contentsOfFile: path, encoding: .utf8),
               (try? "0\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil else {
-            if External.required { Issue.record("could not set \(path) (needs root)") }
-            return nil
+            try External.unavailable("could not set \(path) (needs root)")
         }
         defer { try? saved.write(toFile: path, atomically: false, encoding: .utf8) }
         return try await body()
@@ -633,7 +633,7 @@ struct DurabilityOrderTests {
     func syncsWithoutAIO() async throws {
         try await ScratchFileSystem.with { mountPoint in
             try await Self.withoutAIOContexts {
-                guard let events = try await Self.trace(in: mountPoint, []) else { return }
+                let events = try await Self.trace(in: mountPoint, [])
                 #expect(!events.contains { if case .submitted = $0 { true } else { false } })
                 let replies = Self.perReply(events)
                 #expect(replies.count == 6)

@@ -71,6 +71,11 @@ final class LinkGathering: Sendable {
         state.withLock { $0.approaching <= 1 }
     }
 
+    /// How many deliveries wait in ``waitForOthers()`` now.
+    var waitingCount: Int {
+        state.withLock { $0.waiting.count }
+    }
+
     /// A delivery has linked (or will not): when none is left on its way, those waiting go on.
     private func leave() {
         let waking: [DispatchSemaphore] = state.withLock { state in

@@ -163,7 +163,10 @@ struct DeliveryLogTests {
     @Test("a commit waits for announced records (one transaction for both), not for a withdrawn one, and not past its window")
     func gathering() async throws {
         try await withTemporaryDirectory { directory in
-            let log = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 3)
+            // A window of 30 s where a commit must end because a record came (bound: 20 s, room
+            // for a loaded machine to run a thread seconds late); 1 s where it must end with
+            // its window (only that lower bound is exact).
+            let log = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 30)
             // Two announced: the first record's commit waits until the second is submitted.
             log.announce()
             log.announce()
@@ -179,7 +182,7 @@ struct DeliveryLogTests {
             let (firstID, firstDone) = try await first.timedValue()
             let waited = firstDone.timeIntervalSince(started)
             #expect(waited >= 0.3, "committed after \(waited) s, before the announced record came")
-            #expect(waited < 2.9, "waited \(waited) s: the whole window, though the announced record came")
+            #expect(waited < 20, "waited \(waited) s: the whole window, though the announced record came")
             // Both went into one commit: the second is there as soon as the first is answered.
             let rows = try await log.reader.deliveries(matching: DeliveryFilter())
             #expect(Set(rows.map(\.sessionID)) == ["S1", "S2"], "\(rows.map(\.sessionID))")
@@ -192,16 +195,19 @@ struct DeliveryLogTests {
             log.withdraw()
             let beforeThird = Date()
             let (_, thirdDone) = try await third.timedValue()
-            #expect(thirdDone.timeIntervalSince(beforeThird) < 2.5)
+            #expect(thirdDone.timeIntervalSince(beforeThird) < 20)
+            try log.close()
 
             // An announcement never fulfilled holds a commit for the window at most.
-            log.announce()
-            log.announce()
+            let short = try DeliveryLog(path: directory + "/d.sqlite", gatherWindow: 1)
+            short.announce()
+            short.announce()
             let lonely = Date()
-            let (_, lonelyDone) = try await log.submit(Self.transaction(4, recipients: ["d@x.test"]), announced: true).timedValue()
+            let (_, lonelyDone) = try await short.submit(Self.transaction(4, recipients: ["d@x.test"]), announced: true).timedValue()
             let held = lonelyDone.timeIntervalSince(lonely)
-            #expect(held >= 2.5 && held < 30, "held \(held) s")
-            log.withdraw()
+            #expect(held >= 0.95 && held < 30, "held \(held) s")
+            short.withdraw()
+            try short.close()
         }
     }
 
@@ -245,7 +251,7 @@ struct DeliveryLogTests {
             let forgotten = log.stage(Self.transaction(3, recipients: ["d@x.test"]))
             let (_, forgottenDone) = try await forgotten.timedValue()
             let held = forgottenDone.timeIntervalSince(staged)
-            #expect(held >= 0.45 && held < 5, "committed after \(held) s")
+            #expect(held >= 0.45 && held < 30, "committed after \(held) s")
             #expect(try await log.reader.deliveries(matching: DeliveryFilter(recipient: "d@x.test")).count == 1)
             // A submitted record is committed at once, and an amendment goes through the same
             // writer.

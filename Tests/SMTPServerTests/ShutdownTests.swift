@@ -42,7 +42,8 @@ struct ShutdownTests {
                 try await client.command("MAIL FROM:<a@b.test>")
                 let start = ContinuousClock.now
                 await server.shutdown(gracePeriod: .milliseconds(200))
-                #expect(ContinuousClock.now - start < .seconds(5))
+                // Far above the grace period: a shutdown that waited for the client would hang.
+                #expect(ContinuousClock.now - start < .seconds(30))
                 #expect(try await client.readUntilClosed().isEmpty)
             }
         }

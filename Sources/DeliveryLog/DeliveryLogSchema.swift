@@ -44,8 +44,7 @@ enum DeliveryLogSchema {
         // rewrote sqlite_sequence's row for every insert; ids still only grow, since letterbox
         // never deletes rows and pruning by hand deletes the oldest) and with the status CHECK as
         // comparisons (an IN list made SQLite build a temporary table of the four values for
-        // every row). Together 45k fewer instructions per message (callgrind, one session)
-        // and +4–8 % msg/s at 8 sessions. Rows and ids are copied as they are; foreign keys
+        // every row); docs/performance.md has what it saved. Rows and ids are copied as they are; foreign keys
         // are off while a GRDB migration runs and checked before it commits. The columns are
         // spelled out again on purpose: a migration is history, and v1's text must stay what
         // existing logs ran even if a later one changes the tables.

@@ -4,11 +4,10 @@ import GRDBSQLite
 /// The connections the duplicate check reads with: plain SQLite connections to the log, each
 /// with its one query prepared, taken by one thread at a time and put back after.
 ///
-/// The check runs for every recipient of every message, on the disk threads. Through GRDB's
-/// reader pool it cost 70k instructions (callgrind): 23k of them the pool itself (dispatch
-/// queues, generic metadata looked up at run time) and more for statement and row wrappers,
-/// around a query SQLite answers in about a third of that. These connections skip both; they
-/// only ever read (`PRAGMA query_only`), and WAL lets them do so while the writer commits.
+/// The check runs for every message, on the disk threads. GRDB's reader pool costs more than
+/// the query itself there (dispatch queues, generic metadata looked up at run time, statement
+/// and row wrappers); these connections skip all of it. They only ever read
+/// (`PRAGMA query_only`), and WAL lets them do so while the writer commits.
 final class DuplicateReaders: @unchecked Sendable {
     // @unchecked: `idle` is read and written only with `lock` held; a `Connection` is used by
     // the one thread that took it out of `idle`, until it puts it back.

@@ -6,14 +6,12 @@ import Synchronization
 /// commits the journal's running transaction, and links made while that commit is written go
 /// into the next one, so a delivery that syncs the moment it has linked leaves those just
 /// behind it a commit of their own. Waiting up to ``window`` for them (the way a database's
-/// group commit waits for its next writers) puts more links into one commit: at 4 KiB × 8
-/// sessions on the benchmark's ext4, 2.4 links per commit and 1.1–1.2 disk flushes per message
-/// became 0.8–0.9 flushes, and 2,208–2,650 msg/s became 2,592–2,819 (three ABAB pairs).
+/// group commit waits for its next writers) puts more links into one commit, fewer disk
+/// flushes per message (docs/performance.md has the figures).
 ///
 /// A delivery counts as on its way from the moment its body begins (``approach()``), not only
 /// once its last step has it in hand: the deliveries whose last bytes are still arriving are
-/// then waited for too, which at 8 sessions took flushes per message from 0.68–0.87 to
-/// 0.59–0.69 and msg/s up in 4 of 5 ABAB pairs (+8 % in the comparison harness; 1 MiB +23 %).
+/// then waited for too.
 final class LinkGathering: Sendable {
     private struct State {
         /// Deliveries that began their last step and have not linked (or given up) yet.

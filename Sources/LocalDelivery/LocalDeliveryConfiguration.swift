@@ -38,11 +38,8 @@ public struct LocalDeliveryConfiguration: Sendable {
     public var quotaTempfail: Bool
     /// With `fsync`, how long (seconds) a delivery that has linked waits for the deliveries
     /// still on their way to their links before it syncs `new/`, so that one journal commit
-    /// carries them all (see `LinkGathering`); 0 syncs at once. 2 ms by default: against 1 ms,
-    /// `Benchmarks/compare/ab.sh` gave 1.05–1.07× msg/s at 4 KiB × 8 sessions (ahead in 5 of 8
-    /// and 8 of 10 rounds) and 1.05× with 5 recipients, fewer flushes per message (0.57 →
-    /// 0.47–0.51), 0.97–0.98× at 1 MiB (bodies that take milliseconds to arrive are waited for
-    /// in vain either way); 3 ms was no better than 1 and 0.5 ms worse.
+    /// carries them all (see `LinkGathering`); 0 syncs at once. 2 ms by default, the best of
+    /// the windows measured (docs/performance.md).
     public var linkGatherWindow: TimeInterval = 0.002
 
     /// Creates a configuration.

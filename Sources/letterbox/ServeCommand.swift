@@ -51,9 +51,9 @@ struct ServeCommand: AsyncParsableCommand {
     var logFormat: String = "text"
 
     @Option(name: .long, help: """
-        Threads serving the protocol (the file work runs on 16 threads of its own). One carried \
-        10,000 messages a second through the null server here, several times what the disk \
-        work allows; more pay off only with many cores and thousands of connections.
+        Threads serving the protocol (the file work runs on 16 threads of its own). One carries \
+        several times what the disk work allows (docs/performance.md); more pay off only with \
+        many cores and thousands of connections.
         """)
     var eventLoops: Int = 1
 

@@ -14,11 +14,10 @@ int letterbox_write_back(int fd);
 /// Linux 6.8; before it the id of mountinfo's first field, which a later mount may take again
 /// once this one is gone; 0 before Linux 5.8), asked of Linux `statx` for the file's type and
 /// mount only. Not `fstat`: on a file system with multigrain timestamps (ext4 since Linux
-/// 6.13) reading a file's times marks them as seen, so that its next change takes a
-/// fine-grained time, which also moves the clock every later change on the machine reads
-/// forward (the kernel's floor): a delivery's `fstat` of its spool then gave the delivery log's
-/// WAL a new mtime for each commit, a journaled inode update that had to wait for the journal
-/// commit still writing the previous one. Returns 0, or -1 with errno set.
+/// 6.13) reading a file's times marks them as seen, which gives later changes on the machine
+/// fine-grained times: the delivery log's WAL then took a new mtime at every commit, a
+/// journaled inode update waiting for the journal commit before it. Returns 0, or -1 with
+/// errno set.
 int letterbox_device_of(int fd, uint64_t *device, uint64_t *mount);
 
 /// Sets the no-atime attribute (Linux `FS_NOATIME_FL`, `chattr +A`; the owner may set it) of

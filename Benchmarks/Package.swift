@@ -3,7 +3,7 @@
 // The benchmark executables, a package of their own so that building the library and the agent
 // builds none of them (docs/performance.md says what each measures and how to run it):
 //
-//   swift build --package-path Benchmarks -c release --static-swift-stdlib --product NullServer
+//   swift build --package-path Benchmarks --scratch-path .build/benchmarks -c release --static-swift-stdlib --product NullServer
 //
 // Benchmarks/server-throughput.sh, compare/run.sh and load/run.sh build what they run.
 import PackageDescription

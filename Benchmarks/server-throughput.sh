@@ -14,7 +14,7 @@ runs=${1:-3}
 ulimit -n 8192
 
 command -v smtp-source >/dev/null || { echo "smtp-source not found (apt-get install postfix)"; exit 1; }
-swift build --package-path Benchmarks -c release --static-swift-stdlib --product NullServer >/dev/null
+swift build --package-path Benchmarks --scratch-path .build/benchmarks -c release --static-swift-stdlib --product NullServer >/dev/null
 work=$(mktemp -d)
 null_pid=""; sink_pid=""
 cleanup() {
@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-Benchmarks/.build/release/NullServer --unix "$work/null.sock" --lmtp ${NULL_SERVER_ARGS:-} > "$work/null.out" &
+.build/benchmarks/release/NullServer --unix "$work/null.sock" --lmtp ${NULL_SERVER_ARGS:-} > "$work/null.out" &
 null_pid=$!
 smtp-sink -L -u nobody "unix:$work/sink.sock" 1024 &
 sink_pid=$!

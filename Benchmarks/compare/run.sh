@@ -37,13 +37,13 @@ done
 ulimit -n 8192
 agent=${LETTERBOX_BIN:-.build/release/letterbox}
 [ -n "${LETTERBOX_BIN:-}" ] || swift build -c release --static-swift-stdlib --product letterbox >/dev/null
-swift build --package-path Benchmarks -c release --static-swift-stdlib --product NullServer >/dev/null
+swift build --package-path Benchmarks --scratch-path .build/benchmarks -c release --static-swift-stdlib --product NullServer >/dev/null
 # The binaries just written are in the page cache as the linker wrote them (large folios, so a
 # fault maps far more than the page it needs): the agent's resident size was 31–33 MiB started
 # from a fresh build and 28.8 MiB from the same file read back from disk, as an installed
 # binary is after a boot. Both are dropped from the cache, so the servers start as deployed.
 sync
-for binary in "$agent" Benchmarks/.build/release/NullServer; do
+for binary in "$agent" .build/benchmarks/release/NullServer; do
     dd if="$(readlink -f "$binary")" iflag=nocache count=0 status=none
 done
 
@@ -115,7 +115,7 @@ pids+=($!); letterbox_pid=$!
 "$agent" serve --data-dir "$mail/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
     --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/memlog.out" 2>&1 &
 pids+=($!); memlog_pid=$!
-Benchmarks/.build/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
+.build/benchmarks/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
 pids+=($!); null_pid=$!
 smtp-sink -L -u nobody "unix:$work/sink.sock" 1024 &
 pids+=($!); sink_pid=$!

@@ -14,9 +14,9 @@ connections=${1:-1000}
 seconds=${2:-60}
 recipients=${3:-3}
 swift build -c release --static-swift-stdlib --product letterbox 2>&1 | tail -1
-swift build --package-path Benchmarks -c release --static-swift-stdlib --product LoadTest 2>&1 | tail -1
+swift build --package-path Benchmarks --scratch-path .build/benchmarks -c release --static-swift-stdlib --product LoadTest 2>&1 | tail -1
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-benchmarks=$(swift build --package-path Benchmarks -c release --static-swift-stdlib --show-bin-path)
+benchmarks=$(swift build --package-path Benchmarks --scratch-path .build/benchmarks -c release --static-swift-stdlib --show-bin-path)
 work=$(mktemp -d)
 trap 'kill $agent 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin/letterbox" serve --data-dir "$work/data" --log-level warning --max-recipients 1000 > "$work/agent.log" 2>&1 &

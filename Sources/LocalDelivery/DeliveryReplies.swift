@@ -16,9 +16,21 @@ enum DeliveryReplies {
         SMTPError(code: 550, enhancedCode: EnhancedCode(5, 1, 3), message: "<\(address)> Bad recipient mailbox address syntax")
     }
 
-    static func deliveredText(_ address: Address, file: String) -> String { "<\(address)> delivered as \(file)" }
+    /// Puts a delivery into its record: 250 2.0.0, naming the file.
+    static func recordDelivered(_ address: Address, file: String, in record: inout RecipientRecord) {
+        record.status = .delivered
+        record.code = 250
+        record.enhancedCode = "2.0.0"
+        record.text = "<\(address)> delivered as \(file)"
+    }
 
-    static func duplicateText(_ address: Address) -> String { "<\(address)> already delivered (duplicate suppressed)" }
+    /// Puts a suppressed duplicate into its record: 250 2.0.0, as the client is told.
+    static func recordDuplicate(_ address: Address, in record: inout RecipientRecord) {
+        record.status = .duplicate
+        record.code = 250
+        record.enhancedCode = "2.0.0"
+        record.text = "<\(address)> already delivered (duplicate suppressed)"
+    }
 
     /// A file-system failure for one recipient.
     static func failure(_ error: MaildirError, for address: Address, quotaTempfail: Bool) -> SMTPError {

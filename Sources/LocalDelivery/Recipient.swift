@@ -93,18 +93,12 @@ struct Recipient: Sendable {
         case .pending:
             break
         case .linked(let copy), .unsynced(let copy, _):
-            record.status = .delivered
-            record.code = 250
-            record.enhancedCode = "2.0.0"
-            record.text = DeliveryReplies.deliveredText(target.address, file: copy.file)
+            DeliveryReplies.recordDelivered(target.address, file: copy.file, in: &record)
             record.file = copy.file
             record.folder = copy.maildir.folderName
             record.mailbox = copy.maildir.path
         case .duplicate:
-            record.status = .duplicate
-            record.code = 250
-            record.enhancedCode = "2.0.0"
-            record.text = DeliveryReplies.duplicateText(target.address)
+            DeliveryReplies.recordDuplicate(target.address, in: &record)
         case .failed:
             break
         }

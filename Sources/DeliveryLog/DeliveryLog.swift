@@ -97,8 +97,8 @@ public final class DeliveryLog: Sendable {
         if !unapplied.isEmpty {
             do {
                 try engine.begin()
-                _ = try engine.apply(unapplied.map(LogOperation.amend))
-                try engine.commit()
+                try engine.apply(unapplied.map(LogOperation.amend))
+                _ = try engine.commit()
             } catch {
                 engine.rollback()
                 failure = error

@@ -14,17 +14,19 @@ package protocol DeliveryLogEngine: Sendable {
     /// Begins the transaction the next operations go into.
     func begin() throws
 
-    /// Applies `operations` inside the open transaction; returns each one's transaction id
-    /// (the new transaction's for a record, the amended one's for an amendment), in order.
-    func apply(_ operations: [LogOperation]) throws -> [Int64]
+    /// Applies `operations` inside the open transaction: now (SQLite does the inserts' work
+    /// while the agent goes on), or at ``commit()`` (an engine over a network sends a batch in
+    /// one round trip).
+    func apply(_ operations: [LogOperation]) throws
 
     /// Applies `amendments` inside the open transaction, all or none (a savepoint): whether
     /// they were made. When they fail, the transaction goes on without them.
     func applyAtomically(_ amendments: [Amendment]) -> Bool
 
-    /// Commits the open transaction; it is durable when this returns if the engine syncs
-    /// every commit (``syncsEveryCommit``).
-    func commit() throws
+    /// Commits the open transaction; returns the transaction id of every operation applied in
+    /// it (the new transaction's for a record, the amended one's for an amendment), in order.
+    /// It is durable when this returns if the engine syncs every commit (``syncsEveryCommit``).
+    func commit() throws -> [Int64]
 
     /// Rolls the open transaction back, if one is open.
     func rollback()

@@ -54,6 +54,18 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.stagedLimit = stagedLimit
     }
 
+    /// What the writer reports when the engine breaks its contract.
+    enum EngineError: Error, CustomStringConvertible {
+        /// The commit returned fewer or more ids than operations were applied.
+        case idsMissing(expected: Int, got: Int)
+
+        var description: String {
+            switch self {
+            case .idsMissing(let expected, let got): "the log's engine committed \(expected) operations but returned \(got) ids"
+            }
+        }
+    }
+
     /// An operation queued, and who waits for its commit.
     private struct Entry {
         var operation: LogOperation
@@ -186,7 +198,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     try engine.begin()
                     retried = retryAmendments()
                 }
-                results += try engine.apply(entries.map(\.operation))
+                try engine.apply(entries.map(\.operation))
             } catch {
                 failure = error
                 engine.rollback()
@@ -226,7 +238,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             insert(last)
             if failure == nil {
                 do {
-                    try engine.commit()
+                    results = try engine.commit()
+                    // An engine that answers for fewer operations than it was given broke its
+                    // contract; its waiters must not be told a made-up id.
+                    if results.count != open.count { failure = EngineError.idsMissing(expected: open.count, got: results.count) }
                 } catch {
                     failure = error
                     engine.rollback()

@@ -1,6 +1,7 @@
 import CFileSystem
 import Foundation
 import GRDB
+import Synchronization
 
 /// The delivery log in one SQLite file (GRDB, WAL mode): the embedded default engine.
 ///
@@ -12,6 +13,9 @@ final class SQLiteEngine: DeliveryLogEngine {
     /// The duplicate check's own read connections.
     private let readers: DuplicateReaders
     let queries: any DeliveryLogQueries
+    /// The ids of the operations applied in the open transaction, for ``commit()``. Only the
+    /// writer touches it, one call at a time; the lock makes that visible to the compiler.
+    private let applied = Mutex<[Int64]>([])
 
     /// Opens (creating and migrating as needed) the log at `path`. With `durable`, every
     /// commit is synced to disk (`synchronous = FULL`); without, a crash may lose the last
@@ -52,8 +56,8 @@ final class SQLiteEngine: DeliveryLogEngine {
         try database.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
     }
 
-    func apply(_ operations: [LogOperation]) throws -> [Int64] {
-        try database.writeWithoutTransaction { db in
+    func apply(_ operations: [LogOperation]) throws {
+        let ids = try database.writeWithoutTransaction { db in
             try operations.map { operation in
                 switch operation {
                 case .record(let record): return try DeliveryStatements.insert(record, db)
@@ -61,6 +65,7 @@ final class SQLiteEngine: DeliveryLogEngine {
                 }
             }
         }
+        applied.withLock { $0 += ids }
     }
 
     func applyAtomically(_ amendments: [Amendment]) -> Bool {
@@ -78,11 +83,16 @@ final class SQLiteEngine: DeliveryLogEngine {
         }) ?? false
     }
 
-    func commit() throws {
+    func commit() throws -> [Int64] {
         try database.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+        return applied.withLock { ids in
+            defer { ids.removeAll(keepingCapacity: true) }
+            return ids
+        }
     }
 
     func rollback() {
+        applied.withLock { $0.removeAll(keepingCapacity: true) }
         try? database.writeWithoutTransaction { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
     }
 

@@ -265,6 +265,7 @@ struct TransactionTests {
                     // the client's task can be resumed seconds after a reply arrived, so the
                     // time a reply was seen says nothing about the server's silence.
                     var previousSend = started
+                    var longestReply = Duration.zero
                     while ContinuousClock.now - started < .seconds(11) {
                         let sent = ContinuousClock.now
                         let reply: String
@@ -283,9 +284,12 @@ struct TransactionTests {
                         let sincePrevious = ContinuousClock.now - previousSend
                         if reply != "250 2.0.0 Ok" && sincePrevious >= .seconds(4) { return sincePrevious }
                         #expect(reply == "250 2.0.0 Ok")
+                        longestReply = max(longestReply, ContinuousClock.now - sent)
                         previousSend = sent
                         commands += 1
                     }
+                    // Held up for most of the 11 s in one command: too few to say anything.
+                    if commands <= 1 && longestReply >= .seconds(4) { return longestReply }
                     #expect(commands > 1)
                     #expect(try await client.readUntilClosed() == ["421 4.4.2 mx.test Error: timeout exceeded"])
                     // Cut off one timeout after the last command: counted from when it began to

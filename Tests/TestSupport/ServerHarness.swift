@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import SMTPCore
 import SMTPServer
 
@@ -10,13 +11,15 @@ public func withServer<T>(
     endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
     backend makeBackend: ((TestBackend) -> any Backend)? = nil,
     logger customLogger: Logger? = nil,
+    eventLoopGroup: (any EventLoopGroup)? = nil,
     _ body: (SocketAddress, Recorder, Server) async throws -> T
 ) async throws -> T {
     let recorder = Recorder()
     var logger = customLogger ?? Logger(label: "test.server")
     if customLogger == nil { logger.logLevel = .critical }
     let testBackend = TestBackend(recorder: recorder, behaviour: behaviour)
-    let server = Server(backend: makeBackend?(testBackend) ?? testBackend, configuration: configuration, logger: logger)
+    let server = Server(backend: makeBackend?(testBackend) ?? testBackend, configuration: configuration, logger: logger,
+                        eventLoopGroup: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton)
     let address = try await server.listen(endpoint)!
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
@@ -35,10 +38,25 @@ public func withServer<T>(
 
 extension Server.Configuration {
     /// A configuration for tests, with a read timeout short enough that a connection a test
-    /// forgets ends by itself, and long enough that no connection a test keeps idle on purpose
-    /// times out under CI's load (where 10 s once passed between two steps of one test).
-    /// Tests of the timeout set their own.
+    /// forgets ends by itself, and long enough that no client is cut off while the whole suite
+    /// runs on two cores (where a client's task has waited 30 s for its turn while large
+    /// messages were encoded beside it). Tests of the timeout set their own.
     public static func test(_ session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(hostname: "mx.test")) -> Self {
-        Server.Configuration(session: session, readTimeout: .seconds(30))
+        Server.Configuration(session: session, readTimeout: .seconds(120))
+    }
+}
+
+/// Runs `body` with an event loop group of one thread of its own, shut down afterwards: for a
+/// test whose server streams many megabytes, so that the work does not hold up the shared
+/// loops every other test's servers and clients run on while the suite runs in parallel.
+public func withPrivateEventLoop<T>(_ body: (any EventLoopGroup) async throws -> T) async throws -> T {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    do {
+        let result = try await body(group)
+        try await group.shutdownGracefully()
+        return result
+    } catch {
+        try? await group.shutdownGracefully()
+        throw error
     }
 }

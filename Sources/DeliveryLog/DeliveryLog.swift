@@ -65,6 +65,24 @@ public final class DeliveryLog: Sendable {
                   gatherWindow: gatherWindow, stagedLimit: stagedLimit)
     }
 
+    /// Opens the log at `location`: a PostgreSQL server's URL (`postgres://` or `postgresql://`,
+    /// see ``PostgresLocation``), whose schema is created or migrated under an advisory lock, or
+    /// else the path of a SQLite file (``init(path:durable:busyTimeout:gatherWindow:stagedLimit:)``).
+    /// `durable` and `busyTimeout` concern SQLite only: on PostgreSQL the server's
+    /// `synchronous_commit` decides (``summary``).
+    public convenience init(location: String, durable: Bool = true, busyTimeout: TimeInterval = 5) throws {
+        if PostgresLocation.isURL(location) {
+            self.init(engine: try PostgresEngine(location: try PostgresLocation(url: location)), gatherWindow: 0.001,
+                      stagedLimit: 0.5)
+        } else {
+            try self.init(path: location, durable: durable, busyTimeout: busyTimeout)
+        }
+    }
+
+    /// What keeps the log and whether a commit is durable when it returns, in words, for
+    /// `serve`'s start-up line.
+    public var summary: String { engine.summary }
+
     /// A log over an open engine, with the group commit's `gatherWindow` and `stagedLimit`
     /// (see ``init(path:durable:busyTimeout:gatherWindow:stagedLimit:)``).
     package init(engine: any DeliveryLogEngine, gatherWindow: TimeInterval, stagedLimit: TimeInterval) {

@@ -41,6 +41,9 @@ package protocol DeliveryLogEngine: Sendable {
     /// Whether every commit is durable when it returns.
     var syncsEveryCommit: Bool { get throws }
 
+    /// What keeps the log and whether its commits are durable, in words.
+    var summary: String { get }
+
     /// Closes every connection; nothing is called after it.
     func close() throws
 }

@@ -22,6 +22,16 @@ public final class DeliveryLogReader: DeliveryLogQueries {
         queries = try SQLiteEngine.openReadOnly(path: path, busyTimeout: busyTimeout)
     }
 
+    /// Opens the log at `location` for reading: a PostgreSQL URL (``PostgresLocation``) or a
+    /// SQLite file's path (``init(path:busyTimeout:)``). Nothing is created or migrated.
+    public convenience init(location: String) throws {
+        if PostgresLocation.isURL(location) {
+            self.init(try PostgresEngine.openQueries(location: try PostgresLocation(url: location)))
+        } else {
+            try self.init(path: location)
+        }
+    }
+
     /// A reader over an open engine's queries (the agent's).
     init(_ queries: any DeliveryLogQueries) {
         self.queries = queries

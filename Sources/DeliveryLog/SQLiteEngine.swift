@@ -117,6 +117,14 @@ final class SQLiteEngine: DeliveryLogEngine {
         }
     }
 
+    var summary: String {
+        switch Result(catching: { try syncsEveryCommit }) {
+        case .success(true): "SQLite, every commit synced to disk"
+        case .success(false): "SQLite, commits not synced (a power failure may lose the last ones)"
+        case .failure(let error): "SQLite (its sync setting could not be read: \(error))"
+        }
+    }
+
     /// Closes the duplicate check's connections, the read connections and the writing
     /// connection last — the last to close checkpoints the WAL and, when no other process has
     /// the log open, removes it.

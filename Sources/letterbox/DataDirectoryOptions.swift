@@ -7,7 +7,10 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .long, help: "The data directory (default ./letterbox-data, or $LETTERBOX_DATA_DIR).")
     var dataDir: String?
 
-    @Option(name: .long, help: "The delivery log (default <data-dir>/deliveries.sqlite).")
+    @Option(name: .long, help: """
+        The delivery log: a SQLite file (default <data-dir>/deliveries.sqlite) or a PostgreSQL \
+        URL (postgresql://user@host/db, or postgresql://user@/db?host=/run/postgresql).
+        """)
     var database: String?
 
     /// Read by ``ConfigFile`` before parsing; declared here for the help and the manual.
@@ -22,6 +25,11 @@ struct DataDirectoryOptions: ParsableArguments {
     }
 
     var resolvedDatabase: String { database ?? resolvedDataDir + "/deliveries.sqlite" }
+
+    /// The delivery log as messages name it: a URL's password hidden.
+    var displayedDatabase: String {
+        PostgresLocation.isURL(resolvedDatabase) ? PostgresLocation.redacted(resolvedDatabase) : resolvedDatabase
+    }
 }
 
 /// `2h`, `30m`, `45s`, `7d` (and `0`).

@@ -96,9 +96,9 @@ struct DeliverCommand: AsyncParsableCommand {
         let users = try delivery.loadUsers()
         let log: DeliveryLog
         do {
-            log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
+            log = try DeliveryLog(location: data.resolvedDatabase, durable: delivery.durable)
         } catch {
-            throw CommandFailure("cannot open the delivery log: \(data.resolvedDatabase): \(describe(error))")
+            throw CommandFailure("cannot open the delivery log: \(data.displayedDatabase): \(describe(error))")
         }
         let backend = LocalDeliveryBackend(configuration: configuration, log: log, users: users)
         let outcomes: [SMTPError?]

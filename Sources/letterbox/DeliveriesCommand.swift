@@ -14,9 +14,11 @@ struct DeliveriesCommand: AsyncParsableCommand {
     /// a running agent (see ``DeliveryLogReader``).
     static func open(_ data: DataDirectoryOptions) throws -> DeliveryLogReader {
         do {
-            return try DeliveryLogReader(path: data.resolvedDatabase)
+            return try DeliveryLogReader(location: data.resolvedDatabase)
         } catch let error as DeliveryLogError {
             throw CommandFailure(error.description)
+        } catch {
+            throw CommandFailure("cannot open the delivery log: \(data.displayedDatabase): \(describe(error))")
         }
     }
 

@@ -103,9 +103,9 @@ struct ServeCommand: AsyncParsableCommand {
         let userDirectory = try delivery.loadUsers()
         let log: DeliveryLog
         do {
-            log = try DeliveryLog(path: data.resolvedDatabase, durable: delivery.durable)
+            log = try DeliveryLog(location: data.resolvedDatabase, durable: delivery.durable)
         } catch {
-            throw CommandFailure("cannot open the delivery log: \(data.resolvedDatabase): \(describe(error))", status: 75)
+            throw CommandFailure("cannot open the delivery log: \(data.displayedDatabase): \(describe(error))", status: 75)
         }
         // Closed on every way out; the normal one below reports a failure to close.
         defer { try? log.close() }
@@ -152,7 +152,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
         }
-        print("letterbox: mail in \(mailRoot), delivery log \(data.resolvedDatabase)")
+        print("letterbox: mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))")
         let arenas = letterbox_malloc_arena_limit()
         logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
         fflush(nil)   // all streams: the listening lines reach a pipe at once
@@ -174,7 +174,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try log.close()
         } catch {
-            throw CommandFailure("closing the delivery log: \(data.resolvedDatabase): \(describe(error))", status: 75)
+            throw CommandFailure("closing the delivery log: \(data.displayedDatabase): \(describe(error))", status: 75)
         }
     }
 }

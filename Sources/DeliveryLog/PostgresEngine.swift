@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The delivery log on a PostgreSQL server, for several agents sharing one log.
+///
+/// A batch the group-commit writer gathers goes to the server as one statement, in one round
+/// trip: PostgreSQL runs a lone statement as a transaction of its own, so all of the batch's
+/// records are committed together or not at all, and `COMMIT` has returned — with the WAL
+/// flushed when `synchronous_commit` is on — before any of their deliveries is acknowledged.
+/// Amendments (rare: a copy whose directory sync failed) go in an explicit transaction of
+/// their own. The duplicate check and the queries read through a second connection.
+final class PostgresEngine: DeliveryLogEngine {
+    let location: PostgresLocation
+    private let logger: Logger
+    /// The writer's connection, used by the log's one writer only.
+    private let writer: PostgresConnectionSlot
+    /// Reads: the duplicate check (from the disk threads) and the queries.
+    private let reader: PostgresConnectionSlot
+    /// The operations of the open transaction, sent at ``commit()``. Only the writer touches
+    /// it, one call at a time; the lock makes that visible to the compiler.
+    private let pending = Mutex<[LogOperation]>([])
+    let queries: any DeliveryLogQueries
+
+    /// Connects to the server at `location` and migrates its schema (under an advisory lock,
+    /// so agents starting at once do not both migrate). Blocks the calling thread.
+    init(location: PostgresLocation, logger: Logger = Logger(label: "letterbox.delivery-log")) throws {
+        self.location = location
+        self.logger = logger
+        writer = PostgresConnectionSlot(location: location, logger: logger)
+        reader = PostgresConnectionSlot(location: location, logger: logger)
+        do {
+            try PostgresSchema.migrate(try writer.open(), logger: logger, location: location)
+        } catch let error as DeliveryLogError {
+            writer.close()
+            throw error
+        } catch {
+            writer.close()
+            throw PostgresFailure(location, error)
+        }
+        queries = PostgresQueries(slot: reader)
+    }
+
+    func begin() throws {
+        pending.withLock { $0.removeAll() }
+    }
+
+    func apply(_ operations: [LogOperation]) throws {
+        pending.withLock { $0 += operations }
+    }
+
+    func applyAtomically(_ amendments: [Amendment]) -> Bool {
+        (try? inTransaction { try amendments.forEach(amend) }) != nil
+    }
+
+    func commit() throws -> [Int64] {
+        let operations = pending.withLock { operations in
+            defer { operations.removeAll() }
+            return operations
+        }
+        var records: [TransactionRecord] = []
+        var amendments: [Amendment] = []
+        for operation in operations {
+            switch operation {
+            case .record(let record): records.append(record)
+            case .amend(let amendment): amendments.append(amendment)
+            }
+        }
+        var ids: [Int64] = []
+        if amendments.isEmpty {
+            ids = try insert(records)
+        } else {
+            try inTransaction {
+                ids = try insert(records)
+                try amendments.forEach(amend)
+            }
+        }
+        var next = ids.makeIterator()
+        return operations.compactMap { operation in
+            switch operation {
+            case .record: next.next()
+            case .amend(let amendment): amendment.transaction
+            }
+        }
+    }
+
+    func rollback() {
+        pending.withLock { $0.removeAll() }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` on the writer's connection (`ROLLBACK` when it
+    /// throws).
+    private func inTransaction(_ body: () throws -> Void) throws {
+        _ = try writer.rows("BEGIN")
+        do {
+            try body()
+            _ = try writer.rows("COMMIT")
+        } catch {
+            _ = try? writer.rows("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Inserts `records` with one statement (its own transaction outside ``inTransaction(_:)``)
+    /// and returns their transaction ids, in order. Columns that may be absent travel as empty
+    /// text and are stored as NULL.
+    private func insert(_ records: [TransactionRecord]) throws -> [Int64] {
+        guard !records.isEmpty else { return [] }
+        var ord: [Int64] = [], session: [String] = [], time: [String] = [], client: [String] = [], helo: [String] = []
+        var sender: [String] = [], size: [Int64] = [], messageID: [String] = [], hash: [String] = []
+        var recipientOrd: [Int64] = [], recipient: [String] = [], original: [String] = [], mailbox: [String] = []
+        var folder: [String] = [], file: [String] = [], status: [String] = [], code: [Int64] = []
+        var enhanced: [String] = [], text: [String] = [], duration: [Double] = []
+        for (index, record) in records.enumerated() {
+            ord.append(Int64(index))
+            session.append(record.sessionID)
+            time.append(Timestamp.format(record.time))
+            client.append(record.clientAddress ?? "")
+            helo.append(record.helo ?? "")
+            sender.append(record.sender)
+            size.append(Int64(record.size))
+            messageID.append(record.messageID ?? "")
+            hash.append(record.bodySHA256 ?? "")
+            for row in record.recipients {
+                recipientOrd.append(Int64(index))
+                recipient.append(row.recipient)
+                original.append(row.originalRecipient ?? "")
+                mailbox.append(row.mailbox ?? "")
+                folder.append(row.folder ?? "")
+                file.append(row.file ?? "")
+                status.append(row.status.rawValue)
+                code.append(Int64(row.code))
+                enhanced.append(row.enhancedCode)
+                text.append(row.text)
+                duration.append(row.duration)
+            }
+        }
+        var binds = PostgresBindings(capacity: 20)
+        for column in [ord, size] { binds.append(column) }
+        for column in [session, time, client, helo, sender, messageID, hash] { binds.append(column) }
+        binds.append(recipientOrd)
+        for column in [recipient, original, mailbox, folder, file, status] { binds.append(column) }
+        binds.append(code)
+        for column in [enhanced, text] { binds.append(column) }
+        binds.append(duration)
+        let rows = try writer.rows(PostgresQuery(unsafeSQL: Self.insertSQL, binds: binds))
+        return try rows.map { try $0.decode(Int64.self) }
+    }
+
+    /// One statement for a batch: the transactions get their ids from the sequence first, so
+    /// that each recipient row can name its transaction and the ids come back in input order.
+    private static let insertSQL = """
+        WITH input AS MATERIALIZED (
+            SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id, t.*
+            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[])
+                AS t(ord, size, session_id, time, client_address, helo, sender, message_id, body_sha256)
+        ), new_transactions AS (
+            INSERT INTO transactions (id, session_id, time, client_address, helo, sender, size, message_id, body_sha256)
+            SELECT id, session_id, time, NULLIF(client_address, ''), NULLIF(helo, ''), sender, size,
+                   NULLIF(message_id, ''), NULLIF(body_sha256, '')
+            FROM input ORDER BY ord
+        ), new_deliveries AS (
+            INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
+                                    status, code, enhanced_code, text, duration)
+            SELECT input.id, input.time, r.recipient, NULLIF(r.original_recipient, ''), NULLIF(r.mailbox, ''),
+                   NULLIF(r.folder, ''), NULLIF(r.file, ''), r.status, r.code, r.enhanced_code, r.text, r.duration
+            FROM unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+                        $17::bigint[], $18::text[], $19::text[], $20::float8[]) WITH ORDINALITY
+                AS r(ord, recipient, original_recipient, mailbox, folder, file, status, code, enhanced_code, text,
+                     duration, position)
+            JOIN input ON input.ord = r.ord
+            ORDER BY r.position
+        )
+        SELECT id FROM input ORDER BY ord
+        """
+
+    /// Rewrites recipients of a committed transaction (see ``Amendment``).
+    private func amend(_ amendment: Amendment) throws {
+        for recipient in amendment.recipients {
+            _ = try writer.rows("""
+                UPDATE deliveries SET status = \(recipient.status.rawValue), code = \(Int64(recipient.code)),
+                    enhanced_code = \(recipient.enhancedCode), text = \(recipient.text), file = NULL, folder = NULL
+                WHERE transaction_id = \(amendment.transaction) AND recipient = \(recipient.recipient)
+                """)
+        }
+    }
+
+    func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {
+        let rows = try reader.rows("""
+            SELECT d.recipient, d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
+            WHERE t.message_id = \(messageID) AND t.body_sha256 = \(bodySHA256) AND d.time >= \(Timestamp.format(since))
+              AND d.status = 'delivered' AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
+            """)
+        var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
+        for row in rows {
+            let (recipient, mailbox, file) = try row.decode((String, String, String).self)
+            byRecipient[recipient, default: []].append(.init(mailbox: mailbox, file: file))
+        }
+        return DeliveredCopies(byRecipient: byRecipient)
+    }
+
+    /// Whether the server makes a commit durable before it returns: `synchronous_commit` is
+    /// anything but `off` (`local` and above flush the server's own WAL first).
+    var syncsEveryCommit: Bool {
+        get throws {
+            let setting = try writer.rows("SHOW synchronous_commit").first?.decode(String.self) ?? "on"
+            return setting != "off"
+        }
+    }
+
+    /// The server and its `synchronous_commit`, as `serve` reports them at start: `off` is
+    /// accepted (it is the server's administrator's choice) and said plainly.
+    var summary: String {
+        do {
+            let setting = try writer.rows("SHOW synchronous_commit").first?.decode(String.self) ?? "on"
+            let meaning = setting == "off"
+                ? "commits are not durable when acknowledged: a server crash may lose the last ones"
+                : "every commit durable on the server before a 250"
+            return "PostgreSQL \(location), synchronous_commit = \(setting): \(meaning)"
+        } catch {
+            return "PostgreSQL \(location) (synchronous_commit could not be read: \(error))"
+        }
+    }
+
+    /// The queries of a PostgreSQL log for `letterbox deliveries`, after checking that its
+    /// schema is this binary's; nothing is created or migrated.
+    static func openQueries(location: PostgresLocation, logger: Logger = Logger(label: "letterbox.delivery-log")) throws
+        -> PostgresQueries {
+        let slot = PostgresConnectionSlot(location: location, logger: logger)
+        let applied = try PostgresSchema.appliedIdentifiers(try slot.open(), logger: logger)
+        let known = PostgresSchema.migrations.map(\.identifier)
+        if !applied.isSubset(of: Set(known)) {
+            slot.close()
+            throw DeliveryLogError.newerSchema(path: location.description)
+        }
+        let missing = known.filter { !applied.contains($0) }
+        if !missing.isEmpty {
+            slot.close()
+            throw applied.isEmpty ? DeliveryLogError.notALog(path: location.description)
+                : DeliveryLogError.olderSchema(path: location.description, missing: missing)
+        }
+        return PostgresQueries(slot: slot)
+    }
+
+    func close() throws {
+        reader.close()
+        writer.close()
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A private PostgreSQL server for one test, from Debian's `postgresql` package: a cluster made
+/// with `initdb` in a directory of the test's own, listening only on a Unix socket there, with
+/// a database `letterbox`. As root, the cluster is made and run as the `postgres` user (initdb
+/// refuses root). Without PostgreSQL the test is skipped (a failure in CI).
+public final class PostgresServer: Sendable {
+    /// The cluster's directory, also the directory of its Unix socket.
+    public let directory: String
+    private let binaries: String
+    private let runAs: [String]
+    /// The server's command-line settings (`pg_ctl -o`), given at every start.
+    private let options: String
+
+    /// The log's URL for letterbox: the `letterbox` database over the socket.
+    public var url: String { "postgresql://postgres@/letterbox?host=\(directory)" }
+
+    private init(directory: String, binaries: String, runAs: [String], options: String) {
+        self.directory = directory
+        self.binaries = binaries
+        self.runAs = runAs
+        self.options = options
+    }
+
+    /// Makes and starts a cluster in `directory`, made here (its path must be short: a socket's path is
+    /// limited to about 100 octets), with `settings` (`name=value`) on its command line.
+    public static func start(in directory: String, settings: [String] = []) async throws -> PostgresServer {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+        guard let version = versions.last(where: { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") })
+        else { try External.unavailable("PostgreSQL's initdb is missing (apt-get install postgresql)") }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var runAs: [String] = []
+        if getuid() == 0 {
+            // The server's user must reach its directory through the test's own.
+            chmod((directory as NSString).deletingLastPathComponent, 0o755)
+            runAs = [try External.require("runuser"), "-u", "postgres", "--"]
+            guard let user = getpwnam("postgres") else { try External.unavailable("there is no postgres user") }
+            chmod(directory, 0o755)
+            chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
+        }
+        let options = (["-k \(directory)", "-c listen_addresses=''", "-c fsync=off"] + settings.map { "-c \($0)" })
+            .joined(separator: " ")
+        let server = PostgresServer(directory: directory, binaries: "\(root)/\(version)/bin", runAs: runAs, options: options)
+        let made = try await server.run("initdb", ["-D", directory + "/data", "-A", "trust", "-U", "postgres", "--no-sync"])
+        guard made.status == 0 else { throw SetupFailure("initdb failed: \(made.output)") }
+        try await server.restart()
+        let created = try await server.run("createdb", ["-h", directory, "-U", "postgres", "letterbox"])
+        guard created.status == 0 else {
+            await server.stop()
+            throw SetupFailure("createdb failed: \(created.output)")
+        }
+        return server
+    }
+
+    /// Runs `psql` with `sql` on the `letterbox` database; its output, unaligned and without
+    /// headers.
+    public func psql(_ sql: String) async throws -> (status: Int32, output: String) {
+        try await run("psql", ["-h", directory, "-U", "postgres", "-d", "letterbox", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-c", sql])
+    }
+
+    /// Stops the server (fast shutdown) and waits for it.
+    public func stop() async {
+        _ = try? await run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"])
+    }
+
+    /// Starts it (again, after ``stop()``).
+    public func restart() async throws {
+        let started = try await run("pg_ctl", ["-D", directory + "/data", "-o", options, "-l", directory + "/log", "-w", "start"])
+        guard started.status == 0 else {
+            throw SetupFailure("pg_ctl start failed: \(started.output) \((try? String(contentsOfFile: directory + "/log", encoding: .utf8)) ?? "")")
+        }
+    }
+
+    private func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let command = runAs + [binaries + "/" + program] + arguments
+        return try await runProcess(command[0], Array(command.dropFirst()))
+    }
+}

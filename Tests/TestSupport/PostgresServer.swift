@@ -73,8 +73,10 @@ public final class PostgresServer: Sendable {
         }
     }
 
+    /// Runs one of PostgreSQL's programs in the cluster's directory (as the postgres user it
+    /// could not enter the test's own working directory, and would say so in its output).
     private func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let command = runAs + [binaries + "/" + program] + arguments
-        return try await runProcess(command[0], Array(command.dropFirst()))
+        return try await runProcess(command[0], Array(command.dropFirst()), currentDirectory: directory)
     }
 }

@@ -11,7 +11,8 @@ import Foundation
 /// only, one call at a time, never concurrently with each other; the reads may come from any
 /// thread at any time and see only committed rows.
 package protocol DeliveryLogEngine: Sendable {
-    /// Begins the transaction the next operations go into.
+    /// Begins the transaction the next operations go into (an engine may open it with the
+    /// first of them).
     func begin() throws
 
     /// Applies `operations` inside the open transaction: now (SQLite does the inserts' work

@@ -63,6 +63,18 @@ public final class DeliveryLogReader: DeliveryLogQueries {
     }
 }
 
+extension DeliveryLogError {
+    /// Why a reader of this binary, whose migrations are `known`, cannot read a log that has
+    /// `applied` (and, with `hasUnknown`, migrations this binary does not know); `nil` when
+    /// the two agree.
+    static func schemaMismatch(applied: Set<String>, hasUnknown: Bool, known: [String], at path: String) -> DeliveryLogError? {
+        if hasUnknown { return .newerSchema(path: path) }
+        let missing = known.filter { !applied.contains($0) }
+        guard !missing.isEmpty else { return nil }
+        return applied.isEmpty ? .notALog(path: path) : .olderSchema(path: path, missing: missing)
+    }
+}
+
 /// Why a delivery log could not be opened.
 public enum DeliveryLogError: Error, Sendable, Hashable, CustomStringConvertible {
     /// No file at the path.

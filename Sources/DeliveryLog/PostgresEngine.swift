@@ -204,17 +204,19 @@ final class PostgresEngine: DeliveryLogEngine {
     /// Whether the server makes a commit durable before it returns: `synchronous_commit` is
     /// anything but `off` (`local` and above flush the server's own WAL first).
     var syncsEveryCommit: Bool {
-        get throws {
-            let setting = try writer.rows("SHOW synchronous_commit").first?.decode(String.self) ?? "on"
-            return setting != "off"
-        }
+        get throws { try synchronousCommit() != "off" }
+    }
+
+    /// The server's `synchronous_commit` for this connection.
+    private func synchronousCommit() throws -> String {
+        try writer.rows("SHOW synchronous_commit").first?.decode(String.self) ?? "on"
     }
 
     /// The server and its `synchronous_commit`, as `serve` reports them at start: `off` is
     /// accepted (it is the server's administrator's choice) and said plainly.
     var summary: String {
         do {
-            let setting = try writer.rows("SHOW synchronous_commit").first?.decode(String.self) ?? "on"
+            let setting = try synchronousCommit()
             let meaning = setting == "off"
                 ? "commits are not durable when acknowledged: a server crash may lose the last ones"
                 : "every commit durable on the server before a 250"
@@ -231,15 +233,10 @@ final class PostgresEngine: DeliveryLogEngine {
         let slot = PostgresConnectionSlot(location: location, logger: logger)
         let applied = try PostgresSchema.appliedIdentifiers(try slot.open(), logger: logger)
         let known = PostgresSchema.migrations.map(\.identifier)
-        if !applied.isSubset(of: Set(known)) {
+        if let mismatch = DeliveryLogError.schemaMismatch(applied: applied, hasUnknown: !applied.isSubset(of: Set(known)),
+                                                          known: known, at: location.description) {
             slot.close()
-            throw DeliveryLogError.newerSchema(path: location.description)
-        }
-        let missing = known.filter { !applied.contains($0) }
-        if !missing.isEmpty {
-            slot.close()
-            throw applied.isEmpty ? DeliveryLogError.notALog(path: location.description)
-                : DeliveryLogError.olderSchema(path: location.description, missing: missing)
+            throw mismatch
         }
         return PostgresQueries(slot: slot)
     }

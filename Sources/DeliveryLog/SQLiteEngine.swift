@@ -52,13 +52,20 @@ final class SQLiteEngine: DeliveryLogEngine {
         for file in [path, path + "-wal"] { _ = letterbox_skip_access_times_of_open_file(file) }
     }
 
-    func begin() throws {
-        try database.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+    /// Nothing yet: the transaction begins in the same turn on the writing connection as its
+    /// first operation (``beginIfNeeded(_:)``), so a batch costs one turn, not two.
+    func begin() throws {}
+
+    /// `BEGIN IMMEDIATE` (the write lock at once, not at the first write), unless the writer's
+    /// transaction is open already.
+    private func beginIfNeeded(_ db: Database) throws {
+        if !db.isInsideTransaction { try db.execute(sql: "BEGIN IMMEDIATE") }
     }
 
     func apply(_ operations: [LogOperation]) throws {
         let ids = try database.writeWithoutTransaction { db in
-            try operations.map { operation in
+            try beginIfNeeded(db)
+            return try operations.map { operation in
                 switch operation {
                 case .record(let record): return try DeliveryStatements.insert(record, db)
                 case .amend(let amendment): try DeliveryStatements.amend(amendment, db); return amendment.transaction
@@ -70,6 +77,7 @@ final class SQLiteEngine: DeliveryLogEngine {
 
     func applyAtomically(_ amendments: [Amendment]) -> Bool {
         (try? database.writeWithoutTransaction { db in
+            try beginIfNeeded(db)
             try db.execute(sql: "SAVEPOINT amendments")
             do {
                 for amendment in amendments { try DeliveryStatements.amend(amendment, db) }
@@ -157,10 +165,9 @@ final class SQLiteEngine: DeliveryLogEngine {
         } catch {
             throw openingError(error, path: path)
         }
-        if superseded { throw DeliveryLogError.newerSchema(path: path) }
-        let missing = migrator.migrations.filter { !applied.contains($0) }
-        if !missing.isEmpty {
-            throw applied.isEmpty ? DeliveryLogError.notALog(path: path) : DeliveryLogError.olderSchema(path: path, missing: missing)
+        if let mismatch = DeliveryLogError.schemaMismatch(applied: applied, hasUnknown: superseded, known: migrator.migrations,
+                                                          at: path) {
+            throw mismatch
         }
         return SQLiteQueries(database: queue)
     }

@@ -90,8 +90,8 @@ struct Recipient: Sendable {
                                      mailbox: target.inbox.path, status: .deferred, code: 451, enhancedCode: "4.3.0",
                                      text: "", duration: duration)
         switch outcome {
-        case .pending:
-            break
+        case .pending, .failed:
+            break   // the reply below says what happened
         case .linked(let copy), .unsynced(let copy, _):
             DeliveryReplies.recordDelivered(target.address, file: copy.file, in: &record)
             record.file = copy.file
@@ -99,8 +99,6 @@ struct Recipient: Sendable {
             record.mailbox = copy.maildir.path
         case .duplicate:
             DeliveryReplies.recordDuplicate(target.address, in: &record)
-        case .failed:
-            break
         }
         if let reply { DeliveryReplies.record(reply, in: &record) }
         return record

@@ -81,15 +81,23 @@ let package = Package(
             swiftSettings: strictness
         ),
         .target(
+            name: "PostgresAccess",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strictness
+        ),
+        .target(
             name: "DeliveryLog",
-            dependencies: ["CFileSystem", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            dependencies: ["CFileSystem", "PostgresAccess", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictness
         ),
         .target(
             name: "LocalDelivery",
-            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog",
+            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness
@@ -97,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "letterbox",
             dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "Maildir", "SMTPBackendUtilities",
-                           "CMallocTuning",
+                           "CMallocTuning", "PostgresAccess",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + networking,
             swiftSettings: strictness

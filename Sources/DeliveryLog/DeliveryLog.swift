@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import PostgresAccess
 import Synchronization
 
 /// The record of every delivery, shared by all sessions: what the agent and `letterbox

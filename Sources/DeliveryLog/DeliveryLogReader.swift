@@ -1,4 +1,5 @@
 import Foundation
+import PostgresAccess
 
 /// Read-only access to a delivery log: what `letterbox deliveries list|show|stats|verify` open.
 ///

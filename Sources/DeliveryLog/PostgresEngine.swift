@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresAccess
 import PostgresNIO
 import Synchronization
 
@@ -23,23 +24,47 @@ final class PostgresEngine: DeliveryLogEngine {
     private let pending = Mutex<[LogOperation]>([])
     let queries: any DeliveryLogQueries
 
+    /// Whether the server's schema is known to be this binary's (checked, and migrated if
+    /// need be, on the first connection that answered).
+    private let schemaReady = Mutex(false)
+    /// Why the server could not be used at start, if it could not: serve starts all the same,
+    /// and its recipients get 451 until the server answers.
+    private let startFailure: PostgresFailure?
+
     /// Connects to the server at `location` and migrates its schema (under an advisory lock,
-    /// so agents starting at once do not both migrate). Blocks the calling thread.
+    /// so agents starting at once do not both migrate). Blocks the calling thread. A server
+    /// that cannot be reached (down, refusing the password) is not an error here: the first
+    /// use that reaches it later does the check and the migration. A database holding a newer
+    /// letterbox's schema is refused.
     init(location: PostgresLocation, logger: Logger = Logger(label: "letterbox.delivery-log")) throws {
         self.location = location
         self.logger = logger
         writer = PostgresConnectionSlot(location: location, logger: logger)
         reader = PostgresConnectionSlot(location: location, logger: logger)
+        queries = PostgresQueries(slot: reader)
         do {
-            try PostgresSchema.migrate(try writer.open(), logger: logger, location: location)
+            try Self.migrate(on: writer, ready: schemaReady)
+            startFailure = nil
         } catch let error as DeliveryLogError {
             writer.close()
             throw error
         } catch {
-            writer.close()
-            throw PostgresFailure(location, error)
+            startFailure = PostgresFailure(location, error)
         }
-        queries = PostgresQueries(slot: reader)
+    }
+
+    /// Checks (migrating if need be) the schema through `slot` unless that is done already.
+    /// Each connection's first use may call it at once: the advisory lock orders them.
+    private static func migrate(on slot: PostgresConnectionSlot, ready: borrowing Mutex<Bool>) throws {
+        guard !ready.withLock({ $0 }) else { return }
+        do {
+            try PostgresSchema.migrate(try slot.open(), logger: slot.logger, location: slot.location)
+        } catch let error as DeliveryLogError {
+            throw error
+        } catch {
+            throw PostgresFailure(slot.location, error)
+        }
+        ready.withLock { $0 = true }
     }
 
     func begin() throws {
@@ -51,7 +76,7 @@ final class PostgresEngine: DeliveryLogEngine {
     }
 
     func applyAtomically(_ amendments: [Amendment]) -> Bool {
-        (try? inTransaction { try amendments.forEach(amend) }) != nil
+        (try? Self.migrate(on: writer, ready: schemaReady)) != nil && (try? inTransaction { try amendments.forEach(amend) }) != nil
     }
 
     func commit() throws -> [Int64] {
@@ -67,6 +92,7 @@ final class PostgresEngine: DeliveryLogEngine {
             case .amend(let amendment): amendments.append(amendment)
             }
         }
+        try Self.migrate(on: writer, ready: schemaReady)
         var ids: [Int64] = []
         if amendments.isEmpty {
             ids = try insert(records)
@@ -188,6 +214,7 @@ final class PostgresEngine: DeliveryLogEngine {
     }
 
     func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {
+        try Self.migrate(on: reader, ready: schemaReady)
         let rows = try reader.rows("""
             SELECT d.recipient, d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
             WHERE t.message_id = \(messageID) AND t.body_sha256 = \(bodySHA256) AND d.time >= \(Timestamp.format(since))
@@ -215,6 +242,9 @@ final class PostgresEngine: DeliveryLogEngine {
     /// The server and its `synchronous_commit`, as `serve` reports them at start: `off` is
     /// accepted (it is the server's administrator's choice) and said plainly.
     var summary: String {
+        if let startFailure {
+            return "\(startFailure); recipients get 451 4.3.0 until it answers"
+        }
         do {
             let setting = try synchronousCommit()
             let meaning = setting == "off"

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresAccess
 import PostgresNIO
 
 /// The queries of `letterbox deliveries` on a PostgreSQL log: the SQLite ones, in PostgreSQL's

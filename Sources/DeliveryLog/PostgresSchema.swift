@@ -1,4 +1,5 @@
 import Logging
+import PostgresAccess
 import PostgresNIO
 
 /// The PostgreSQL log's tables, as a sequence of migrations named like the SQLite ones and

@@ -7,36 +7,52 @@ import PostgresNIO
 import Synchronization
 
 /// One connection to the PostgreSQL server, made when first needed and made again after it
-/// broke (the server restarted, the network went away): each use that finds it broken makes one
+/// broke (the server restarted, the network went away): a use that finds it broken makes one
 /// new attempt, so nothing retries without bound, and the agent recovers by itself once the
-/// server is back.
-final class PostgresConnectionSlot: Sendable {
-    let location: PostgresLocation
-    private let logger: Logger
+/// server is back. After an attempt fails, the uses of the next second fail at once with its
+/// cause rather than each wait for an attempt of its own (a host that does not answer would
+/// hold every one of them for the connect timeout).
+package final class PostgresConnectionSlot: Sendable {
+    package let location: PostgresLocation
+    package let logger: Logger
     private let connection = Mutex<PostgresConnection?>(nil)
     /// Held while a connection is being made.
     private let connecting = NSLock()
+    /// The last failed attempt and when it was made, until one succeeds.
+    private let lastFailure = Mutex<(failure: PostgresFailure, at: ContinuousClock.Instant)?>(nil)
+    /// How long a failed attempt answers for the uses after it.
+    static let retryDelay = Duration.seconds(1)
 
-    init(location: PostgresLocation, logger: Logger) {
+    /// How long a statement may run (PostgreSQL's syntax), unless the URL's `options` say.
+    private let statementTimeout: String
+
+    /// A slot for connections to `location`, whose statements fail after `statementTimeout`
+    /// (PostgreSQL's syntax, e.g. `30s`) unless the URL's `options` set their own.
+    package init(location: PostgresLocation, logger: Logger, statementTimeout: String = "30s") {
         self.location = location
         self.logger = logger
+        self.statementTimeout = statementTimeout
     }
 
     /// The open connection, connecting first when there is none. Blocks the calling thread,
     /// which must not be an event loop's. One thread connects at a time; the others wait for
     /// its connection rather than make their own.
-    func open() throws -> PostgresConnection {
+    package func open() throws -> PostgresConnection {
         if let current = connection.withLock({ $0 }), !current.isClosed { return current }
         connecting.lock()
         defer { connecting.unlock() }
         if let current = connection.withLock({ $0 }), !current.isClosed { return current }
+        if let last = lastFailure.withLock({ $0 }), last.at.duration(to: .now) < Self.retryDelay { throw last.failure }
         let made: PostgresConnection
         do {
             made = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
-                                                  configuration: location.configuration, id: 1, logger: logger).wait()
+                                                  configuration: location.configuration(statementTimeout: statementTimeout), id: 1, logger: logger).wait()
         } catch {
-            throw PostgresFailure(location, error)
+            let failure = PostgresFailure(location, error)
+            lastFailure.withLock { $0 = (failure, .now) }
+            throw failure
         }
+        lastFailure.withLock { $0 = nil }
         let replaced = connection.withLock { slot -> PostgresConnection? in
             defer { slot = made }
             return slot
@@ -48,7 +64,7 @@ final class PostgresConnectionSlot: Sendable {
 
     /// Runs `query` and returns its rows, blocking the calling thread (not an event loop's). A
     /// failure is thrown as a ``PostgresFailure`` naming the server.
-    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+    package func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
         let connection = try open()
         do {
             return try connection.query(query, logger: logger).wait().rows
@@ -58,7 +74,7 @@ final class PostgresConnectionSlot: Sendable {
     }
 
     /// ``rows(_:)`` from async code.
-    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+    package func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let connection = try await openAsync()
         do {
             var rows: [PostgresRow] = []
@@ -82,7 +98,7 @@ final class PostgresConnectionSlot: Sendable {
     }
 
     /// Closes the connection, if one is open.
-    func close() {
+    package func close() {
         let current = connection.withLock { slot -> PostgresConnection? in
             defer { slot = nil }
             return slot
@@ -91,32 +107,4 @@ final class PostgresConnectionSlot: Sendable {
         let closed: EventLoopFuture<Void> = current.close()
         try? closed.wait()
     }
-}
-
-/// A PostgreSQL failure as an operator reads it: which server, and what it said (or why it
-/// could not be reached).
-public struct PostgresFailure: Error, CustomStringConvertible {
-    /// The server, without its password.
-    public let server: String
-    /// The cause: the server's message with its SQLSTATE, or the connection's failure.
-    public let cause: String
-
-    init(_ location: PostgresLocation, _ error: any Error) {
-        server = location.description
-        if let failure = error as? PostgresFailure {
-            cause = failure.cause
-        } else if let error = error as? PSQLError {
-            if let message = error.serverInfo?[.message] {
-                cause = message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
-            } else if let underlying = error.underlying {
-                cause = "\(underlying)"
-            } else {
-                cause = "\(error.code)"
-            }
-        } else {
-            cause = "\(error)"
-        }
-    }
-
-    public var description: String { "PostgreSQL \(server): \(cause)" }
 }

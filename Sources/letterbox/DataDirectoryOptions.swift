@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeliveryLog
 import Foundation
+import PostgresAccess
 
 /// Where letterbox keeps its state: shared by `serve`, `deliver` and `deliveries`.
 struct DataDirectoryOptions: ParsableArguments {

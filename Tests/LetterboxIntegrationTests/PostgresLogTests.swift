@@ -8,31 +8,6 @@ import TestSupport
 /// the deliveries commands on it, several agents sharing it.
 @Suite("The delivery log on PostgreSQL", .timeLimit(.minutes(3)))
 struct PostgresLogTests {
-    /// Runs `body` with a PostgreSQL server of its own, stopped afterwards.
-    static func withPostgres<T>(_ body: (PostgresServer, String) async throws -> T) async throws -> T {
-        try await withTemporaryDirectory { directory in
-            let server = try await PostgresServer.start(in: directory + "/pg")
-            do {
-                let result = try await body(server, directory)
-                await server.stop()
-                return result
-            } catch {
-                await server.stop()
-                throw error
-            }
-        }
-    }
-
-    /// One message to `recipients` through `agent`; the LMTP reply code of each.
-    static func send(_ agent: AgentProcess, id: String, to recipients: [String]) async throws -> [Int] {
-        let client = try await Client.connect(to: .unix(path: agent.socket), configuration: Client.Configuration(lmtp: true))
-        let (writer, _) = try await client.beginMessage(from: .mailbox(Address("s@y.test")!), to: recipients.map { Address($0)! })
-        try await writer.write("Message-ID: <\(id)>\r\nSubject: \(id)\r\n\r\nbody\r\n")
-        let codes = try await writer.finishWithStatuses().map(\.reply.code)
-        try await client.quit()
-        return codes
-    }
-
     /// `letterbox deliveries list --json` with `arguments`, as rows.
     static func listed(_ url: String, _ arguments: [String] = []) async throws -> [[String: Any]] {
         let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--database", url, "--json"] + arguments)
@@ -42,12 +17,12 @@ struct PostgresLogTests {
 
     @Test("serve and deliver write the log on PostgreSQL, the deliveries commands read it with the same keys as on SQLite; serve says whether commits are durable")
     func serveDeliverAndRead() async throws {
-        try await Self.withPostgres { server, directory in
+        try await PostgresServer.with { server, directory in
             let agent = try await AgentProcess.start(in: directory + "/data", ["--database", server.url])
             defer { agent.stop() }
             let line = try await agent.waitForOutput("delivery log")
             #expect(line.contains("PostgreSQL postgres@") && line.contains("synchronous_commit = on"), "\(line)")
-            #expect(try await Self.send(agent, id: "one@pg.test", to: ["a@x.test", "b@x.test"]) == [250, 250])
+            #expect(try await agent.send(id: "one@pg.test", to: ["a@x.test", "b@x.test"]).map(\.code) == [250, 250])
             let delivered = try await runProcess(letterboxExecutable(), [
                 "deliver", "--data-dir", directory + "/data", "--database", server.url, "--hostname", "mx.test",
                 "--sender", "s@y.test", "--recipient", "c@x.test",
@@ -59,10 +34,10 @@ struct PostgresLogTests {
             #expect(Set(rows.compactMap { $0["recipient"] as? String }) == ["a@x.test", "b@x.test", "c@x.test"])
             #expect(rows.allSatisfy { ($0["status"] as? String) == "delivered" && ($0["file"] as? String) != nil })
             // The same keys a SQLite log gives.
-            _ = try await Self.send(agent, id: "three@pg.test", to: ["d@x.test"])
+            _ = try await agent.send(id: "three@pg.test", to: ["d@x.test"])
             let sqliteAgent = try await AgentProcess.start(in: directory + "/sqlite")
             defer { sqliteAgent.stop() }
-            _ = try await Self.send(sqliteAgent, id: "three@pg.test", to: ["d@x.test"])
+            _ = try await sqliteAgent.send(id: "three@pg.test", to: ["d@x.test"])
             let onSQLite = try await Self.listed(sqliteAgent.database)
             let onPostgres = try await Self.listed(server.url, ["--message-id", "<three@pg.test>"])
             #expect(onSQLite.first.map { Set($0.keys) } == onPostgres.first.map { Set($0.keys) })
@@ -83,7 +58,7 @@ struct PostgresLogTests {
 
     @Test("concurrent deliveries: every 250 has its row, each transaction its recipients, whatever batch carried it")
     func concurrentDeliveries() async throws {
-        try await Self.withPostgres { server, directory in
+        try await PostgresServer.with { server, directory in
             let agent = try await AgentProcess.start(in: directory + "/data", ["--database", server.url])
             defer { agent.stop() }
             let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -92,9 +67,9 @@ struct PostgresLogTests {
                         var accepted = 0
                         for message in 0..<5 {
                             do {
-                                let codes = try await Self.send(agent, id: "c\(client)m\(message)@pg.test",
-                                                                to: ["u\(client)@x.test", "all@x.test"])
-                                accepted += codes.filter { $0 == 250 }.count
+                                let replies = try await agent.send(id: "c\(client)m\(message)@pg.test",
+                                                                   to: ["u\(client)@x.test", "all@x.test"])
+                                accepted += replies.filter { $0.code == 250 }.count
                             } catch {
                                 Issue.record("client \(client) message \(message): \(error); agent: \(agent.process.outputText)")
                             }
@@ -115,7 +90,7 @@ struct PostgresLogTests {
 
     @Test("two agents on one PostgreSQL log and one mail store: both start at once (one migrates), and a message delivered through one is a duplicate through the other")
     func twoAgentsShareTheLog() async throws {
-        try await Self.withPostgres { server, directory in
+        try await PostgresServer.with { server, directory in
             let mail = directory + "/mail"
             async let first = AgentProcess.start(in: directory + "/a", ["--database", server.url, "--mail-root", mail])
             async let second = AgentProcess.start(in: directory + "/b", ["--database", server.url, "--mail-root", mail])
@@ -123,8 +98,8 @@ struct PostgresLogTests {
             defer { a.stop(); b.stop() }
             let migrations = try await server.psql("SELECT COUNT(*) FROM letterbox_migrations")
             #expect(migrations.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(migrations.output)")
-            #expect(try await Self.send(a, id: "shared@pg.test", to: ["bob@x.test"]) == [250])
-            #expect(try await Self.send(b, id: "shared@pg.test", to: ["bob@x.test"]) == [250])
+            #expect(try await a.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
+            #expect(try await b.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
             let rows = try await Self.listed(server.url, ["--message-id", "<shared@pg.test>"])
             #expect(Set(rows.compactMap { $0["status"] as? String }) == ["delivered", "duplicate"], "\(rows)")
             let copies = try FileManager.default.contentsOfDirectory(atPath: mail + "/x.test/bob/new")
@@ -134,7 +109,7 @@ struct PostgresLogTests {
 
     @Test("a URL that names no server, or a database without letterbox's tables: one line naming the server, no usage text")
     func unreachable() async throws {
-        try await Self.withPostgres { server, directory in
+        try await PostgresServer.with { server, directory in
             let missing = "postgresql://postgres@/letterbox?host=\(directory)/nowhere"
             let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--database", missing])
             #expect(listed.status != 0)

@@ -101,6 +101,17 @@ public final class AgentProcess: Sendable {
 }
 
 extension AgentProcess {
+    /// One message, with Message-ID `<id>` and a Subject of `id`, from s@y.test to `recipients`
+    /// over LMTP: each recipient's reply.
+    public func send(id: String, to recipients: [String]) async throws -> [Reply] {
+        let client = try await Client.connect(to: .unix(path: socket), configuration: Client.Configuration(lmtp: true))
+        let (writer, _) = try await client.beginMessage(from: .mailbox(Address("s@y.test")!), to: recipients.map { Address($0)! })
+        try await writer.write("Message-ID: <\(id)>\r\nSubject: \(id)\r\n\r\nbody\r\n")
+        let replies = try await writer.finishWithStatuses().map(\.reply)
+        try await client.quit()
+        return replies
+    }
+
     /// Opens an LMTP transaction with the null sender and gives each of `recipients` in a RCPT:
     /// the reply code of each (250 when accepted); then QUIT. `endpoint`: where to connect
     /// instead of the agent's Unix socket.

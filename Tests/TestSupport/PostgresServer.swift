@@ -53,11 +53,65 @@ public final class PostgresServer: Sendable {
         return server
     }
 
+    /// Runs `body` with a server of its own in a new temporary directory (given as the second
+    /// argument), stopped afterwards.
+    public static func with<T>(_ body: (PostgresServer, String) async throws -> T) async throws -> T {
+        try await withTemporaryDirectory { directory in
+            let server = try await PostgresServer.start(in: directory + "/pg")
+            do {
+                let result = try await body(server, directory)
+                await server.stop()
+                return result
+            } catch {
+                await server.stop()
+                throw error
+            }
+        }
+    }
+
+    /// The URL of the `letterbox` database for `user` with `password`, with the URL
+    /// parameters `extra` (e.g. `options=...`) added.
+    public func url(user: String = "postgres", password: String? = nil, extra: String = "") -> String {
+        let credentials = user + (password.map { ":" + $0 } ?? "")
+        return "postgresql://\(credentials)@/letterbox?host=\(directory)" + (extra.isEmpty ? "" : "&" + extra)
+    }
+
+    /// Makes `user` a login role with `password`, and makes the server ask it for that password
+    /// (SCRAM-SHA-256) on the Unix socket, where every other user is still trusted.
+    public func requirePassword(user: String, password: String) async throws {
+        let created = try await psql("CREATE ROLE \(user) LOGIN SUPERUSER PASSWORD '\(password)'")
+        guard created.status == 0 else { throw SetupFailure("CREATE ROLE failed: \(created.output)") }
+        let hba = directory + "/data/pg_hba.conf"
+        let rules = try String(contentsOfFile: hba, encoding: .utf8)
+        try ("local all \(user) scram-sha-256\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
+        let reloaded = try await run("pg_ctl", ["-D", directory + "/data", "reload"])
+        guard reloaded.status == 0 else { throw SetupFailure("pg_ctl reload failed: \(reloaded.output)") }
+        try await Task.sleep(for: .milliseconds(300))   // the postmaster rereads it on the signal
+    }
+
     /// Runs `psql` with `sql` on the `letterbox` database; its output, unaligned and without
     /// headers.
     public func psql(_ sql: String) async throws -> (status: Int32, output: String) {
         try await run("psql", ["-h", directory, "-U", "postgres", "-d", "letterbox", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                                "-c", sql])
+    }
+
+    /// Holds `table`'s strongest lock (ACCESS EXCLUSIVE: every read and write of it waits) for
+    /// `seconds` in a session of its own; returns once the lock is held, with the `psql`
+    /// holding it.
+    public func lock(_ table: String, seconds: Int) async throws -> ChildProcess {
+        let command = runAs + [binaries + "/psql", "-h", directory, "-U", "postgres", "-d", "letterbox", "-X", "-q",
+                               "-c", "LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds))"]
+        let holder = try ChildProcess(command[0], Array(command.dropFirst()), currentDirectory: directory)
+        for _ in 0..<200 {
+            let held = try await psql("""
+                SELECT count(*) FROM pg_locks WHERE relation = '\(table)'::regclass AND mode = 'AccessExclusiveLock' AND granted
+                """)
+            if held.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { return holder }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        holder.signal(SIGTERM)
+        throw SetupFailure("the lock on \(table) was not taken: \(holder.outputText)")
     }
 
     /// Stops the server (fast shutdown) and waits for it.

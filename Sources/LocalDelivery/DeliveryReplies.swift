@@ -82,6 +82,12 @@ enum DeliveryReplies {
         return result
     }
 
+    /// The users could not be looked up (the users table's server is down or slow): whether
+    /// the recipient exists is unknown, so it is deferred, never refused (RFC 3463 X.3.0).
+    static func usersUnavailable(_ address: Address) -> SMTPError {
+        SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> User lookup unavailable; try again later")
+    }
+
     /// The delivery log could not record the outcome: nothing was kept, the client retries.
     static func logUnavailable(_ address: Address) -> SMTPError {
         SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Delivery log unavailable; try again later")

@@ -16,29 +16,30 @@ public final class LocalDeliveryBackend: Backend {
     let logger: Logger
     /// Blocking file work runs here, never on an event loop.
     let pool: NIOThreadPool
-    private let userDirectory: Mutex<UserDirectory?>
+    private let users: Mutex<(any UserLookup)?>
     /// Deliveries on their way to their links (see ``LinkGathering``).
     let linkGathering: LinkGathering
 
-    /// Creates the backend. `users`, when given, lists the only local users.
-    public init(configuration: LocalDeliveryConfiguration, log: DeliveryLog, users: UserDirectory? = nil,
+    /// Creates the backend. `users`, when given, has the only local users (the users file, or
+    /// a users table).
+    public init(configuration: LocalDeliveryConfiguration, log: DeliveryLog, users: (any UserLookup)? = nil,
                 logger: Logger = Logger(label: "letterbox.delivery"), pool: NIOThreadPool = .singleton) {
         self.configuration = configuration
         self.log = log
         self.names = UniqueNameGenerator(host: configuration.hostname)
         self.logger = logger
         self.pool = pool
-        self.userDirectory = Mutex(users)
+        self.users = Mutex(users)
         self.linkGathering = LinkGathering(window: configuration.linkGatherWindow, onRelease: { [log] in log.announce($0) })
     }
 
     /// Replaces the users (SIGHUP); sessions already running keep what they resolved.
-    public func reloadUsers(_ users: UserDirectory?) {
-        userDirectory.withLock { $0 = users }
+    public func reloadUsers(_ users: (any UserLookup)?) {
+        self.users.withLock { $0 = users }
     }
 
     var resolver: RecipientResolver {
-        RecipientResolver(configuration: configuration, users: userDirectory.withLock { $0 })
+        RecipientResolver(configuration: configuration, users: users.withLock { $0 })
     }
 
     public func login(state: ConnectionState, username: String, password: String, sessionID: String) async throws -> any Session {

@@ -49,7 +49,7 @@ final class LocalDeliverySession: LMTPSession {
         let resolver = backend.resolver
         let target: DeliveryTarget
         do {
-            target = try resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
+            target = try await resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
         } catch {
             refuse(resolver.recordedName(to), options, error)
             throw error

@@ -14,7 +14,7 @@ struct DeliveryTarget: Sendable, Hashable {
     var folder: String?
     /// Whether the folder may be created.
     var createFolder: Bool
-    /// The user's quota in octets, from the users file.
+    /// The user's quota in octets, from the users file or table.
     var quota: Int?
 
     /// The Maildir delivered into: the folder when it exists or may be created, else INBOX.
@@ -28,9 +28,11 @@ struct DeliveryTarget: Sendable, Hashable {
 /// Turns a RCPT address into a delivery target, or the reply refusing it.
 struct RecipientResolver: Sendable {
     let configuration: LocalDeliveryConfiguration
-    let users: UserDirectory?
+    let users: (any UserLookup)?
 
-    func resolve(_ address: Address, originalRecipient: String? = nil) throws(SMTPError) -> DeliveryTarget {
+    /// The target of `address`, or the reply refusing (or deferring) it: a bad mailbox name or
+    /// an unknown user is refused, a users lookup that cannot answer now defers it.
+    func resolve(_ address: Address, originalRecipient: String? = nil) async throws(SMTPError) -> DeliveryTarget {
         guard !address.isBarePostmaster, !address.isAddressLiteral else { throw DeliveryReplies.unknownUser(address) }
         let (local, given) = split(address.unquotedLocalPart)
         let domain: String, name: String, detail: String?
@@ -43,13 +45,46 @@ struct RecipientResolver: Sendable {
         }
         let canonical = name + "@" + domain
         if let domains = configuration.domains, !domains.contains(domain) { throw DeliveryReplies.unknownUser(address) }
-        if let users, users.user(canonical) == nil { throw DeliveryReplies.unknownUser(address) }
-        let quota = users?.user(canonical)?.quota
-        let relative = Self.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
+        var user: LocalUser?
+        if let users {
+            do {
+                user = try await users.user(address: canonical, localPart: name, domain: domain)
+            } catch {
+                throw DeliveryReplies.usersUnavailable(address)
+            }
+            if user == nil { throw DeliveryReplies.unknownUser(address) }
+        }
+        let relative: String
+        if let mailbox = user?.mailbox {
+            guard let inside = Self.underMailRoot(mailbox, root: configuration.mailRoot) else {
+                throw DeliveryReplies.usersUnavailable(address)
+            }
+            relative = inside
+        } else {
+            relative = Self.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
+        }
+        let quota = user?.quota
         let inbox = Maildir(path: configuration.mailRoot + "/" + relative)
         let folder = configuration.detailFolders == .off ? nil : detail
         return DeliveryTarget(address: address, canonical: canonical, originalRecipient: originalRecipient, inbox: inbox,
                               folder: folder, createFolder: configuration.detailFolders == .create, quota: quota)
+    }
+
+    /// A mailbox path from the users table made relative to the mail root: a relative path
+    /// whose every component names a directory (no `.`, `..` or empty one), or an absolute path
+    /// under the root. Anything else (a table pointing out of the mail root) is nil: the
+    /// recipient is deferred until the table is mended, and no mail leaves the root.
+    static func underMailRoot(_ mailbox: String, root: String) -> String? {
+        var relative = Substring(mailbox)
+        if mailbox.hasPrefix("/") {
+            let prefix = root.hasSuffix("/") ? root : root + "/"
+            guard mailbox.hasPrefix(prefix) else { return nil }
+            relative = mailbox.dropFirst(prefix.count)
+        }
+        while relative.hasSuffix("/") { relative = relative.dropLast() }
+        let components = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard !components.isEmpty, components.allSatisfy({ (try? MailboxName.component(String($0))) != nil }) else { return nil }
+        return String(relative)
     }
 
     /// The name a recipient refused before it resolved (an unknown user, a bad mailbox) is

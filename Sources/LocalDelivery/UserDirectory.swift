@@ -1,13 +1,6 @@
 /// The users file: one address per line, optionally followed by settings (`quota=2G`); `#`
 /// starts a comment. With a users file, only the addresses in it are local users.
-public struct UserDirectory: Sendable, Hashable {
-    /// One user.
-    public struct User: Sendable, Hashable {
-        /// The address, lower-cased.
-        public var address: String
-        /// The quota in octets, if set.
-        public var quota: Int?
-    }
+public struct UserDirectory: UserLookup, Hashable {
 
     /// Why a users file was refused.
     public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -23,7 +16,7 @@ public struct UserDirectory: Sendable, Hashable {
     }
 
     /// The users by address.
-    public private(set) var users: [String: User] = [:]
+    public private(set) var users: [String: LocalUser] = [:]
 
     /// Parses a users file's text.
     public init(parsing text: String) throws(ParseError) {
@@ -33,7 +26,7 @@ public struct UserDirectory: Sendable, Hashable {
             guard let first = words.first else { continue }
             let address = first.lowercased()
             guard address.contains("@") else { throw ParseError(line: index + 1, message: "\(first) is not an address") }
-            var user = User(address: address, quota: nil)
+            var user = LocalUser(address: address)
             for setting in words.dropFirst() {
                 let parts = setting.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, parts[0] == "quota", let quota = Self.size(parts[1]) else {
@@ -56,5 +49,7 @@ public struct UserDirectory: Sendable, Hashable {
     }
 
     /// The user for `address` (compared lower-cased).
-    public func user(_ address: String) -> User? { users[address.lowercased()] }
+    public func user(_ address: String) -> LocalUser? { users[address.lowercased()] }
+
+    public func user(address: String, localPart: String, domain: String) -> LocalUser? { users[address] }
 }

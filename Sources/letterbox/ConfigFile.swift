@@ -13,7 +13,7 @@ enum ConfigFile {
     static let dataOptions: Set<String> = ["data-dir", "database"]
     /// How mail is delivered: `serve` and `deliver`.
     static let deliveryOptions: Set<String> = [
-        "mail-root", "mailbox-template", "users", "domain", "hostname", "fsync", "recipient-delimiter",
+        "mail-root", "mailbox-template", "users", "users-query", "users-cache", "domain", "hostname", "fsync", "recipient-delimiter",
         "detail-folders", "quota-tempfail", "duplicate-window",
     ]
     /// The listener, its limits and its logging: `serve` only.

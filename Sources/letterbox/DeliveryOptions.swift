@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LocalDelivery
 import Maildir
+import PostgresAccess
 
 /// How mail is delivered: the options `serve` and `deliver` share.
 struct DeliveryOptions: ParsableArguments {
@@ -11,8 +12,21 @@ struct DeliveryOptions: ParsableArguments {
     @Option(name: .long, help: "Where a Maildir is under the mail root: %d domain, %n local part, %u address.")
     var mailboxTemplate: String = "%d/%n"
 
-    @Option(name: .long, help: "The users file: one address per line (quota=2G optional); only those are local users.")
+    @Option(name: .long, help: """
+        The local users, the only addresses accepted: a users file (one address per line, quota=2G optional), or a \
+        postgresql:// URL whose --users-query finds them.
+        """)
     var users: String?
+
+    @Option(name: .long, help: """
+        With a postgresql:// --users: the query finding a user, given $1 the address (lower-cased, without \
+        +detail), $2 its local part, $3 its domain; a row means the user exists, its columns quota (octets or 2G) \
+        and mailbox (a path under the mail root) are read when present.
+        """)
+    var usersQuery: String?
+
+    @Option(name: .long, help: "With a postgresql:// --users: how long an answer is kept (0s: not kept).")
+    var usersCache: String = "30s"
 
     @Option(name: .long, help: "A local domain (repeatable); without it every domain is local.")
     var domain: [String] = []
@@ -57,9 +71,26 @@ struct DeliveryOptions: ParsableArguments {
             hostname: hostname, quotaTempfail: quotaTempfail, syncOrder: fsync == "portable" ? .portable : .automatic)
     }
 
-    /// The users file, read and parsed, if one was given.
-    func loadUsers() throws -> UserDirectory? {
-        try users.map(Self.loadUsers)
+    /// The users, if given: the users file read and parsed, or the users table's lookup (not
+    /// connected yet).
+    func loadUsers() throws -> (any UserLookup)? {
+        guard let users else {
+            if usersQuery != nil { throw CommandFailure("--users-query needs a postgresql:// --users", status: 78) }
+            return nil
+        }
+        guard PostgresLocation.isURL(users) else {
+            if usersQuery != nil { throw CommandFailure("--users-query needs a postgresql:// --users, not a file", status: 78) }
+            return try Self.loadUsers(users)
+        }
+        guard let usersQuery, !usersQuery.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CommandFailure("--users \(PostgresLocation.redacted(users)) needs --users-query", status: 78)
+        }
+        guard let lifetime = parseDuration(usersCache) else { throw ValidationError("bad --users-cache") }
+        do {
+            return try PostgresUsers(url: users, query: usersQuery, cacheLifetime: .milliseconds(Int64(lifetime * 1000)))
+        } catch {
+            throw CommandFailure("bad --users: \(error)", status: 78)
+        }
     }
 
     static func loadUsers(_ path: String) throws -> UserDirectory {

@@ -101,6 +101,13 @@ struct ServeCommand: AsyncParsableCommand {
             print("letterbox: mail root \(mailRoot) on \(finding): \(order)")
         }
         let userDirectory = try delivery.loadUsers()
+        if let table = userDirectory as? PostgresUsers {
+            // A query PostgreSQL cannot run would defer every recipient: refused now instead.
+            if let problem = await table.check() {
+                throw CommandFailure("bad --users-query: \(problem)", status: 78)
+            }
+            print("letterbox: users from PostgreSQL \(table.server)")
+        }
         let log: DeliveryLog
         do {
             log = try DeliveryLog(location: data.resolvedDatabase, durable: delivery.durable)
@@ -125,6 +132,11 @@ struct ServeCommand: AsyncParsableCommand {
         let signals = handleSignals([SIGTERM, SIGINT, SIGHUP]) { number in
             if number == SIGHUP {
                 guard let usersPath else { return }
+                if let table = userDirectory as? PostgresUsers {
+                    table.forget()
+                    logger.notice("users table: remembered answers forgotten")
+                    return
+                }
                 do {
                     backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
                     logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])

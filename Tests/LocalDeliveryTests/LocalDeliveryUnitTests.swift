@@ -73,3 +73,43 @@ struct LocalDeliveryUnitTests {
         #expect(expand("") == "" && expand("plain") == "plain")
     }
 }
+
+@Suite("Users from a table: the query's parameters, the mailbox it gives, the cache")
+struct UserTableUnitTests {
+    @Test("the parameters a users query uses are the $n outside quoted text")
+    func parameters() {
+        #expect(PostgresUsers.parameters(in: "SELECT 1 FROM u WHERE address = $1 AND domain = $3") == [1, 3])
+        #expect(PostgresUsers.parameters(in: "SELECT '$2' AS \"$5\" FROM u WHERE a = $1") == [1])
+        #expect(PostgresUsers.parameters(in: "SELECT 1") == [])
+    }
+
+    @Test("a mailbox from the table stays under the mail root, or is refused")
+    func mailbox() {
+        #expect(RecipientResolver.underMailRoot("shared/bob", root: "/srv/mail") == "shared/bob")
+        #expect(RecipientResolver.underMailRoot("/srv/mail/x/bob/", root: "/srv/mail") == "x/bob")
+        #expect(RecipientResolver.underMailRoot("/srv/mailx/bob", root: "/srv/mail") == nil)
+        #expect(RecipientResolver.underMailRoot("../etc", root: "/srv/mail") == nil)
+        #expect(RecipientResolver.underMailRoot("a//b", root: "/srv/mail") == nil)
+        #expect(RecipientResolver.underMailRoot("", root: "/srv/mail") == nil)
+        #expect(RecipientResolver.underMailRoot("a/.hidden", root: "/srv/mail") == nil)
+    }
+
+    @Test("the cache keeps answers (a user, no user) for its lifetime and never more than its capacity")
+    func cache() async throws {
+        let cache = UserCache(lifetime: .milliseconds(200), capacity: 3)
+        #expect(cache.answer(for: "a@x") == nil)
+        cache.remember(LocalUser(address: "a@x", quota: 5), for: "a@x")
+        cache.remember(nil, for: "b@x")
+        #expect(cache.answer(for: "a@x") == .some(LocalUser(address: "a@x", quota: 5)))
+        #expect(cache.answer(for: "b@x") == .some(nil))
+        cache.remember(nil, for: "c@x")
+        cache.remember(nil, for: "d@x")   // full: starts again
+        #expect(cache.answer(for: "d@x") == .some(nil))
+        #expect(cache.answer(for: "a@x") == nil)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(cache.answer(for: "d@x") == nil)
+        let off = UserCache(lifetime: .zero)
+        off.remember(nil, for: "a@x")
+        #expect(off.answer(for: "a@x") == nil)
+    }
+}

@@ -93,7 +93,11 @@ enum DeliveryLogSchema {
                 CREATE INDEX transactions_message_id ON transactions(message_id);
                 """)
         }
+        // Several agents may share a log (on PostgreSQL, whose schema has the same column):
+        // each transaction says which agent (its --hostname) took it. Rows from before have none.
+        migrator.registerMigration("v3: the agent's host") { db in
+            try db.execute(sql: "ALTER TABLE transactions ADD COLUMN host TEXT")
+        }
         return migrator
     }
-
 }

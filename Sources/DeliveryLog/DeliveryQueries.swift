@@ -9,16 +9,19 @@ public struct DeliveryFilter: Sendable, Hashable {
     public var since: Date?
     public var until: Date?
     public var messageID: String?
+    /// The agent that took the transaction (its `--hostname`).
+    public var host: String?
     public var limit: Int?
 
     public init(recipient: String? = nil, sender: String? = nil, status: DeliveryStatus? = nil, since: Date? = nil,
-                until: Date? = nil, messageID: String? = nil, limit: Int? = nil) {
+                until: Date? = nil, messageID: String? = nil, host: String? = nil, limit: Int? = nil) {
         self.recipient = recipient
         self.sender = sender
         self.status = status
         self.since = since
         self.until = until
         self.messageID = messageID
+        self.host = host
         self.limit = limit
     }
 }

@@ -59,10 +59,13 @@ public struct TransactionRecord: Sendable, Hashable {
     public var messageID: String?
     /// The hex SHA-256 of the message body as received.
     public var bodySHA256: String?
+    /// The agent that took the transaction (its `--hostname`), for a log several agents share.
+    public var host: String?
     public var recipients: [RecipientRecord]
 
     public init(sessionID: String, time: Date = Date(), clientAddress: String? = nil, helo: String? = nil, sender: String,
-                size: Int, messageID: String? = nil, bodySHA256: String? = nil, recipients: [RecipientRecord]) {
+                size: Int, messageID: String? = nil, bodySHA256: String? = nil, host: String? = nil,
+                recipients: [RecipientRecord]) {
         self.sessionID = sessionID
         self.time = time
         self.clientAddress = clientAddress
@@ -71,6 +74,7 @@ public struct TransactionRecord: Sendable, Hashable {
         self.size = size
         self.messageID = messageID
         self.bodySHA256 = bodySHA256
+        self.host = host
         self.recipients = recipients
     }
 }
@@ -95,9 +99,11 @@ public struct Delivery: Sendable, Hashable, Codable {
     public var clientAddress: String?
     public var helo: String?
     public var duration: Double
+    /// The agent that took it (``TransactionRecord/host``); nil in rows older than the column.
+    public var host: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration
+        case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration, host
         case originalRecipient = "original_recipient"
         case enhancedCode = "enhanced_code"
         case messageID = "message_id"

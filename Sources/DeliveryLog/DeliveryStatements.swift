@@ -7,10 +7,10 @@ enum DeliveryStatements {
         let time = Timestamp.format(record.time)
         // Cached statements: the SQL is parsed once per connection, not once per row.
         try db.cachedStatement(sql: """
-            INSERT INTO transactions (session_id, time, client_address, helo, sender, size, message_id, body_sha256)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO transactions (session_id, time, client_address, helo, sender, size, message_id, body_sha256, host)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [record.sessionID, time, record.clientAddress, record.helo, record.sender, record.size,
-                             record.messageID, record.bodySHA256])
+                             record.messageID, record.bodySHA256, record.host])
         let id = db.lastInsertedRowID
         for recipient in record.recipients {
             try db.cachedStatement(sql: """

@@ -134,7 +134,7 @@ final class PostgresEngine: DeliveryLogEngine {
     private func insert(_ records: [TransactionRecord]) throws -> [Int64] {
         guard !records.isEmpty else { return [] }
         var ord: [Int64] = [], session: [String] = [], time: [String] = [], client: [String] = [], helo: [String] = []
-        var sender: [String] = [], size: [Int64] = [], messageID: [String] = [], hash: [String] = []
+        var sender: [String] = [], size: [Int64] = [], messageID: [String] = [], hash: [String] = [], host: [String] = []
         var recipientOrd: [Int64] = [], recipient: [String] = [], original: [String] = [], mailbox: [String] = []
         var folder: [String] = [], file: [String] = [], status: [String] = [], code: [Int64] = []
         var enhanced: [String] = [], text: [String] = [], duration: [Double] = []
@@ -148,6 +148,7 @@ final class PostgresEngine: DeliveryLogEngine {
             size.append(Int64(record.size))
             messageID.append(record.messageID ?? "")
             hash.append(record.bodySHA256 ?? "")
+            host.append(record.host ?? "")
             for row in record.recipients {
                 recipientOrd.append(Int64(index))
                 recipient.append(row.recipient)
@@ -162,7 +163,7 @@ final class PostgresEngine: DeliveryLogEngine {
                 duration.append(row.duration)
             }
         }
-        var binds = PostgresBindings(capacity: 20)
+        var binds = PostgresBindings(capacity: 21)
         for column in [ord, size] { binds.append(column) }
         for column in [session, time, client, helo, sender, messageID, hash] { binds.append(column) }
         binds.append(recipientOrd)
@@ -170,6 +171,7 @@ final class PostgresEngine: DeliveryLogEngine {
         binds.append(code)
         for column in [enhanced, text] { binds.append(column) }
         binds.append(duration)
+        binds.append(host)
         let rows = try writer.rows(PostgresQuery(unsafeSQL: Self.insertSQL, binds: binds))
         return try rows.map { try $0.decode(Int64.self) }
     }
@@ -180,12 +182,13 @@ final class PostgresEngine: DeliveryLogEngine {
         WITH input AS MATERIALIZED (
             SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id, t.*
             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[], $9::text[])
-                AS t(ord, size, session_id, time, client_address, helo, sender, message_id, body_sha256)
+                        $8::text[], $9::text[], $21::text[])
+                AS t(ord, size, session_id, time, client_address, helo, sender, message_id, body_sha256, host)
         ), new_transactions AS (
-            INSERT INTO transactions (id, session_id, time, client_address, helo, sender, size, message_id, body_sha256)
+            INSERT INTO transactions (id, session_id, time, client_address, helo, sender, size, message_id, body_sha256,
+                                      host)
             SELECT id, session_id, time, NULLIF(client_address, ''), NULLIF(helo, ''), sender, size,
-                   NULLIF(message_id, ''), NULLIF(body_sha256, '')
+                   NULLIF(message_id, ''), NULLIF(body_sha256, ''), NULLIF(host, '')
             FROM input ORDER BY ord
         ), new_deliveries AS (
             INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,

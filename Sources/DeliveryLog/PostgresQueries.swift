@@ -9,19 +9,20 @@ struct PostgresQueries: DeliveryLogQueries {
 
     private static let selection = """
         SELECT d.id, d.time, d.recipient, d.original_recipient, t.sender, d.status, d.code::bigint, d.enhanced_code, d.text,
-               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration
+               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration, t.host
         FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
         """
 
     private static func delivery(_ row: PostgresRow) throws -> Delivery {
         let (id, time, recipient, original, sender, status, code, enhanced, text, mailbox, folder, file, size, messageID,
-             sessionID, client, helo, duration) = try row.decode((Int64, String, String, String?, String, String, Int64, String,
-                                                                   String, String?, String?, String?, Int64, String?, String,
-                                                                   String?, String?, Double).self)
+             sessionID, client, helo, duration, host) = try row.decode((Int64, String, String, String?, String, String, Int64,
+                                                                         String, String, String?, String?, String?, Int64,
+                                                                         String?, String, String?, String?, Double,
+                                                                         String?).self)
         return Delivery(id: id, time: time, recipient: recipient, originalRecipient: original, sender: sender,
                         status: DeliveryStatus(rawValue: status) ?? .failed, code: Int(code), enhancedCode: enhanced, text: text,
                         mailbox: mailbox, folder: folder, file: file, size: Int(size), messageID: messageID, sessionID: sessionID,
-                        clientAddress: client, helo: helo, duration: duration)
+                        clientAddress: client, helo: helo, duration: duration, host: host)
     }
 
     func deliveries(matching filter: DeliveryFilter) async throws -> [Delivery] {
@@ -37,6 +38,7 @@ struct PostgresQueries: DeliveryLogQueries {
         if let since = filter.since { condition("d.time >= ?", Timestamp.format(since)) }
         if let until = filter.until { condition("d.time < ?", Timestamp.format(until)) }
         if let messageID = filter.messageID { condition("t.message_id = ?", messageID) }
+        if let host = filter.host { condition("t.host = ?", host) }
         var sql = Self.selection
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY d.id DESC"

@@ -50,6 +50,8 @@ enum PostgresSchema {
             "CREATE INDEX deliveries_time ON deliveries(time)",
             "CREATE INDEX transactions_message_id ON transactions(message_id)",
         ]),
+        // SQLite's v2 remade its tables into what v1 is here; there is nothing for it to do.
+        Migration(identifier: "v3: the agent's host", statements: ["ALTER TABLE transactions ADD COLUMN host TEXT"]),
     ]
 
     /// The advisory lock (`pg_advisory_lock`) that makes agents starting at once migrate one

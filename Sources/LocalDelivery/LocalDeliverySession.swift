@@ -84,7 +84,8 @@ final class LocalDeliverySession: LMTPSession {
         guard !refused.isEmpty else { return }
         let record = TransactionRecord(sessionID: state.sessionID, time: started,
                                        clientAddress: state.remoteAddress?.ipAddress ?? "local", helo: state.hostname,
-                                       sender: sender?.address?.description ?? "", size: 0, recipients: refused)
+                                       sender: sender?.address?.description ?? "", size: 0,
+                                       host: backend.configuration.hostname, recipients: refused)
         refused = []
         do {
             _ = try await backend.log.record(record)
@@ -116,7 +117,8 @@ final class LocalDeliverySession: LMTPSession {
     func deliver<Body: AsyncSequence>(_ body: Body) async throws -> [SMTPError?] where Body.Element == ByteBuffer {
         let transaction = TransactionRecord(sessionID: state.sessionID, time: Date(),
                                             clientAddress: state.remoteAddress?.ipAddress ?? "local", helo: state.hostname,
-                                            sender: sender?.address?.description ?? "", size: 0, recipients: [])
+                                            sender: sender?.address?.description ?? "", size: 0,
+                                            host: backend.configuration.hostname, recipients: [])
         let draft = TransactionDraft(transaction, accepted: targets, refused: refused)
         refused = []   // recorded with this message
         let header = TraceFields(sender: sender, helo: state.hostname, clientAddress: state.remoteAddress?.ipAddress,

@@ -38,11 +38,12 @@ struct DeliveriesCommand: AsyncParsableCommand {
         @Option(help: "From this time: RFC 3339, or a duration back from now (2h, 7d).") var since: String?
         @Option(help: "Before this time: RFC 3339, or a duration back from now.") var until: String?
         @Option(name: .customLong("message-id"), help: "Only this Message-ID.") var messageID: String?
+        @Option(help: "Only what the agent with this host name took (a log several agents share).") var host: String?
         @Option(help: "At most this many.") var limit: Int = 100
         @Flag(help: "Print a JSON array.") var json = false
 
         func run() async throws {
-            var filter = DeliveryFilter(recipient: recipient, sender: sender, messageID: messageID, limit: limit)
+            var filter = DeliveryFilter(recipient: recipient, sender: sender, messageID: messageID, host: host, limit: limit)
             if let status {
                 guard let parsed = DeliveryStatus(rawValue: status) else { throw ValidationError("unknown --status \(status)") }
                 filter.status = parsed
@@ -81,7 +82,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 ("original recipient", delivery.originalRecipient ?? ""), ("sender", delivery.sender.isEmpty ? "<>" : delivery.sender),
                 ("mailbox", delivery.mailbox ?? ""), ("folder", delivery.folder ?? ""), ("file", delivery.file ?? ""),
                 ("size", String(delivery.size)), ("message id", delivery.messageID ?? ""), ("session", delivery.sessionID),
-                ("client", delivery.clientAddress ?? ""), ("helo", delivery.helo ?? ""),
+                ("client", delivery.clientAddress ?? ""), ("helo", delivery.helo ?? ""), ("host", delivery.host ?? ""),
                 ("duration", String(format: "%.3f s", delivery.duration)),
             ]
             for (name, value) in fields { print(name.padding(toLength: 20, withPad: " ", startingAt: 0) + value) }

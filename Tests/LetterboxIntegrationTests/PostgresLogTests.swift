@@ -88,20 +88,24 @@ struct PostgresLogTests {
         }
     }
 
-    @Test("two agents on one PostgreSQL log and one mail store: both start at once (one migrates), and a message delivered through one is a duplicate through the other")
+    @Test("two agents on one PostgreSQL log and one mail store: both start at once (one migrates), a message delivered through one is a duplicate through the other, each row names its agent's host")
     func twoAgentsShareTheLog() async throws {
         try await PostgresServer.with { server, directory in
             let mail = directory + "/mail"
-            async let first = AgentProcess.start(in: directory + "/a", ["--database", server.url, "--mail-root", mail])
-            async let second = AgentProcess.start(in: directory + "/b", ["--database", server.url, "--mail-root", mail])
+            async let first = AgentProcess.start(in: directory + "/a", ["--database", server.url, "--mail-root", mail,
+                                                                         "--hostname", "a.test"])
+            async let second = AgentProcess.start(in: directory + "/b", ["--database", server.url, "--mail-root", mail,
+                                                                          "--hostname", "b.test"])
             let (a, b) = try await (first, second)
             defer { a.stop(); b.stop() }
             let migrations = try await server.psql("SELECT COUNT(*) FROM letterbox_migrations")
-            #expect(migrations.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(migrations.output)")
+            #expect(migrations.output.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(migrations.output)")
             #expect(try await a.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
             #expect(try await b.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
             let rows = try await Self.listed(server.url, ["--message-id", "<shared@pg.test>"])
-            #expect(Set(rows.compactMap { $0["status"] as? String }) == ["delivered", "duplicate"], "\(rows)")
+            #expect(Set(rows.map { "\($0["status"] ?? "") \($0["host"] ?? "")" }) == ["delivered a.test", "duplicate b.test"], "\(rows)")
+            let fromB = try await Self.listed(server.url, ["--host", "b.test"])
+            #expect(fromB.map { $0["status"] as? String } == ["duplicate"], "\(fromB)")
             let copies = try FileManager.default.contentsOfDirectory(atPath: mail + "/x.test/bob/new")
             #expect(copies.count == 1, "\(copies)")
         }

@@ -2,7 +2,8 @@
 # Letterbox against Dovecot's LMTP (both delivering into Maildir, fsync on) and Letterbox's
 # null-backend server against Postfix's smtp-sink, in one run on one machine, driven by
 # Postfix's smtp-source over Unix sockets; the same agent with its log on a tmpfs (what the
-# log costs); and end to end, smtp-source → a private Postfix on loopback → lmtp:unix: → the
+# log costs), and with its log on a private PostgreSQL server (alone, and two agents sharing
+# that log and one mail root, each driven by an smtp-source of its own: their total); and end to end, smtp-source → a private Postfix on loopback → lmtp:unix: → the
 # agent, smtp-sink, Dovecot, the null server or the agent with its log on a tmpfs. Prints one table (and, with --write, replaces the comparison
 # section of docs/performance.md with it).
 #
@@ -16,7 +17,8 @@
 # 'postfix' for the end-to-end cases), for trying a change; it cannot be combined with --write.
 #
 # Needs (Debian): postfix (smtp-source, smtp-sink, the private instance), dovecot-core,
-# dovecot-lmtpd, bc; runs as root (Dovecot delivers as the user `nobody`).
+# dovecot-lmtpd, postgresql, bc; runs as root (Dovecot delivers as the user `nobody`, PostgreSQL
+# runs as `postgres`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=3
@@ -34,6 +36,8 @@ if [ "$write" = yes ] && [ -n "$only" ]; then echo "--write needs every case; dr
 for tool in smtp-source smtp-sink dovecot postfix bc mkfs.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$pg_bin/initdb" ] || { echo "PostgreSQL not found (apt-get install postgresql)" >&2; exit 1; }
 ulimit -n 8192
 agent=${LETTERBOX_BIN:-.build/release/letterbox}
 [ -n "${LETTERBOX_BIN:-}" ] || swift build -c release --static-swift-stdlib --product letterbox >/dev/null
@@ -55,6 +59,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -f "$work/dovecot.conf" ] && doveadm -c "$work/dovecot.conf" stop 2>/dev/null || true
     [ -f "$work/postfix/etc/main.cf" ] && postfix -c "$work/postfix/etc" stop 2>/dev/null || true
+    [ -f "$mail/pgdata/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$mail/pgdata" -m fast -w stop >/dev/null 2>&1 || true
     wait 2>/dev/null || true
     mountpoint -q "$work/fs" && umount "$work/fs"
     [ -n "$loop" ] && losetup --detach "$loop"
@@ -115,6 +120,24 @@ pids+=($!); letterbox_pid=$!
 "$agent" serve --data-dir "$mail/memlog" --database "$memlog_dir/deliveries.sqlite" --socket "$work/memlog.sock" \
     --socket-mode 0666 --hostname bench.test --fsync always --log-level error > "$work/memlog.out" 2>&1 &
 pids+=($!); memlog_pid=$!
+# The agent with its log on PostgreSQL: a private cluster whose data is on the mail's file
+# system (its WAL flushes go to the same disk as the mail's), with the server's defaults —
+# fsync on, synchronous_commit on: a commit is on disk before a 250 — and its socket in $work.
+# Then a second agent on the same log and mail root, with a host name of its own.
+mkdir -p "$work/pg" "$mail/pgdata"
+chown postgres "$work/pg" "$mail/pgdata"
+(cd "$work/pg" && runuser -u postgres -- "$pg_bin/initdb" -D "$mail/pgdata" -A trust -U postgres > "$work/pg/initdb.out" 2>&1)
+(cd "$work/pg" && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$mail/pgdata" -o "-k $work/pg -c listen_addresses=''" \
+    -l "$work/pg/log" -w start > /dev/null)
+(cd "$work/pg" && runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg" -U postgres letterbox)
+pg_master=$(head -1 "$mail/pgdata/postmaster.pid")
+pg_url="postgresql://postgres@/letterbox?host=$work/pg"
+"$agent" serve --data-dir "$mail/pglog" --database "$pg_url" --socket "$work/pglog.sock" --socket-mode 0666 \
+    --hostname bench.test --fsync always --log-level error > "$work/pglog.out" 2>&1 &
+pids+=($!); pglog_pid=$!
+"$agent" serve --data-dir "$mail/pglogb" --mail-root "$mail/pglog/mail" --database "$pg_url" --socket "$work/pglogb.sock" \
+    --socket-mode 0666 --hostname bench-b.test --fsync always --log-level error > "$work/pglogb.out" 2>&1 &
+pids+=($!); pglogb_pid=$!
 .build/benchmarks/release/NullServer --unix "$work/null.sock" --lmtp > "$work/null.out" &
 pids+=($!); null_pid=$!
 smtp-sink -L -u nobody "unix:$work/sink.sock" 1024 &
@@ -149,7 +172,7 @@ postfix -c "$work/postfix/etc" start 2>"$work/postfix.out" || { cat "$work/postf
 accepts() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null; }
 for _ in $(seq 200); do
     accepts "$work/letterbox.sock" && accepts "$work/memlog.sock" && accepts "$work/null.sock" && accepts "$work/sink.sock" \
-        && accepts "$work/dovecot.sock" && (exec 3<>"/dev/tcp/127.0.0.1/$postfix_port") 2>/dev/null && break
+        && accepts "$work/pglog.sock" && accepts "$work/pglogb.sock" && accepts "$work/dovecot.sock" && (exec 3<>"/dev/tcp/127.0.0.1/$postfix_port") 2>/dev/null && break
     sleep 0.1
 done
 dovecot_master=$(cat "$work/dovecot-run/master.pid")
@@ -163,6 +186,9 @@ procs() {
         dovecot) echo "$dovecot_master" $(pgrep -P "$dovecot_master" || true) ;;
         letterbox) echo "$letterbox_pid" ;;
         memlog) echo "$memlog_pid" ;;
+        # The agent and the PostgreSQL server it writes to (its log is part of its cost).
+        pglog) echo "$pglog_pid" "$pg_master" $(pgrep -P "$pg_master" || true) ;;
+        pglog-pair) echo "$pglog_pid" "$pglogb_pid" "$pg_master" $(pgrep -P "$pg_master" || true) ;;
         null) echo "$null_pid" ;;
         sink) echo "$sink_pid" $(pgrep -P "$sink_pid" || true) ;;
         postfix-*) local m; m=$(postfix_master); echo "$m" $(pgrep -P "$m" || true) ;;
@@ -186,6 +212,7 @@ cpu_ticks() { sum_over "$1" stat '{print $14 + $15 + $16 + $17}'; }
 roots() {
     case "$1" in
         dovecot) echo --children "$dovecot_master" ;;
+        pglog|pglog-pair) echo --children "$pg_master" ;;
         sink) echo --children "$sink_pid" ;;
         postfix-*) echo --children "$(postfix_master)" ;;
         *) procs "$1" ;;
@@ -197,6 +224,7 @@ maildirs_of() {
         dovecot|postfix-dovecot) echo "$mail/dovecot-mail" ;;
         letterbox|postfix-letterbox) echo "$mail/letterbox/mail" ;;
         memlog|postfix-memlog) echo "$mail/memlog/mail" ;;
+        pglog|pglog-pair) echo "$mail/pglog/mail" ;;
         *) echo "" ;;
     esac
 }
@@ -253,10 +281,21 @@ run_case() { # server sessions messages size recipients
         sleep 0.5
     fi
     start=$(date +%s.%N)
-    smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
-        -f sender@bench.test -t "user@$domain" "$target" > /dev/null &
-    local source_pid=$! waited=0
-    wait "$source_pid"
+    if [ "$server" = pglog-pair ]; then
+        # Two agents, each driven by its own smtp-source with the case's sessions and half the
+        # messages, as two MTAs (or one spreading its connections) would: the rate is their total.
+        smtp-source -L -d -s "$sessions" -m $((messages / 2)) -l "$size" -r "$recipients" -f sender@bench.test \
+            -t "user@$domain" "unix:$work/pglog.sock" > /dev/null &
+        local pair_pid=$!
+        smtp-source -L -d -s "$sessions" -m $((messages - messages / 2)) -l "$size" -r "$recipients" -f sender@bench.test \
+            -t "user@$domain" "unix:$work/pglogb.sock" > /dev/null
+        wait "$pair_pid"
+    else
+        smtp-source $([ "${server%%-*}" = postfix ] || echo -L) -d -s "$sessions" -m "$messages" -l "$size" -r "$recipients" \
+            -f sender@bench.test -t "user@$domain" "$target" > /dev/null &
+        wait $!
+    fi
+    local waited=0
     # Through Postfix, the run ends when the last recipient is delivered (the maillog's
     # status=sent lines), not when smtp-source has handed the messages over. 10 minutes at most.
     case "$server" in
@@ -304,6 +343,7 @@ cases=(
     "2000 4096 1 8|letterbox dovecot memlog"   "20000 4096 1 8|null sink"
     "1000 4096 5 8|letterbox dovecot memlog"   "10000 4096 5 8|null sink"
     "200 1048576 1 8|letterbox dovecot"        "1000 1048576 1 8|null sink"
+    "2000 4096 1 8|pglog letterbox"            "2000 4096 1 8|pglog-pair letterbox"
     "2000 4096 1 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
     "2000 4096 5 8|postfix-letterbox postfix-sink postfix-dovecot postfix-null postfix-memlog"
 )

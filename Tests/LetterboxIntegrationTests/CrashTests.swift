@@ -34,6 +34,27 @@ struct CrashTests {
         let list = Mutex<[Confirmed]>([])
     }
 
+    /// Eight clients deliver through `agent` until it is killed with SIGKILL after `delay`;
+    /// returns once it is gone, with the number of transactions started.
+    static func deliverUntilKilled(_ agent: AgentProcess, after delay: Duration, round: Int,
+                                   confirmed: Confirmations) async throws -> Int {
+        let socket = agent.socket
+        let started = await withTaskGroup(of: Int.self) { group in
+            for client in 0..<8 {
+                group.addTask { await Self.client(socket: socket, prefix: "r\(round)c\(client)", confirmed: confirmed) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: delay)
+                agent.process.signal(SIGKILL)
+                return 0
+            }
+            return await group.reduce(0, +)
+        }
+        for _ in 0..<400 where agent.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!agent.process.isRunning)
+        return started
+    }
+
     /// Sends transactions until the connection dies; returns how many were started.
     static func client(socket: String, prefix: String, confirmed: Confirmations) async -> Int {
         var client: Client?
@@ -102,6 +123,27 @@ struct CrashTests {
         return (missing, lines.first ?? read.output)
     }
 
+    /// Against the files under `mailRoot`: the 250s without a file, those with more than one,
+    /// and the files (of any message) that do not end with their whole message (stored with
+    /// LF); with the number of files.
+    static func tally(_ confirmations: [Confirmed], mailRoot: String) -> (lost: Int, duplicated: Int, damaged: Int, files: Int) {
+        let files = files(mailRoot)
+        var lost = 0, duplicated = 0, damaged = 0, count = 0
+        for confirmation in confirmations {
+            let copies = files[confirmation.recipient]?[confirmation.id] ?? []
+            if copies.isEmpty { lost += 1 }
+            if copies.count > 1 { duplicated += 1 }
+        }
+        for (_, byID) in files {
+            for (id, copies) in byID {
+                let body = message(id).replacingOccurrences(of: "\r\n", with: "\n")
+                count += copies.count
+                damaged += copies.filter { !$0.hasSuffix(body) }.count
+            }
+        }
+        return (lost, duplicated, damaged, count)
+    }
+
     /// Every file in `new/` and `cur/` of each user's Maildir: Message-ID → contents.
     static func files(_ mailRoot: String) -> [String: [String: [String]]] {
         var result: [String: [String: [String]]] = [:]
@@ -148,21 +190,9 @@ struct CrashTests {
             for round in 0..<Self.kills {
                 let agent = try await AgentProcess.start(in: data)
                 let delay = Int.random(in: 50...500, using: &generator)
-                let socket = agent.socket
                 async let operatorWork = Self.operatorBeside(agent, data: data, round: round, confirmed: confirmed)
-                transactions += await withTaskGroup(of: Int.self) { group in
-                    for client in 0..<8 {
-                        group.addTask { await Self.client(socket: socket, prefix: "r\(round)c\(client)", confirmed: confirmed) }
-                    }
-                    group.addTask {
-                        try? await Task.sleep(for: .milliseconds(delay))
-                        agent.process.signal(SIGKILL)
-                        return 0
-                    }
-                    return await group.reduce(0, +)
-                }
-                for _ in 0..<400 where agent.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-                #expect(!agent.process.isRunning)
+                transactions += try await Self.deliverUntilKilled(agent, after: .milliseconds(delay), round: round,
+                                                                  confirmed: confirmed)
                 operatorRuns += try await operatorWork
                 // After every kill: every confirmation has its row, the database is sound, and
                 // verify finds no delivered row without its file.
@@ -196,24 +226,7 @@ struct CrashTests {
 
             // Every 250: exactly one file, complete.
             let confirmations = confirmed.list.withLock { $0 }
-            let files = Self.files(data + "/mail")
-            var lost = 0, duplicated = 0, damaged = 0
-            for confirmation in confirmations {
-                let copies = files[confirmation.recipient]?[confirmation.id] ?? []
-                if copies.isEmpty { lost += 1 }
-                if copies.count > 1 { duplicated += 1 }
-            }
-            // Nothing partial anywhere: each file ends with its whole message (stored with LF).
-            var fileCount = 0
-            for (_, byID) in files {
-                for (id, copies) in byID {
-                    let body = Self.message(id).replacingOccurrences(of: "\r\n", with: "\n")
-                    for copy in copies {
-                        fileCount += 1
-                        if !copy.hasSuffix(body) { damaged += 1 }
-                    }
-                }
-            }
+            let (lost, duplicated, damaged, fileCount) = Self.tally(confirmations, mailRoot: data + "/mail")
             #expect(lost == 0 && duplicated == 0 && damaged == 0)
 
             // Every 250 has its delivered row, and verify finds the log and the Maildirs in agreement.

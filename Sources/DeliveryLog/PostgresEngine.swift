@@ -163,17 +163,25 @@ final class PostgresEngine: DeliveryLogEngine {
                 duration.append(row.duration)
             }
         }
-        var binds = PostgresBindings(capacity: 21)
-        for column in [ord, size] { binds.append(column) }
-        for column in [session, time, client, helo, sender, messageID, hash] { binds.append(column) }
-        binds.append(recipientOrd)
-        for column in [recipient, original, mailbox, folder, file, status] { binds.append(column) }
-        binds.append(code)
-        for column in [enhanced, text] { binds.append(column) }
-        binds.append(duration)
-        binds.append(host)
-        let rows = try writer.rows(PostgresQuery(unsafeSQL: Self.insertSQL, binds: binds))
-        return try rows.map { try $0.decode(Int64.self) }
+        // The statement is prepared once per connection: each batch only binds its arrays.
+        func texts(_ values: [String]) -> PostgresData {
+            PostgresData(array: values.map { PostgresData(string: $0) }, elementType: .text)
+        }
+        func integers(_ values: [Int64]) -> PostgresData {
+            PostgresData(array: values.map { PostgresData(int64: $0) }, elementType: .int8)
+        }
+        let binds = [integers(ord), integers(size), texts(session), texts(time), texts(client), texts(helo), texts(sender),
+                     texts(messageID), texts(hash), integers(recipientOrd), texts(recipient), texts(original), texts(mailbox),
+                     texts(folder), texts(file), texts(status), integers(code), texts(enhanced), texts(text),
+                     PostgresData(array: duration.map { PostgresData(double: $0) }, elementType: .float8), texts(host)]
+        let rows = try writer.preparedRows(Self.insertSQL, binds)
+        return try rows.map { row in
+            // The ids come back as text: a statement prepared through postgres-nio's
+            // PreparedQuery gets binary results labelled as text, which its Int64 decoding
+            // refuses, while a text value's bytes are the same in both formats.
+            guard let id = Int64(try row.decode(String.self)) else { throw PostgresEngineError.missingID }
+            return id
+        }
     }
 
     /// One statement for a batch: the transactions get their ids from the sequence first, so
@@ -202,7 +210,7 @@ final class PostgresEngine: DeliveryLogEngine {
             JOIN input ON input.ord = r.ord
             ORDER BY r.position
         )
-        SELECT id FROM input ORDER BY ord
+        SELECT id::text FROM input ORDER BY ord
         """
 
     /// Rewrites recipients of a committed transaction (see ``Amendment``).
@@ -218,11 +226,8 @@ final class PostgresEngine: DeliveryLogEngine {
 
     func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {
         try Self.migrate(on: reader, ready: schemaReady)
-        let rows = try reader.rows("""
-            SELECT d.recipient, d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
-            WHERE t.message_id = \(messageID) AND t.body_sha256 = \(bodySHA256) AND d.time >= \(Timestamp.format(since))
-              AND d.status = 'delivered' AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
-            """)
+        let rows = try reader.preparedRows(Self.copiesSQL, [PostgresData(string: messageID), PostgresData(string: bodySHA256),
+                                                            PostgresData(string: Timestamp.format(since))])
         var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
         for row in rows {
             let (recipient, mailbox, file) = try row.decode((String, String, String).self)
@@ -230,6 +235,13 @@ final class PostgresEngine: DeliveryLogEngine {
         }
         return DeliveredCopies(byRecipient: byRecipient)
     }
+
+    /// The duplicate check's query, prepared once per connection: it runs for every message.
+    private static let copiesSQL = """
+        SELECT d.recipient, d.mailbox, d.file FROM transactions t JOIN deliveries d ON d.transaction_id = t.id
+        WHERE t.message_id = $1 AND t.body_sha256 = $2 AND d.time >= $3
+          AND d.status = 'delivered' AND d.mailbox IS NOT NULL AND d.file IS NOT NULL
+        """
 
     /// Whether the server makes a commit durable before it returns: `synchronous_commit` is
     /// anything but `off` (`local` and above flush the server's own WAL first).
@@ -277,5 +289,17 @@ final class PostgresEngine: DeliveryLogEngine {
     func close() throws {
         reader.close()
         writer.close()
+    }
+}
+
+/// What the PostgreSQL engine itself can find wrong with the server's answer.
+enum PostgresEngineError: Error, CustomStringConvertible {
+    /// A batch's insert did not give back a transaction id.
+    case missingID
+
+    var description: String {
+        switch self {
+        case .missingID: "the server's answer to a batch's insert has no transaction id"
+        }
     }
 }

@@ -20,6 +20,9 @@ package final class PostgresConnectionSlot: Sendable {
     private let connecting = NSLock()
     /// The last failed attempt and when it was made, until one succeeds.
     private let lastFailure = Mutex<(failure: PostgresFailure, at: ContinuousClock.Instant)?>(nil)
+    /// The statements prepared on the current connection, by their SQL (a new connection
+    /// starts with none).
+    private let prepared = Mutex<(connection: ObjectIdentifier?, statements: [String: PreparedQuery])>((nil, [:]))
     /// How long a failed attempt answers for the uses after it.
     static let retryDelay = Duration.seconds(1)
 
@@ -68,6 +71,29 @@ package final class PostgresConnectionSlot: Sendable {
         let connection = try open()
         do {
             return try connection.query(query, logger: logger).wait().rows
+        } catch {
+            throw PostgresFailure(location, error)
+        }
+    }
+
+    /// Runs `sql` as a statement prepared once per connection (parsed and planned by the
+    /// server once, not at every run) with `binds`, blocking the calling thread (not an event
+    /// loop's). For the statements run for every delivery.
+    package func preparedRows(_ sql: String, _ binds: [PostgresData]) throws -> [PostgresRow] {
+        let connection = try open()
+        let key = ObjectIdentifier(connection)
+        do {
+            let statement: PreparedQuery
+            if let known = prepared.withLock({ $0.connection == key ? $0.statements[sql] : nil }) {
+                statement = known
+            } else {
+                statement = try connection.prepare(query: sql).wait()
+                prepared.withLock { cache in
+                    if cache.connection != key { cache = (key, [:]) }
+                    cache.statements[sql] = statement
+                }
+            }
+            return try statement.execute(binds).wait()
         } catch {
             throw PostgresFailure(location, error)
         }

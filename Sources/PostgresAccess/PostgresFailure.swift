@@ -14,8 +14,12 @@ public struct PostgresFailure: Error, CustomStringConvertible {
     package init(_ location: PostgresLocation, _ error: any Error) {
         server = location.description
         sqlState = (error as? PostgresFailure)?.sqlState ?? (error as? PSQLError)?.serverInfo?[.sqlState]
+            ?? { if case .server(let answer) = error as? PostgresError { answer.fields[.sqlState] } else { nil } }()
         if let failure = error as? PostgresFailure {
             cause = failure.cause
+        } else if case .server(let answer) = error as? PostgresError {
+            // What postgres-nio's prepared queries throw: the server's message, as above.
+            cause = (answer.fields[.message] ?? "\(answer)") + (answer.fields[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
         } else if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 cause = message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")

@@ -14,12 +14,35 @@ extension DeliveryLog {
         try engine.deliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since)
     }
 
+    /// ``deliveredCopies(messageID:bodySHA256:since:)`` started now, answered by the lookup's
+    /// ``CopiesLookup/wait()``: on PostgreSQL the query leaves at once, so its round trip
+    /// overlaps what the caller does meanwhile (the agent syncs the spool); on SQLite the read
+    /// is made by `wait()`, on the calling thread, as before.
+    public func startDeliveredCopies(messageID: String, bodySHA256: String, since: Date) -> CopiesLookup {
+        engine.startDeliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since)
+    }
+
     /// Whether `recipient` already got the message with this Message-ID and body hash at or
     /// after `since`, and still has that copy (``deliveredCopies(messageID:bodySHA256:since:)``
     /// for one recipient).
     public func alreadyDelivered(recipient: String, messageID: String, bodySHA256: String, since: Date,
                                  isPresent: (_ mailbox: String, _ file: String) -> Bool) throws -> Bool {
         try deliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since).hasCopy(for: recipient, isPresent: isPresent)
+    }
+}
+
+/// A duplicate check under way (``DeliveryLog/startDeliveredCopies(messageID:bodySHA256:since:)``).
+public struct CopiesLookup: Sendable {
+    private let answer: @Sendable () throws -> DeliveredCopies
+
+    /// A lookup whose answer `answer` gives (blocking, when it must wait for it).
+    package init(_ answer: @escaping @Sendable () throws -> DeliveredCopies) {
+        self.answer = answer
+    }
+
+    /// Blocks until the answer is there; call it once.
+    public func wait() throws -> DeliveredCopies {
+        try answer()
     }
 }
 

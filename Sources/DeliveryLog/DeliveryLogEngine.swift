@@ -36,6 +36,11 @@ package protocol DeliveryLogEngine: Sendable {
     /// (the duplicate check): one read, blocking the calling thread.
     func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies
 
+    /// ``deliveredCopies(messageID:bodySHA256:since:)`` started now and answered when its
+    /// lookup's ``CopiesLookup/wait()`` is called: an engine over a network sends the query at
+    /// once, so that its round trip overlaps the caller's other work; a local one reads then.
+    func startDeliveredCopies(messageID: String, bodySHA256: String, since: Date) -> CopiesLookup
+
     /// The queries of `letterbox deliveries`, over committed rows.
     var queries: any DeliveryLogQueries { get }
 
@@ -47,6 +52,12 @@ package protocol DeliveryLogEngine: Sendable {
 
     /// Closes every connection; nothing is called after it.
     func close() throws
+}
+
+extension DeliveryLogEngine {
+    func startDeliveredCopies(messageID: String, bodySHA256: String, since: Date) -> CopiesLookup {
+        CopiesLookup { try deliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since) }
+    }
 }
 
 /// One entry of the writer's queue: what it does inside its transaction.

@@ -225,15 +225,24 @@ final class PostgresEngine: DeliveryLogEngine {
     }
 
     func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {
-        try Self.migrate(on: reader, ready: schemaReady)
-        let rows = try reader.preparedRows(Self.copiesSQL, [PostgresData(string: messageID), PostgresData(string: bodySHA256),
-                                                            PostgresData(string: Timestamp.format(since))])
-        var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
-        for row in rows {
-            let (recipient, mailbox, file) = try row.decode((String, String, String).self)
-            byRecipient[recipient, default: []].append(.init(mailbox: mailbox, file: file))
+        try startDeliveredCopies(messageID: messageID, bodySHA256: bodySHA256, since: since).wait()
+    }
+
+    /// The query leaves now; its rows are read when the lookup is waited for.
+    func startDeliveredCopies(messageID: String, bodySHA256: String, since: Date) -> CopiesLookup {
+        let sent: Result<EventLoopFuture<[PostgresRow]>, any Error> = Result {
+            try Self.migrate(on: reader, ready: schemaReady)
+            return try reader.startPrepared(Self.copiesSQL, [PostgresData(string: messageID), PostgresData(string: bodySHA256),
+                                                             PostgresData(string: Timestamp.format(since))])
         }
-        return DeliveredCopies(byRecipient: byRecipient)
+        return CopiesLookup {
+            var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
+            for row in try sent.get().wait() {
+                let (recipient, mailbox, file) = try row.decode((String, String, String).self)
+                byRecipient[recipient, default: []].append(.init(mailbox: mailbox, file: file))
+            }
+            return DeliveredCopies(byRecipient: byRecipient)
+        }
     }
 
     /// The duplicate check's query, prepared once per connection: it runs for every message.

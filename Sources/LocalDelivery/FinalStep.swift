@@ -37,6 +37,8 @@ struct FinalStep: Sendable {
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
         defer { arrival.arrive() }
+        let lookup = Linker.startDuplicateCheck(log: log, configuration: configuration, messageID: messageID,
+                                                bodyHash: bodyHash, for: draft.recipients)
         let progress: SpoolProgress
         do {
             progress = try spool.write(chunks, open: open, final: true)
@@ -50,7 +52,7 @@ struct FinalStep: Sendable {
         draft.transaction.bodySHA256 = bodyHash
 
         let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
-        linker.link(&draft.recipients)
+        linker.link(&draft.recipients, lookup: lookup)
         // The row goes to the log before this delivery counts as linked, so that when the
         // last of a group links, every row of the group is with the log's writer. While
         // others are on their way it is staged: inserted while this delivery waits for them,

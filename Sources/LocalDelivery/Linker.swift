@@ -23,18 +23,26 @@ struct Linker: Sendable {
     /// failure or its copy in `new/`, with how long that took. No `new/` is synced yet (see
     /// ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so that on a
     /// journaled file system the first sync commits them all).
-    func link(_ recipients: inout [Recipient]) {
-        // The duplicate check reads the log once for the message, then answers per recipient.
-        var copies: DeliveredCopies?
-        if configuration.duplicateWindow > 0, let messageID, recipients.contains(where: \.isPending) {
-            copies = try? log.deliveredCopies(messageID: messageID, bodySHA256: bodyHash,
-                                              since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))
-        }
+    /// `lookup`: the duplicate check, started (``startDuplicateCheck(_:)``) before the spool
+    /// was synced; a check that fails suppresses nothing.
+    func link(_ recipients: inout [Recipient], lookup: CopiesLookup?) {
+        // The duplicate check read the log once for the message; it answers per recipient.
+        let copies = try? lookup?.wait()
         for index in recipients.indices where recipients[index].isPending {
             let started = Date()
             recipients[index].outcome = link(recipients[index].target, copies: copies)
             recipients[index].duration = Date().timeIntervalSince(started)
         }
+    }
+
+    /// Starts the duplicate check of the message for `recipients`, when it is on and the
+    /// message has a Message-ID: a query to the log's server leaves now and overlaps the
+    /// spool's sync; SQLite's read is made when it is waited for.
+    static func startDuplicateCheck(log: DeliveryLog, configuration: LocalDeliveryConfiguration, messageID: String?,
+                                    bodyHash: String, for recipients: [Recipient]) -> CopiesLookup? {
+        guard configuration.duplicateWindow > 0, let messageID, recipients.contains(where: \.isPending) else { return nil }
+        return log.startDeliveredCopies(messageID: messageID, bodySHA256: bodyHash,
+                                        since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))
     }
 
     /// Syncs the `new/` of every linked copy (once per Maildir), when fsync is on, all at once

@@ -80,8 +80,16 @@ package final class PostgresConnectionSlot: Sendable {
     /// server once, not at every run) with `binds`, blocking the calling thread (not an event
     /// loop's). For the statements run for every delivery.
     package func preparedRows(_ sql: String, _ binds: [PostgresData]) throws -> [PostgresRow] {
+        try startPrepared(sql, binds).wait()
+    }
+
+    /// ``preparedRows(_:_:)`` sent now (connecting and preparing first, blocking, when need
+    /// be) and answered by the future: the caller can do other work during the round trip.
+    /// A failure is a ``PostgresFailure``, thrown now or by the future.
+    package func startPrepared(_ sql: String, _ binds: [PostgresData]) throws -> EventLoopFuture<[PostgresRow]> {
         let connection = try open()
         let key = ObjectIdentifier(connection)
+        let location = location
         do {
             let statement: PreparedQuery
             if let known = prepared.withLock({ $0.connection == key ? $0.statements[sql] : nil }) {
@@ -93,7 +101,7 @@ package final class PostgresConnectionSlot: Sendable {
                     cache.statements[sql] = statement
                 }
             }
-            return try statement.execute(binds).wait()
+            return statement.execute(binds).flatMapErrorThrowing { throw PostgresFailure(location, $0) }
         } catch {
             throw PostgresFailure(location, error)
         }

@@ -51,5 +51,7 @@ public struct UserDirectory: UserLookup, Hashable {
     /// The user for `address` (compared lower-cased).
     public func user(_ address: String) -> LocalUser? { users[address.lowercased()] }
 
+    /// The user at `address` (lower-cased already, as ``UserLookup`` gives it), if the file
+    /// lists it.
     public func user(address: String, localPart: String, domain: String) -> LocalUser? { users[address] }
 }

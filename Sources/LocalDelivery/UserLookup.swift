@@ -31,5 +31,6 @@ public protocol UserLookup: Sendable {
 }
 
 extension UserLookup {
+    /// Nothing to forget: a lookup that keeps no answers.
     public func forget() {}
 }

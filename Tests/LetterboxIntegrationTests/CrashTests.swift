@@ -34,17 +34,23 @@ struct CrashTests {
         let list = Mutex<[Confirmed]>([])
     }
 
-    /// Eight clients deliver through `agent` until it is killed with SIGKILL after `delay`;
-    /// returns once it is gone, with the number of transactions started.
+    /// Eight clients deliver through `agent` until it is killed with SIGKILL after `delay` —
+    /// and, with `atLeast`, not before that many more 250s have come (for up to 20 s: a loaded
+    /// machine may take longer than the delay to deliver anything); returns once it is gone,
+    /// with the number of transactions started.
     static func deliverUntilKilled(_ agent: AgentProcess, after delay: Duration, round: Int,
-                                   confirmed: Confirmations) async throws -> Int {
+                                   confirmed: Confirmations, atLeast: Int = 0) async throws -> Int {
         let socket = agent.socket
+        let before = confirmed.list.withLock { $0.count }
         let started = await withTaskGroup(of: Int.self) { group in
             for client in 0..<8 {
                 group.addTask { await Self.client(socket: socket, prefix: "r\(round)c\(client)", confirmed: confirmed) }
             }
             group.addTask {
                 try? await Task.sleep(for: delay)
+                for _ in 0..<2000 where confirmed.list.withLock({ $0.count }) < before + atLeast {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
                 agent.process.signal(SIGKILL)
                 return 0
             }

@@ -16,7 +16,8 @@ struct PostgresCrashTests {
             for round in 0..<CrashTests.kills {
                 let agent = try await AgentProcess.start(in: data, ["--database", server.url])
                 let delay = Int.random(in: 50...500, using: &generator)
-                _ = try await CrashTests.deliverUntilKilled(agent, after: .milliseconds(delay), round: round, confirmed: confirmed)
+                _ = try await CrashTests.deliverUntilKilled(agent, after: .milliseconds(delay), round: round, confirmed: confirmed,
+                                                            atLeast: 1)
                 let rows = try await server.psql("""
                     SELECT d.recipient || ' ' || t.message_id FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
                     WHERE d.status = 'delivered'

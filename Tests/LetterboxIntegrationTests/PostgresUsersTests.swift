@@ -75,10 +75,10 @@ struct PostgresUsersTests {
             defer { agent.stop() }
             #expect(try await Self.rcpt(agent.socket, ["alice@x.test", "nobody@x.test"]).map(\.code) == [250, 550])
 
-            let holder = try await server.lock("mailbox", seconds: 3)
+            let holder = try await server.lock("mailbox", seconds: 60)
             let slow = try await Self.rcpt(agent.socket, ["alice@x.test", "nobody@x.test"])
             #expect(slow.map(\.code) == [451, 451] && slow.allSatisfy { "\($0.enhancedCode)" == "4.3.0" }, "\(slow)")
-            _ = await holder.exitStatus()
+            try await server.unlock("mailbox", holder: holder)
             #expect(try await Self.rcpt(agent.socket, ["alice@x.test"]).map(\.code) == [250])
 
             await server.stop()

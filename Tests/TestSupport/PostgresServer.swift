@@ -114,6 +114,17 @@ public final class PostgresServer: Sendable {
         throw SetupFailure("the lock on \(table) was not taken: \(holder.outputText)")
     }
 
+    /// Lets go of `table`'s lock held by ``lock(_:seconds:)``: ends the session holding it
+    /// (its `pg_sleep` would otherwise hold it to the end), and waits for its `psql`.
+    public func unlock(_ table: String, holder: ChildProcess) async throws {
+        let ended = try await psql("""
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE relation = '\(table)'::regclass AND mode = 'AccessExclusiveLock' AND granted
+            """)
+        guard ended.status == 0 else { throw SetupFailure("pg_terminate_backend failed: \(ended.output)") }
+        _ = await holder.exitStatus()
+    }
+
     /// Stops the server (fast shutdown) and waits for it.
     public func stop() async {
         _ = try? await run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SMTPCore
 
 /// `letterbox`: the local LMTP delivery agent's command line.
 @main
@@ -6,6 +7,7 @@ struct LetterboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "letterbox",
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
+        version: PackageVersion.current,
         subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self, DebugServerCommand.self]
     )
 

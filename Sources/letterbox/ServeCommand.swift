@@ -164,7 +164,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
         }
-        print("letterbox: mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))")
+        print("letterbox \(PackageVersion.current): mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))")
         let arenas = letterbox_malloc_arena_limit()
         logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
         fflush(nil)   // all streams: the listening lines reach a pipe at once

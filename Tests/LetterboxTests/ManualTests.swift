@@ -1,4 +1,5 @@
 import Foundation
+import SMTPCore
 import Testing
 import TestSupport
 
@@ -27,5 +28,25 @@ struct ManualTests {
     func topLevel() async throws {
         let help = try await runProcess(letterboxExecutable(), ["--help"])
         for command in ["serve", "deliver", "deliveries", "send"] { #expect(help.output.contains("  " + command)) }
+    }
+}
+
+@Suite("The version")
+struct VersionTests {
+    @Test("letterbox --version prints the package's version, the newest in CHANGELOG.md, and serve says it at start")
+    func version() async throws {
+        let printed = try await runProcess(letterboxExecutable(), ["--version"])
+        #expect(printed.status == 0)
+        let version = printed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version == PackageVersion.current)
+        let changelog = try String(contentsOfFile: repositoryRoot + "/CHANGELOG.md", encoding: .utf8)
+        let newest = changelog.split(separator: "\n").first { $0.hasPrefix("## ") }
+        #expect(newest?.hasPrefix("## \(version) ") == true, "\(newest ?? "no version heading")")
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data")
+            let started = try await agent.waitForOutput("mail in")
+            _ = await agent.stopAndWait()
+            #expect(started.contains("letterbox \(version): mail in"), "\(started)")
+        }
     }
 }

@@ -47,6 +47,7 @@ let package = Package(
         ),
         .target(
             name: "SASL",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictness
         ),
         .target(name: "CMallocTuning"),

@@ -47,7 +47,6 @@ let package = Package(
         ),
         .target(
             name: "SASL",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictness
         ),
         .target(name: "CMallocTuning"),

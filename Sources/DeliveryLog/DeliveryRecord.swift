@@ -110,6 +110,31 @@ public struct Delivery: Sendable, Hashable, Codable {
         case sessionID = "session_id"
         case clientAddress = "client_address"
     }
+
+    /// Every key in every row, `null` where a value is absent: a reader of `--json` output
+    /// finds the same fields in each object, whatever that delivery had.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(time, forKey: .time)
+        try container.encode(recipient, forKey: .recipient)
+        try container.encode(originalRecipient, forKey: .originalRecipient)
+        try container.encode(sender, forKey: .sender)
+        try container.encode(status, forKey: .status)
+        try container.encode(code, forKey: .code)
+        try container.encode(enhancedCode, forKey: .enhancedCode)
+        try container.encode(text, forKey: .text)
+        try container.encode(mailbox, forKey: .mailbox)
+        try container.encode(folder, forKey: .folder)
+        try container.encode(file, forKey: .file)
+        try container.encode(size, forKey: .size)
+        try container.encode(messageID, forKey: .messageID)
+        try container.encode(sessionID, forKey: .sessionID)
+        try container.encode(clientAddress, forKey: .clientAddress)
+        try container.encode(helo, forKey: .helo)
+        try container.encode(duration, forKey: .duration)
+        try container.encode(host, forKey: .host)
+    }
 }
 
 /// RFC 3339 times in UTC with microseconds, fixed width so that text order is time order.

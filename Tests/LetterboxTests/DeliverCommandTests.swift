@@ -29,6 +29,22 @@ struct DeliverCommandTests {
         }
     }
 
+    @Test("--json rows have the same keys whatever the delivery had: null where a value is absent (a refused recipient's file)")
+    func jsonKeys() async throws {
+        try await withTemporaryDirectory { directory in
+            try "bob@x.test\n".write(toFile: directory + "/users", atomically: true, encoding: .utf8)
+            _ = try await deliver(directory, ["--users", directory + "/users", "--recipient", "bob@x.test", "--recipient", "dave@x.test"])
+            let listed = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--json", "--data-dir", directory])
+            let rows = (try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]) ?? []
+            #expect(rows.count == 2, "\(listed.output)")
+            let keys = rows.map { Set($0.keys) }
+            #expect(keys.count == 2 && keys[0] == keys[1], "\(keys)")
+            #expect(keys.first?.isSuperset(of: ["file", "folder", "original_recipient", "mailbox", "message_id", "host"]) == true)
+            let refused = rows.first { ($0["recipient"] as? String) == "dave@x.test" }
+            #expect(refused?["file"] is NSNull, "\(refused ?? [:])")
+        }
+    }
+
     @Test("serve's config file works for deliver and deliveries: each takes the options it knows; unknown names are refused")
     func sharedConfigFile() async throws {
         try await withTemporaryDirectory { directory in

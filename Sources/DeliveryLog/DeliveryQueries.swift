@@ -36,22 +36,9 @@ public struct DeliveryStats: Sendable, Hashable, Codable {
     public var duplicate: Int
     /// Octets stored by delivered transactions.
     public var bytes: Int
-    public var first: String?
-    public var last: String?
-
-    /// Every key, `null` for `first` and `last` of an empty log.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(transactions, forKey: .transactions)
-        try container.encode(deliveries, forKey: .deliveries)
-        try container.encode(delivered, forKey: .delivered)
-        try container.encode(failed, forKey: .failed)
-        try container.encode(deferred, forKey: .deferred)
-        try container.encode(duplicate, forKey: .duplicate)
-        try container.encode(bytes, forKey: .bytes)
-        try container.encode(first, forKey: .first)
-        try container.encode(last, forKey: .last)
-    }
+    /// The first and last transaction's time; `null` in JSON for an empty log.
+    @NullWhenAbsent public var first: String?
+    @NullWhenAbsent public var last: String?
 }
 
 /// A message file the log says was delivered.

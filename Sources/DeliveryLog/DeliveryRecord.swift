@@ -80,27 +80,28 @@ public struct TransactionRecord: Sendable, Hashable {
 }
 
 /// One recorded delivery, joined with its transaction: what `letterbox deliveries` shows.
+/// Its JSON has every key in every row, `null` where a value is absent.
 public struct Delivery: Sendable, Hashable, Codable {
     public var id: Int64
     public var time: String
     public var recipient: String
-    public var originalRecipient: String?
+    @NullWhenAbsent public var originalRecipient: String?
     public var sender: String
     public var status: DeliveryStatus
     public var code: Int
     public var enhancedCode: String
     public var text: String
-    public var mailbox: String?
-    public var folder: String?
-    public var file: String?
+    @NullWhenAbsent public var mailbox: String?
+    @NullWhenAbsent public var folder: String?
+    @NullWhenAbsent public var file: String?
     public var size: Int
-    public var messageID: String?
+    @NullWhenAbsent public var messageID: String?
     public var sessionID: String
-    public var clientAddress: String?
-    public var helo: String?
+    @NullWhenAbsent public var clientAddress: String?
+    @NullWhenAbsent public var helo: String?
     public var duration: Double
     /// The agent that took it (``TransactionRecord/host``); nil in rows older than the column.
-    public var host: String?
+    @NullWhenAbsent public var host: String?
 
     enum CodingKeys: String, CodingKey {
         case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration, host
@@ -109,31 +110,6 @@ public struct Delivery: Sendable, Hashable, Codable {
         case messageID = "message_id"
         case sessionID = "session_id"
         case clientAddress = "client_address"
-    }
-
-    /// Every key in every row, `null` where a value is absent: a reader of `--json` output
-    /// finds the same fields in each object, whatever that delivery had.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(time, forKey: .time)
-        try container.encode(recipient, forKey: .recipient)
-        try container.encode(originalRecipient, forKey: .originalRecipient)
-        try container.encode(sender, forKey: .sender)
-        try container.encode(status, forKey: .status)
-        try container.encode(code, forKey: .code)
-        try container.encode(enhancedCode, forKey: .enhancedCode)
-        try container.encode(text, forKey: .text)
-        try container.encode(mailbox, forKey: .mailbox)
-        try container.encode(folder, forKey: .folder)
-        try container.encode(file, forKey: .file)
-        try container.encode(size, forKey: .size)
-        try container.encode(messageID, forKey: .messageID)
-        try container.encode(sessionID, forKey: .sessionID)
-        try container.encode(clientAddress, forKey: .clientAddress)
-        try container.encode(helo, forKey: .helo)
-        try container.encode(duration, forKey: .duration)
-        try container.encode(host, forKey: .host)
     }
 }
 

@@ -19,10 +19,10 @@ public struct PostgresFailure: Error, CustomStringConvertible {
             cause = failure.cause
         } else if case .server(let answer) = error as? PostgresError {
             // What postgres-nio's prepared queries throw: the server's message, as above.
-            cause = (answer.fields[.message] ?? "\(answer)") + (answer.fields[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            cause = Self.serverCause(answer.fields[.message] ?? "\(answer)", sqlState: answer.fields[.sqlState])
         } else if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
-                cause = message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+                cause = Self.serverCause(message, sqlState: error.serverInfo?[.sqlState])
             } else if let underlying = error.underlying {
                 cause = "\(underlying)"
             } else {
@@ -31,6 +31,11 @@ public struct PostgresFailure: Error, CustomStringConvertible {
         } else {
             cause = "\(error)"
         }
+    }
+
+    /// What the server said, with its SQLSTATE when it gave one.
+    private static func serverCause(_ message: String, sqlState: String?) -> String {
+        sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message
     }
 
     public var description: String { "PostgreSQL \(server): \(cause)" }

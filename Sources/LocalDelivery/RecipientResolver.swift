@@ -61,7 +61,7 @@ struct RecipientResolver: Sendable {
             }
             relative = inside
         } else {
-            relative = Self.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
+            relative = MailboxTemplate.expand(configuration.mailboxTemplate, user: canonical, domain: domain, name: name)
         }
         let quota = user?.quota
         let inbox = Maildir(path: configuration.mailRoot + "/" + relative)
@@ -101,32 +101,5 @@ struct RecipientResolver: Sendable {
         guard let delimiter = configuration.recipientDelimiter, !delimiter.isEmpty,
               let range = localPart.firstRange(of: delimiter) else { return (localPart, nil) }
         return (String(localPart[..<range.lowerBound]), String(localPart[range.upperBound...]))
-    }
-
-    /// The mailbox template with `%u` (user@domain), `%d` (domain) and `%n` (user) put in, in
-    /// one pass: what is put in is never expanded again. Any other `%` stays as it is.
-    static func expand(_ template: String, user: String, domain: String, name: String) -> String {
-        var result = ""
-        var utf8 = template.utf8[...]
-        while let percent = utf8.firstIndex(of: UInt8(ascii: "%")) {
-            result += Substring(utf8[..<percent])
-            let next = utf8.index(after: percent)
-            let value: String?
-            switch next < utf8.endIndex ? utf8[next] : 0 {
-            case UInt8(ascii: "u"): value = user
-            case UInt8(ascii: "d"): value = domain
-            case UInt8(ascii: "n"): value = name
-            default: value = nil
-            }
-            if let value {
-                result += value
-                utf8 = utf8[utf8.index(after: next)...]
-            } else {
-                result += "%"
-                utf8 = utf8[next...]
-            }
-        }
-        result += Substring(utf8)
-        return result
     }
 }

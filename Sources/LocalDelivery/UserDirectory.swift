@@ -2,40 +2,61 @@
 /// starts a comment. With a users file, only the addresses in it are local users.
 public struct UserDirectory: UserLookup, Hashable {
 
-    /// Why a users file was refused.
+    /// Why a users file was refused: every bad line, each with its number, so that one
+    /// correction fixes them all.
     public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var line: Int
-        public var message: String
+        /// One bad line.
+        public struct Problem: Hashable, Sendable, CustomStringConvertible {
+            /// The line's number, from 1.
+            public var line: Int
+            /// What is wrong with it.
+            public var message: String
 
-        public init(line: Int, message: String) {
-            self.line = line
-            self.message = message
+            /// The problem `message` on line `line`.
+            public init(line: Int, message: String) {
+                self.line = line
+                self.message = message
+            }
+
+            public var description: String { "line \(line): \(message)" }
         }
 
-        public var description: String { "line \(line): \(message)" }
+        /// The bad lines, in file order.
+        public var problems: [Problem]
+
+        /// A refusal listing `problems`.
+        public init(_ problems: [Problem]) { self.problems = problems }
+
+        public var description: String { problems.map(\.description).joined(separator: "; ") }
     }
 
     /// The users by address.
     public private(set) var users: [String: LocalUser] = [:]
 
-    /// Parses a users file's text.
+    /// Parses a users file's text; a file with bad lines is refused as a whole.
     public init(parsing text: String) throws(ParseError) {
-        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        var problems: [ParseError.Problem] = []
+        lines: for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let first = words.first else { continue }
             let address = first.lowercased()
-            guard address.contains("@") else { throw ParseError(line: index + 1, message: "\(first) is not an address") }
+            guard address.contains("@") else {
+                problems.append(.init(line: index + 1, message: "\(first) is not an address"))
+                continue
+            }
             var user = LocalUser(address: address)
             for setting in words.dropFirst() {
                 let parts = setting.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, parts[0] == "quota", let quota = Self.size(parts[1]) else {
-                    throw ParseError(line: index + 1, message: "unknown setting \(setting)")
+                    problems.append(.init(line: index + 1, message: "unknown setting \(setting)"))
+                    continue lines
                 }
                 user.quota = quota
             }
             users[address] = user
         }
+        guard problems.isEmpty else { throw ParseError(problems) }
     }
 
     /// A size like `500M`, `2G`, `1024` (octets; K, M, G, T are powers of 1024).
@@ -47,9 +68,6 @@ public struct UserDirectory: UserLookup, Hashable {
         }
         return Int(text)
     }
-
-    /// The user for `address` (compared lower-cased).
-    public func user(_ address: String) -> LocalUser? { users[address.lowercased()] }
 
     /// The user at `address` (lower-cased already, as ``UserLookup`` gives it), if the file
     /// lists it.

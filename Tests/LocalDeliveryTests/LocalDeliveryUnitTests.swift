@@ -25,11 +25,16 @@ struct LocalDeliveryUnitTests {
     @Test("the users file: addresses lower-cased, quotas with units, comments, CRLF, errors with line numbers")
     func usersFile() throws {
         let users = try UserDirectory(parsing: "Alice@Example.org quota=2G\r\n# comment\r\n\r\nbob@example.org   # trailing comment\r\n")
-        #expect(users.user("alice@example.org")?.quota == 2 << 30)
-        #expect(users.user("BOB@example.org") != nil && users.user("bob@example.org")?.quota == nil)
-        #expect(users.user("carol@example.org") == nil)
-        #expect(throws: UserDirectory.ParseError(line: 2, message: "unknown setting colour=blue")) {
+        #expect(users.users["alice@example.org"]?.quota == 2 << 30)
+        #expect(users.users["bob@example.org"] != nil && users.users["bob@example.org"]?.quota == nil)
+        #expect(users.users["carol@example.org"] == nil)
+        #expect(throws: UserDirectory.ParseError([.init(line: 2, message: "unknown setting colour=blue")])) {
             try UserDirectory(parsing: "a@b.test\nc@d.test colour=blue\n")
+        }
+        // Every bad line is named, not only the first.
+        #expect(throws: UserDirectory.ParseError([.init(line: 1, message: "nobody is not an address"),
+                                                  .init(line: 3, message: "unknown setting quota=lots")])) {
+            try UserDirectory(parsing: "nobody\na@b.test\nc@d.test quota=lots\n")
         }
         #expect(throws: UserDirectory.ParseError.self) { try UserDirectory(parsing: "not-an-address\n") }
         #expect(UserDirectory.size("500M") == 500 << 20 && UserDirectory.size("1024") == 1024 && UserDirectory.size("x") == nil)
@@ -40,7 +45,7 @@ struct LocalDeliveryUnitTests {
     @Test("the Message-ID is found in the header however the message is split", arguments: [1, 2, 3, 7, 1_000])
     func messageID(pieceSize: Int) {
         func scan(_ text: String) -> String? {
-            var scanner = MessageIDScanner()
+            var scanner = HeaderScanner()
             let bytes = Array(text.utf8)
             for start in stride(from: 0, to: bytes.count, by: pieceSize) {
                 bytes[start..<min(start + pieceSize, bytes.count)].withUnsafeBytes { scanner.feed($0) }
@@ -64,13 +69,33 @@ struct LocalDeliveryUnitTests {
     @Test("the mailbox template: %u, %d and %n put in once, other % kept")
     func mailboxTemplate() {
         func expand(_ template: String) -> String {
-            RecipientResolver.expand(template, user: "bob@example.org", domain: "example.org", name: "b%nob")
+            MailboxTemplate.expand(template, user: "bob@example.org", domain: "example.org", name: "b%nob")
         }
         #expect(expand("%d/%n") == "example.org/b%nob")
         #expect(expand("users/%u/Maildir") == "users/bob@example.org/Maildir")
         #expect(expand("%n%n") == "b%nobb%nob")
         #expect(expand("100%/%x%") == "100%/%x%")
         #expect(expand("") == "" && expand("plain") == "plain")
+    }
+
+    @Test("a mailbox template that names an unknown escape or could leave the mail root is refused")
+    func mailboxTemplateCheck() throws {
+        for good in ["%d/%n", "users/%u/Maildir", "%d/%n/Maildir/", "plain"] {
+            try MailboxTemplate.check(good)
+        }
+        let refused: [(String, String)] = [
+            ("%d/%x", "unknown escape %x"), ("%n%", "unknown escape a lone %"), ("100%%", "unknown escape %%"),
+            ("/var/mail/%n", "must be relative"), ("../%n", "every part"), ("%d/../../etc", "every part"),
+            ("%d//%n", "every part"), ("%d/./%n", "every part"), ("", "every part"), (".hidden/%n", "every part"),
+        ]
+        for (template, reason) in refused {
+            #expect(throws: MailboxTemplate.Problem.self, "\(template)") { try MailboxTemplate.check(template) }
+            do {
+                try MailboxTemplate.check(template)
+            } catch {
+                #expect(error.description.contains(reason), "\(template): \(error)")
+            }
+        }
     }
 }
 

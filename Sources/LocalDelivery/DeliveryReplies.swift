@@ -88,6 +88,12 @@ enum DeliveryReplies {
         SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> User lookup unavailable; try again later")
     }
 
+    /// The message already carries `Delivered-To:` this recipient: it has looped (RFC 5321
+    /// §6.3; RFC 3463 X.4.6 "routing loop detected"), and will loop again: refused for good.
+    static func mailLoop(_ address: Address) -> SMTPError {
+        SMTPError(code: 554, enhancedCode: EnhancedCode(5, 4, 6), message: "<\(address)> Mail loop: already delivered to this recipient")
+    }
+
     /// The delivery log could not record the outcome: nothing was kept, the client retries.
     static func logUnavailable(_ address: Address) -> SMTPError {
         SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Delivery log unavailable; try again later")

@@ -1,9 +1,10 @@
-/// Finds the Message-ID header field (RFC 5322 §3.6.4) while the message streams past, looking
-/// only at the header section (bounded), folded lines included.
+/// Keeps the header section (RFC 5322 §2.1, bounded) while the message streams past, to find
+/// the fields delivery needs: the Message-ID (§3.6.4) and any `Delivered-To:` trace fields (a
+/// loop). Folded lines are unfolded.
 ///
 /// It works on octets: the header is copied in once per chunk and searched with plain loops, so
-/// a message costs no `String` until its Message-ID is found.
-struct MessageIDScanner {
+/// a message costs no `String` until a field is found.
+struct HeaderScanner {
     private var header: [UInt8] = []
     /// Where the search for the empty line that ends the header goes on.
     private var searched = 0
@@ -39,9 +40,21 @@ struct MessageIDScanner {
 
     /// The Message-ID's value (`<…>`), if the header has one: the first field named
     /// `Message-ID` (in any case), unfolded, without the white space around it.
-    var messageID: String? {
-        header.withUnsafeBufferPointer { header -> String? in
+    var messageID: String? { values(of: "message-id", first: true).first }
+
+    /// The values of the fields named `name` (lower-case; fields match in any case), in header
+    /// order, each unfolded and without the white space around it; empty ones left out.
+    func values(of name: String, first: Bool = false) -> [String] {
+        let expected = Array(name.utf8)
+        return header.withUnsafeBufferPointer { header -> [String] in
+            var found: [String] = []
             var value: [UInt8]?
+            func close() {
+                guard let field = value else { return }
+                value = nil
+                let trimmed = field.drop(while: Self.isBlank).reversed().drop(while: Self.isBlank).reversed()
+                if !trimmed.isEmpty { found.append(String(decoding: trimmed, as: UTF8.self)) }
+            }
             var start = 0
             while start < header.count {
                 var end = start
@@ -54,21 +67,20 @@ struct MessageIDScanner {
                     value?.append(contentsOf: line)   // a folded line continues the field
                     continue
                 }
-                if value != nil { break }             // the field ended
-                guard let colon = line.firstIndex(of: 0x3A), Self.isMessageID(line[line.startIndex..<colon]) else { continue }
+                close()                               // the field ended
+                if first && !found.isEmpty { break }
+                guard let colon = line.firstIndex(of: 0x3A), Self.isName(line[line.startIndex..<colon], expected) else { continue }
                 value = Array(line[(colon + 1)...])
             }
-            guard let value else { return nil }
-            let trimmed = value.drop(while: Self.isBlank).reversed().drop(while: Self.isBlank).reversed()
-            return trimmed.isEmpty ? nil : String(decoding: trimmed, as: UTF8.self)
+            close()
+            return first ? Array(found.prefix(1)) : found
         }
     }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
-    /// Whether a field name, with blanks around it, is `Message-ID` in any case.
-    private static func isMessageID(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
-        let expected = Array("message-id".utf8)
+    /// Whether a field name, with blanks around it, is `expected` (lower-case) in any case.
+    private static func isName(_ name: Slice<UnsafeBufferPointer<UInt8>>, _ expected: [UInt8]) -> Bool {
         let trimmed = name.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
         guard trimmed.count == expected.count else { return false }
         return zip(trimmed, expected).allSatisfy { byte, wanted in

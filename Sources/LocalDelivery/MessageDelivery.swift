@@ -47,7 +47,7 @@ struct MessageDelivery {
         let arrival = backend.linkGathering.approach()
         defer { arrival.arrive() }
         var hash = BodyHash()
-        var scanner = MessageIDScanner()
+        var scanner = HeaderScanner()
         var batch: [ByteBuffer] = []
         var batchBytes = 0
         var state = SpoolState.unopened
@@ -80,6 +80,10 @@ struct MessageDelivery {
             _ = try await backend.log.record(draft.finished)
             return draft
         }
+        // RFC 5321 §6.3: a message that already went to a recipient here comes back in a loop;
+        // it is refused for that recipient (554 5.4.6), as Postfix's local(8) does.
+        let deliveredTo = scanner.values(of: "delivered-to")
+        if !deliveredTo.isEmpty { draft.refuseLoops(deliveredTo: deliveredTo) }
         let step = FinalStep(spool: spool, chunks: batch, open: state == .unopened, log: backend.log, logger: backend.logger,
                              configuration: configuration, messageID: scanner.messageID, bodyHash: hash.finalize(),
                              gathering: backend.linkGathering, arrival: arrival)

@@ -1,4 +1,5 @@
 import DeliveryLog
+import Foundation
 import Maildir
 import SMTPCore
 
@@ -36,6 +37,19 @@ struct TransactionDraft: Sendable {
     mutating func failPending(_ failure: (Address) -> SMTPError) {
         for index in recipients.indices where recipients[index].isPending {
             recipients[index].outcome = .failed(failure(recipients[index].target.address))
+        }
+    }
+
+    /// Refuses every pending recipient named in one of the message's `Delivered-To:` fields
+    /// (compared without case, with or without angle brackets): the address as given or as
+    /// delivered (without its `+detail`).
+    mutating func refuseLoops(deliveredTo values: [String]) {
+        let seen = Set(values.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "<>")).lowercased() })
+        for index in recipients.indices where recipients[index].isPending {
+            let target = recipients[index].target
+            if seen.contains(target.canonical) || seen.contains(target.address.description.lowercased()) {
+                recipients[index].failIfPending(DeliveryReplies.mailLoop(target.address))
+            }
         }
     }
 

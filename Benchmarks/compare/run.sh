@@ -13,6 +13,9 @@
 # build (to compare two builds in turn). With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
 # linux-perf) into that directory, one file per server and run, for `perf report --sort comm`.
 #
+# PGLOG_OPTIONS, URL-encoded libpq options, are given to the agents of the pglog cases (e.g.
+# `-c%20synchronous_commit%3Doff` measures what a commit that waits for no WAL flush would gain).
+#
 # --only runs just the cases whose label and servers match (e.g. '4 KiB, 1 rcpt, 8 sess', or
 # 'postfix' for the end-to-end cases), for trying a change; it cannot be combined with --write.
 #
@@ -131,7 +134,7 @@ chown postgres "$work/pg" "$mail/pgdata"
     -l "$work/pg/log" -w start > /dev/null)
 (cd "$work/pg" && runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg" -U postgres letterbox)
 pg_master=$(head -1 "$mail/pgdata/postmaster.pid")
-pg_url="postgresql://postgres@/letterbox?host=$work/pg"
+pg_url="postgresql://postgres@/letterbox?host=$work/pg${PGLOG_OPTIONS:+&options=$PGLOG_OPTIONS}"
 "$agent" serve --data-dir "$mail/pglog" --database "$pg_url" --socket "$work/pglog.sock" --socket-mode 0666 \
     --hostname bench.test --fsync always --log-level error > "$work/pglog.out" 2>&1 &
 pids+=($!); pglog_pid=$!

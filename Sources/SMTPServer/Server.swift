@@ -63,13 +63,29 @@ public final class Server: Sendable {
     }
 
     /// Errors of the listeners.
-    public enum ListenError: Error, Hashable, Sendable {
+    public enum ListenError: Error, Hashable, Sendable, CustomStringConvertible {
         /// Another process is listening on this Unix socket.
         case socketInUse(String)
+        /// Something other than a socket is at the Unix socket's path (it is never removed).
+        case notASocket(String)
+        /// The endpoint (as ``Endpoint/description`` names it) cannot be bound: `errno` says why
+        /// (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, …).
+        case cannotBind(String, errno: Int32)
         /// A TLS endpoint was asked for without a TLS configuration.
         case tlsNotConfigured
         /// `run()` was called twice, or `listen` after `run`.
         case alreadyRunning
+
+        /// One line for an operator, naming the socket or address.
+        public var description: String {
+            switch self {
+            case .socketInUse(let path): "\(path): another process is listening on this socket"
+            case .notASocket(let path): "\(path): exists and is not a socket"
+            case .cannotBind(let endpoint, let code): "\(endpoint): \(String(cString: strerror(code)))"
+            case .tlsNotConfigured: "a TLS endpoint needs a TLS configuration"
+            case .alreadyRunning: "the server is already running"
+            }
+        }
     }
 
     /// The listener yields raw channels; each connection's task then reads it through the
@@ -386,9 +402,7 @@ enum UnixSocket {
     static func removeIfStale(_ path: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
-        guard info.st_mode & S_IFMT == S_IFSOCK else {
-            throw IOError(errnoCode: EEXIST, reason: "\(path) exists and is not a socket")
-        }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { throw Server.ListenError.notASocket(path) }
         if isListening(path) { throw Server.ListenError.socketInUse(path) }
         unlink(path)
     }

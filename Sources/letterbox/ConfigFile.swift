@@ -28,6 +28,7 @@ enum ConfigFile {
         case "serve": dataOptions.union(deliveryOptions).union(serviceOptions)
         case "deliver": dataOptions.union(deliveryOptions)
         case "deliveries": dataOptions
+        case "check": dataOptions.union(["socket"])
         default: nil
         }
     }
@@ -51,7 +52,7 @@ enum ConfigFile {
         do {
             text = try TextFile.contents(of: path)
         } catch {
-            throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: 66)
+            throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: CommandExit.noInput)
         }
         let options = try options(text, file: path).filter { accepted.contains($0.name) }.flatMap(\.arguments)
         // `deliveries list --config F`: the file's options go after the subcommand's name.
@@ -78,10 +79,12 @@ enum ConfigFile {
             if line.isEmpty { continue }
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("\(file):\(number + 1): expected `option = value`")
+                throw CommandFailure("bad configuration file: \(file):\(number + 1): expected `option = value`",
+                                     status: CommandExit.configuration)
             }
             guard known.contains(parts[0]) else {
-                throw ValidationError("\(file):\(number + 1): unknown option `\(parts[0])`")
+                throw CommandFailure("bad configuration file: \(file):\(number + 1): unknown option `\(parts[0])`",
+                                     status: CommandExit.configuration)
             }
             switch parts[1] {
             case "true": result.append(Entry(name: parts[0], arguments: ["--" + parts[0]]))

@@ -41,9 +41,3 @@ func parseDuration(_ text: String) -> TimeInterval? {
     if let value = Double(text), value >= 0 { return value }
     return nil
 }
-
-/// An RFC 3339 time or a duration back from now.
-func parseTime(_ text: String) -> Date? {
-    if let date = Timestamp.parse(text) { return date }
-    return parseDuration(text).map { Date(timeIntervalSinceNow: -$0) }
-}

@@ -34,9 +34,9 @@ struct DeliveriesCommand: AsyncParsableCommand {
         @OptionGroup var data: DataDirectoryOptions
         @Option(help: "Only this recipient.") var recipient: String?
         @Option(help: "Only this sender.") var sender: String?
-        @Option(help: "delivered, failed, deferred or duplicate.") var status: String?
-        @Option(help: "From this time: RFC 3339, or a duration back from now (2h, 7d).") var since: String?
-        @Option(help: "Before this time: RFC 3339, or a duration back from now.") var until: String?
+        @Option(help: "Only this outcome.") var status: DeliveryStatus?
+        @Option(help: "From this time: \(PointInTime.forms).") var since: PointInTime?
+        @Option(help: "Before this time, in the same forms as --since.") var until: PointInTime?
         @Option(name: .customLong("message-id"), help: "Only this Message-ID.") var messageID: String?
         @Option(help: "Only what the agent with this host name took (a log several agents share).") var host: String?
         @Option(help: "At most this many.") var limit: Int = 100
@@ -44,18 +44,9 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
         func run() async throws {
             var filter = DeliveryFilter(recipient: recipient, sender: sender, messageID: messageID, host: host, limit: limit)
-            if let status {
-                guard let parsed = DeliveryStatus(rawValue: status) else { throw ValidationError("unknown --status \(status)") }
-                filter.status = parsed
-            }
-            if let since {
-                guard let date = parseTime(since) else { throw ValidationError("bad --since \(since)") }
-                filter.since = date
-            }
-            if let until {
-                guard let date = parseTime(until) else { throw ValidationError("bad --until \(until)") }
-                filter.until = date
-            }
+            filter.status = status
+            filter.since = since?.date
+            filter.until = until?.date
             let deliveries = try await DeliveriesCommand.open(data).deliveries(matching: filter)
             if json { return try DeliveriesCommand.printJSON(deliveries) }
             let rows = deliveries.map { [String($0.id), $0.time, $0.status.rawValue, "\($0.code) \($0.enhancedCode)",
@@ -73,7 +64,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let delivery = try await DeliveriesCommand.open(data).delivery(id: id) else {
-                throw ValidationError("no delivery \(id)")
+                throw CommandFailure("no delivery \(id) in \(data.displayedDatabase)", status: CommandExit.notFound)
             }
             if json { return try DeliveriesCommand.printJSON(delivery) }
             let fields: [(String, String)] = [
@@ -93,16 +84,11 @@ struct DeliveriesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Count deliveries by outcome.")
 
         @OptionGroup var data: DataDirectoryOptions
-        @Option(help: "From this time: RFC 3339, or a duration back from now (2h, 7d).") var since: String?
+        @Option(help: "From this time: \(PointInTime.forms).") var since: PointInTime?
         @Flag(help: "Print a JSON object.") var json = false
 
         func run() async throws {
-            var start: Date?
-            if let since {
-                guard let date = parseTime(since) else { throw ValidationError("bad --since \(since)") }
-                start = date
-            }
-            let stats = try await DeliveriesCommand.open(data).stats(since: start)
+            let stats = try await DeliveriesCommand.open(data).stats(since: since?.date)
             if json { return try DeliveriesCommand.printJSON(stats) }
             let rows = [["transactions", String(stats.transactions)], ["deliveries", String(stats.deliveries)],
                         ["delivered", String(stats.delivered)], ["failed", String(stats.failed)],

@@ -39,13 +39,13 @@ struct DeliveryOptions: ParsableArguments {
         is written back before its link and made durable by new/'s fsync, whose journal commit carries it: one \
         commit instead of two); portable: the file fsynced before its link on every file system; never: no fsync.
         """)
-    var fsync: String = "always"
+    var fsync: FsyncMode = .always
 
     @Option(name: .long, help: "The recipient delimiter, e.g. + for user+detail addresses.")
     var recipientDelimiter: String?
 
-    @Option(name: .long, help: "Where +detail goes: off, existing (its folder if present), create.")
-    var detailFolders: String = "off"
+    @Option(name: .long, help: "Where +detail goes: off (the inbox), existing (its folder if present), create.")
+    var detailFolders: LocalDeliveryConfiguration.DetailFolders = .off
 
     @Flag(name: .long, help: "Answer a full mailbox with 452 4.2.2 (retry) instead of 552 5.2.2.")
     var quotaTempfail = false
@@ -54,21 +54,24 @@ struct DeliveryOptions: ParsableArguments {
     var duplicateWindow: String = "24h"
 
     /// Whether files, directories and the log are synced before an answer.
-    var durable: Bool { fsync != "never" }
+    var durable: Bool { fsync != .never }
 
     /// The delivery configuration these options describe, with the mail root under `dataDir`
     /// unless given, made absolute: the log records each Maildir by the path the delivery
     /// used, which must name the same directory whatever the reader's working directory.
     func configuration(dataDir: String) throws -> LocalDeliveryConfiguration {
-        guard ["always", "portable", "never"].contains(fsync) else { throw ValidationError("--fsync is always, portable or never") }
-        guard let folders = LocalDeliveryConfiguration.DetailFolders(rawValue: detailFolders) else {
-            throw ValidationError("--detail-folders is off, existing or create")
+        guard let window = parseDuration(duplicateWindow) else {
+            throw CommandFailure("bad --duplicate-window: \(duplicateWindow): a duration such as 24h, 30m or 0", status: CommandExit.configuration)
         }
-        guard let window = parseDuration(duplicateWindow) else { throw ValidationError("bad --duplicate-window") }
+        do {
+            try MailboxTemplate.check(mailboxTemplate)
+        } catch {
+            throw CommandFailure("bad --mailbox-template: \(error)", status: CommandExit.configuration)
+        }
         return LocalDeliveryConfiguration(
             mailRoot: absolutePath(mailRoot ?? dataDir + "/mail"), mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
-            recipientDelimiter: recipientDelimiter, detailFolders: folders, fsync: durable, duplicateWindow: window,
-            hostname: hostname, quotaTempfail: quotaTempfail, syncOrder: fsync == "portable" ? .portable : .automatic)
+            recipientDelimiter: recipientDelimiter, detailFolders: detailFolders, fsync: durable, duplicateWindow: window,
+            hostname: hostname, quotaTempfail: quotaTempfail, syncOrder: fsync == .portable ? .portable : .automatic)
     }
 
     /// The users, if given: the users file read and parsed, or the users table's lookup (not
@@ -85,7 +88,9 @@ struct DeliveryOptions: ParsableArguments {
         guard let usersQuery, !usersQuery.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw CommandFailure("--users \(PostgresLocation.redacted(users)) needs --users-query", status: 78)
         }
-        guard let lifetime = parseDuration(usersCache) else { throw ValidationError("bad --users-cache") }
+        guard let lifetime = parseDuration(usersCache) else {
+            throw CommandFailure("bad --users-cache: \(usersCache): a duration such as 30s or 0s", status: CommandExit.configuration)
+        }
         do {
             return try PostgresUsers(url: users, query: usersQuery, cacheLifetime: .milliseconds(Int64(lifetime * 1000)))
         } catch {

@@ -8,15 +8,21 @@ struct LetterboxCommand: AsyncParsableCommand {
         commandName: "letterbox",
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
         version: PackageVersion.current,
-        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, SendCommand.self, DebugServerCommand.self]
+        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, CheckCommand.self, SendCommand.self,
+                      DebugServerCommand.self]
     )
 
     /// Expands `--config FILE` before parsing (see ``ConfigFile``), runs the command, and
     /// ends as ``CommandExit`` says when it throws.
     static func main() async {
         let given = Array(CommandLine.arguments.dropFirst())
-        let command = given.first.flatMap { name in
-            configuration.subcommands.contains { $0.configuration.commandName == name } ? name : nil
+        // The command as errors name it: `serve`, or `deliveries show` for a nested one.
+        let command = given.first.flatMap { name -> String? in
+            guard let type = configuration.subcommands.first(where: { $0.configuration.commandName == name }) else { return nil }
+            let nested = given.dropFirst().first.flatMap { word in
+                type.configuration.subcommands.first { $0._commandName == word }.map { _ in word }
+            }
+            return nested.map { name + " " + $0 } ?? name
         }
         do {
             var parsed = try parseAsRoot(try ConfigFile.expand(given))

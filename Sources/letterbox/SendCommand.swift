@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SASL
+import Maildir
 import SMTPClient
 import SMTPCore
 
@@ -105,8 +106,14 @@ struct SendCommand: AsyncParsableCommand {
         }
         var auth: PlainClient?
         if let authUser, let authPasswordFile {
-            let password = try String(contentsOfFile: authPasswordFile, encoding: .utf8)
-                .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let text: String
+            do {
+                text = try TextFile.contents(of: authPasswordFile)
+            } catch {
+                throw CommandFailure("cannot read the password file: \(authPasswordFile): \(describe(error))",
+                                     status: CommandExit.noInput)
+            }
+            let password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             auth = PlainClient(username: authUser, password: password)
         }
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
@@ -140,8 +147,7 @@ struct SendCommand: AsyncParsableCommand {
             report(refused)
             throw ExitCode(refused.contains { $0.reply.isTransientFailure } ? 75 : 69)
         } catch {
-            print("error: \(error)")
-            throw ExitCode(75)
+            throw CommandFailure("cannot send through \(server): \(describe(error))", status: CommandExit.temporaryFailure)
         }
         report(statuses)
         if statuses.contains(where: { $0.reply.isTransientFailure }) { throw ExitCode(75) }

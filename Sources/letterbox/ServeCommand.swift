@@ -8,6 +8,7 @@ import Logging
 import Maildir
 import NIOCore
 import NIOPosix
+import PostgresAccess
 import SMTPCore
 import SMTPServer
 import Synchronization
@@ -44,11 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The most recipients in one transaction.")
     var maxRecipients: Int = 1000
 
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "The least severe messages logged.")
+    var logLevel: Logger.Level = .info
 
-    @Option(name: .long, help: "text or json.")
-    var logFormat: String = "text"
+    @Option(name: .long, help: "Log lines as text or as JSON objects.")
+    var logFormat: StandardErrorLogHandler.Format = .text
 
     @Option(name: .long, help: """
         Threads serving the protocol (the file work runs on 16 threads of its own). One carries \
@@ -58,11 +59,51 @@ struct ServeCommand: AsyncParsableCommand {
     var eventLoops: Int = 1
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
-        guard let format = StandardErrorLogHandler.Format(rawValue: logFormat) else { throw ValidationError("--log-format is text or json") }
         guard let mode = mode_t(socketMode, radix: 8) else { throw ValidationError("--socket-mode must be octal, e.g. 0660") }
         guard let maxSize = UserDirectory.size(maxMessageSize) else { throw ValidationError("bad --max-message-size") }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops must be between 1 and 256") }
+        // Everything is checked before anything is created or a listener announced: the
+        // options, the users, the listeners, and that the directories and the log can be made.
+        let dataDir = data.resolvedDataDir
+        let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        let mailRoot = deliveryConfiguration.mailRoot
+        let hostname = delivery.hostname
+        let socketPath = socket ?? dataDir + "/lmtp.sock"
+        let userDirectory = try delivery.loadUsers()
+        if let table = userDirectory as? PostgresUsers {
+            // A query PostgreSQL cannot run would defer every recipient: refused now instead.
+            if let problem = await table.check() {
+                throw CommandFailure("bad --users-query: \(problem)", status: CommandExit.configuration)
+            }
+        }
+        var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
+        if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
+        if let tcp {
+            let listener = try HostPort(tcp, option: "--tcp")
+            endpoints.append(.tcp(host: listener.host, port: listener.port))
+        }
+        var directories = [("data directory", dataDir), ("mail root", mailRoot)]
+        for case .unix(let path, _) in endpoints {
+            directories.append(("socket's directory", (path as NSString).deletingLastPathComponent))
+        }
+        for (what, directory) in directories where !directory.isEmpty {
+            if let code = Preflight.problem(creating: directory) {
+                throw CommandFailure("cannot create the \(what): \(directory): \(String(cString: strerror(code)))",
+                                     status: Preflight.status(for: code))
+            }
+        }
+        for endpoint in endpoints {
+            do {
+                try endpoint.checkAvailable()
+            } catch {
+                throw Self.listenFailure(error)
+            }
+        }
+        if !PostgresLocation.isURL(data.resolvedDatabase), let code = Preflight.problem(creating: data.resolvedDatabase, file: true) {
+            throw CommandFailure("cannot open the delivery log: \(data.displayedDatabase): \(String(cString: strerror(code)))",
+                                 status: Preflight.status(for: code))
+        }
+
         // Mail and the log are private to the delivery user: files 0600, directories 0700.
         umask(0o077)
         // Each connection holds a socket and, while delivering, a file: raise the soft limit on
@@ -77,20 +118,18 @@ struct ServeCommand: AsyncParsableCommand {
             descriptors.rlim_cur = descriptors.rlim_max
             setrlimit(nofile, &descriptors)
         }
-        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: format, logLevel: level) }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: logFormat, logLevel: logLevel) }
         let logger = Logger(label: "letterbox")
 
-        let dataDir = data.resolvedDataDir
-        let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
-        let mailRoot = deliveryConfiguration.mailRoot
-        let hostname = delivery.hostname
-        let socketPath = socket ?? dataDir + "/lmtp.sock"
-        for directory in [dataDir, mailRoot] {
+        for (what, directory) in directories where !directory.isEmpty {
             do {
                 try Maildir.makeDirectories(directory)
             } catch {
-                throw CommandFailure("cannot create the directory: \(directory): \(describe(error))", status: 73)
+                throw CommandFailure("cannot create the \(what): \(directory): \(describe(error))", status: CommandExit.cannotCreate)
             }
+        }
+        if let table = userDirectory as? PostgresUsers {
+            print("letterbox: users from PostgreSQL \(table.server)")
         }
         if deliveryConfiguration.fsync {
             // Which order of syncs this file system allows (see FileSystemOrdering), for the operator.
@@ -99,14 +138,6 @@ struct ServeCommand: AsyncParsableCommand {
                 ? "data written back before the link, durable with new/"
                 : "file fsynced before the link"
             print("letterbox: mail root \(mailRoot) on \(finding): \(order)")
-        }
-        let userDirectory = try delivery.loadUsers()
-        if let table = userDirectory as? PostgresUsers {
-            // A query PostgreSQL cannot run would defer every recipient: refused now instead.
-            if let problem = await table.check() {
-                throw CommandFailure("bad --users-query: \(problem)", status: 78)
-            }
-            print("letterbox: users from PostgreSQL \(table.server)")
         }
         let log: DeliveryLog
         do {
@@ -149,18 +180,16 @@ struct ServeCommand: AsyncParsableCommand {
                 Task { await server.shutdown(gracePeriod: .seconds(30)) }
             }
         }
-        var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
-        if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
-        if let tcp {
-            let listener = try HostPort(tcp, option: "--tcp")
-            endpoints.append(.tcp(host: listener.host, port: listener.port))
-        }
         for endpoint in endpoints {
             let address: SocketAddress?
             do {
                 address = try await server.listen(endpoint)
             } catch Server.ListenError.alreadyRunning where stopping.load(ordering: .relaxed) {
                 return   // stopped while starting: nothing to finish
+            } catch let error as Server.ListenError {
+                throw Self.listenFailure(error)
+            } catch {
+                throw CommandFailure("cannot listen: \(endpoint): \(describe(error))", status: CommandExit.cannotCreate)
             }
             print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
         }
@@ -188,5 +217,14 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("closing the delivery log: \(data.displayedDatabase): \(describe(error))", status: 75)
         }
+    }
+
+    /// A listener that cannot be made: 77 when not allowed (a port below 1024, a directory of
+    /// someone else's), else 73.
+    static func listenFailure(_ error: Server.ListenError) -> CommandFailure {
+        if case .cannotBind(_, let code) = error, code == EACCES || code == EPERM {
+            return CommandFailure("cannot listen: \(error)", status: CommandExit.permission)
+        }
+        return CommandFailure("cannot listen: \(error)", status: CommandExit.cannotCreate)
     }
 }

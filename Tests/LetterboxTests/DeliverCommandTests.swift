@@ -71,7 +71,7 @@ struct DeliverCommandTests {
 
             try "data-dir = \(directory)/state\nmax-recipent = 5\n".write(toFile: config, atomically: true, encoding: .utf8)
             let typo = try await runProcess(letterboxExecutable(), ["deliveries", "stats", "--config", config])
-            #expect(typo.status == 64 && typo.output.contains("unknown option `max-recipent`"), "\(typo.output)")
+            #expect(typo.status == 78 && typo.output.contains("unknown option `max-recipent`"), "\(typo.output)")
         }
     }
 

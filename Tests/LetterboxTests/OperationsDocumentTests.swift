@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Runs every `letterbox` command of docs/operations.md against a filled data directory.
+/// Runs every `letterbox` command of docs/operations.md against a filled data directory, with
+/// the agent serving it (as an operator runs them).
 @Suite("docs/operations.md", .timeLimit(.minutes(1)))
 struct OperationsDocumentTests {
     static func commands() throws -> [String] {
@@ -20,6 +21,7 @@ struct OperationsDocumentTests {
                                                                       "--recipient", "bob@example.org"],
                                               input: "Subject: for the docs\nMessage-ID: <ops@example.org>\n\nbody\n")
             #expect(filled.status == 0)
+            let agent = try await AgentProcess.start(in: directory)
             let binaries = URL(fileURLWithPath: letterboxExecutable()).deletingLastPathComponent().path
             let path = binaries + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             for command in commands {
@@ -29,6 +31,7 @@ struct OperationsDocumentTests {
                     #expect(result.output.contains("bob@example.org"), "\(command)\n\(result.output)")
                 }
             }
+            _ = await agent.stopAndWait()
         }
     }
 }

@@ -8,7 +8,50 @@ import Maildir
 /// options, `deliver` those about delivery, `deliveries` only where the log is; the file's
 /// options are placed before those of the command line, so the command line wins. A name no
 /// command knows is an error, so a typo never goes unnoticed.
+///
+/// Without `--config`, the file named by `$LETTERBOX_CONFIG` is read, else
+/// `/etc/letterbox/letterbox.conf` when it exists (as Postfix reads its `main.cf` and Dovecot
+/// its `dovecot.conf` without being told), so admin commands find the agent's settings.
 enum ConfigFile {
+    /// The file read when neither `--config` nor `$LETTERBOX_CONFIG` names one, if it exists.
+    static let defaultPath = "/etc/letterbox/letterbox.conf"
+
+    /// The configuration file in force and why: `--config`, `$LETTERBOX_CONFIG`, or the default
+    /// file when it exists; nil when there is none.
+    static func location(given: String?) -> (path: String, origin: String)? {
+        if let given { return (given, "--config") }
+        if let named = ProcessInfo.processInfo.environment["LETTERBOX_CONFIG"], !named.isEmpty { return (named, "$LETTERBOX_CONFIG") }
+        return access(defaultPath, F_OK) == 0 ? (defaultPath, "default file") : nil
+    }
+
+    /// `arguments` without their `--config FILE` (or `--config=FILE`), and that file.
+    static func takeConfigOption(_ arguments: [String]) throws -> (path: String?, rest: [String]) {
+        var rest = arguments
+        if let index = rest.firstIndex(of: "--config") {
+            guard index + 1 < rest.count else { throw ValidationError("--config needs a file") }
+            let path = rest[index + 1]
+            rest.removeSubrange(index...(index + 1))
+            return (path, rest)
+        }
+        if let index = rest.firstIndex(where: { $0.hasPrefix("--config=") }) {
+            let path = String(rest[index].dropFirst("--config=".count))
+            rest.remove(at: index)
+            return (path, rest)
+        }
+        return (nil, rest)
+    }
+
+    /// The entries of the file at `path`.
+    static func read(_ path: String) throws -> [Entry] {
+        let text: String
+        do {
+            text = try TextFile.contents(of: path)
+        } catch {
+            throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: CommandExit.noInput)
+        }
+        return try options(text, file: path)
+    }
+
     /// Where the state is: every command that reads the file takes these.
     static let dataOptions: Set<String> = ["data-dir", "database"]
     /// How mail is delivered: `serve` and `deliver`.
@@ -33,32 +76,18 @@ enum ConfigFile {
         }
     }
 
-    /// The arguments with `--config FILE` replaced by the options of the file that the command
-    /// takes.
+    /// The arguments with the configuration file's options that the command takes put in
+    /// (``location(given:)`` says which file), `--config FILE` taken out.
     static func expand(_ arguments: [String]) throws -> [String] {
         guard let command = arguments.first, let accepted = accepted(by: command) else { return arguments }
-        var rest = Array(arguments.dropFirst())
-        var path: String?
-        if let index = rest.firstIndex(of: "--config") {
-            guard index + 1 < rest.count else { throw ValidationError("--config needs a file") }
-            path = rest[index + 1]
-            rest.removeSubrange(index...(index + 1))
-        } else if let index = rest.firstIndex(where: { $0.hasPrefix("--config=") }) {
-            path = String(rest[index].dropFirst("--config=".count))
-            rest.remove(at: index)
-        }
-        guard let path else { return arguments }
-        let text: String
-        do {
-            text = try TextFile.contents(of: path)
-        } catch {
-            throw CommandFailure("cannot read the configuration file: \(path): \(describe(error))", status: CommandExit.noInput)
-        }
-        let options = try options(text, file: path).filter { accepted.contains($0.name) }.flatMap(\.arguments)
+        let (given, rest) = try takeConfigOption(Array(arguments.dropFirst()))
+        guard let file = location(given: given) else { return arguments }
+        let options = try read(file.path).filter { accepted.contains($0.name) }.flatMap(\.arguments)
         // `deliveries list --config F`: the file's options go after the subcommand's name.
+        var expanded = rest
         let position = command == "deliveries" ? rest.prefix { !$0.hasPrefix("-") }.count : 0
-        rest.insert(contentsOf: options, at: position)
-        return [command] + rest
+        expanded.insert(contentsOf: options, at: position)
+        return [command] + expanded
     }
 
     /// One line of the file.
@@ -67,6 +96,10 @@ enum ConfigFile {
         var name: String
         /// The command-line form: `--name value`, `--name` for `true`, nothing for `false`.
         var arguments: [String]
+        /// The value as written.
+        var value: String
+        /// The line's number in the file.
+        var line: Int
     }
 
     /// The file's lines as command-line options; names that no command takes are refused.
@@ -86,11 +119,12 @@ enum ConfigFile {
                 throw CommandFailure("bad configuration file: \(file):\(number + 1): unknown option `\(parts[0])`",
                                      status: CommandExit.configuration)
             }
-            switch parts[1] {
-            case "true": result.append(Entry(name: parts[0], arguments: ["--" + parts[0]]))
-            case "false": result.append(Entry(name: parts[0], arguments: []))
-            default: result.append(Entry(name: parts[0], arguments: ["--" + parts[0], parts[1]]))
+            let arguments: [String] = switch parts[1] {
+            case "true": ["--" + parts[0]]
+            case "false": []
+            default: ["--" + parts[0], parts[1]]
             }
+            result.append(Entry(name: parts[0], arguments: arguments, value: parts[1], line: number + 1))
         }
         return result
     }

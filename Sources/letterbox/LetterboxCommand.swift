@@ -8,7 +8,7 @@ struct LetterboxCommand: AsyncParsableCommand {
         commandName: "letterbox",
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
         version: PackageVersion.current,
-        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, CheckCommand.self, SendCommand.self,
+        subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, CheckCommand.self, ConfigCommand.self, SendCommand.self,
                       DebugServerCommand.self]
     )
 

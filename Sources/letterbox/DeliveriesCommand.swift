@@ -7,7 +7,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deliveries",
         abstract: "Inspect the delivery log.",
-        subcommands: [List.self, Show.self, Stats.self, VerifyCommand.self]
+        subcommands: [List.self, Show.self, Stats.self, VerifyCommand.self, PruneCommand.self]
     )
 
     /// The log, opened read-only: these commands never write to it, so they are safe beside

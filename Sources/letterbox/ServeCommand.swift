@@ -52,6 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
     var logFormat: StandardErrorLogHandler.Format = .text
 
     @Option(name: .long, help: """
+        Remove the delivery log's rows older than this (e.g. 90d), at start and then once a day, \
+        as `deliveries prune` does; not shorter than --duplicate-window. Without it rows are kept.
+        """)
+    var retention: String?
+
+    @Option(name: .long, help: """
         Threads serving the protocol (the file work runs on 16 threads of its own). One carries \
         several times what the disk work allows (docs/performance.md); more pay off only with \
         many cores and thousands of connections.
@@ -66,6 +72,17 @@ struct ServeCommand: AsyncParsableCommand {
         // options, the users, the listeners, and that the directories and the log can be made.
         let dataDir = data.resolvedDataDir
         let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        var retentionAge: TimeInterval?
+        if let retention {
+            guard let age = parseDuration(retention), age > 0 else {
+                throw CommandFailure("bad --retention: \(retention): a duration such as 90d", status: CommandExit.configuration)
+            }
+            guard age >= deliveryConfiguration.duplicateWindow else {
+                throw CommandFailure("bad --retention: \(retention) is shorter than --duplicate-window \(delivery.duplicateWindow): "
+                                     + "the duplicate check needs the rows of its window", status: CommandExit.configuration)
+            }
+            retentionAge = age
+        }
         let mailRoot = deliveryConfiguration.mailRoot
         let hostname = delivery.hostname
         let socketPath = socket ?? dataDir + "/lmtp.sock"
@@ -206,7 +223,12 @@ struct ServeCommand: AsyncParsableCommand {
             cleanup?.log(to: logger)
         }
 
+        let pruning = retentionAge.map { age in
+            Task { await Self.applyRetention(age, to: data.resolvedDatabase, named: data.displayedDatabase, logger: logger) }
+        }
+
         try await server.run()
+        pruning?.cancel()
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()
         try await loops.shutdownGracefully()
@@ -216,6 +238,23 @@ struct ServeCommand: AsyncParsableCommand {
             try log.close()
         } catch {
             throw CommandFailure("closing the delivery log: \(data.displayedDatabase): \(describe(error))", status: 75)
+        }
+    }
+
+    /// Prunes the log of rows older than `age` now and then every 24 hours, until cancelled;
+    /// each pass on a connection of its own, in batches (``DeliveryLogPruner``).
+    static func applyRetention(_ age: TimeInterval, to location: String, named name: String, logger: Logger) async {
+        while !Task.isCancelled {
+            let cutoff = Date(timeIntervalSinceNow: -age)
+            do {
+                let pruner = try DeliveryLogPruner(location: location)
+                defer { pruner.close() }
+                let removed = try await pruner.prune(before: cutoff)
+                logger.notice("delivery log pruned", metadata: ["removed": "\(removed)", "before": "\(Timestamp.format(cutoff))"])
+            } catch {
+                logger.error("delivery log not pruned: \(name): \(describe(error))")
+            }
+            try? await Task.sleep(for: .seconds(24 * 3600))
         }
     }
 

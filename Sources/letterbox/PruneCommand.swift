@@ -39,18 +39,18 @@ struct PruneCommand: AsyncParsableCommand {
                                  status: CommandExit.temporaryFailure)
         }
         defer { pruner.close() }
-        let onTerminal = isatty(STDERR_FILENO) == 1
+        let progress = Progress()
         let total: Int
         do {
             total = try await pruner.prune(before: cutoff, batch: batch) { count in
-                if onTerminal { FileHandle.standardError.write(Data("\rpruned \(count) transactions…".utf8)) }
+                progress.show(count, every: 1) { "transactions pruned: \($0)" }
             }
         } catch {
-            if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            progress.end()
             throw CommandFailure("pruning the delivery log: \(data.displayedDatabase): \(describe(error))",
                                  status: CommandExit.temporaryFailure)
         }
-        if onTerminal && total > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.end()
         print("pruned \(total) transactions and their deliveries older than \(Timestamp.format(cutoff))")
     }
 }

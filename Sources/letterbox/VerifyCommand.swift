@@ -25,6 +25,8 @@ struct VerifyCommand: AsyncParsableCommand {
         removes after 36 hours). \
         Maildirs are matched by the directory itself, not by how its path is spelled: a \
         relative --mail-root, a trailing slash or a symbolic link finds the same files. \
+        Each category lists its first 20 lines and how many more there are (--all lists every \
+        one; --json always does); on a terminal the progress is shown on standard error. \
         Exit status: 0 when nothing is missing or damaged and the database is sound; 1 \
         otherwise (with --strict, unlogged files count too).
         """
@@ -38,8 +40,14 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Count unlogged message files as mismatches too.")
     var strict = false
 
-    @Flag(name: .long, help: "Print a JSON object.")
+    @Flag(name: .long, help: "List every line of each category, not only the first 20.")
+    var all = false
+
+    @Flag(name: .long, help: "Print a JSON object (every line of each category).")
     var json = false
+
+    /// Lines listed per category without --all.
+    static let shown = 20
 
     /// What verify found.
     struct Report: Encodable {
@@ -57,10 +65,12 @@ struct VerifyCommand: AsyncParsableCommand {
         var report = Report(database: try await log.integrityCheck())
         let files = try await log.deliveredFiles()
         report.delivered = files.count
+        let progress = Progress()
         // By directory identity: the log's paths and the walk's may be spelled differently.
         var states: [MaildirKey: [String: MessageFileState]] = [:]
         var named: [MaildirKey: Set<String>] = [:]
-        for file in files {
+        for (index, file) in files.enumerated() {
+            progress.show(index + 1, every: 1_000) { "rows checked: \($0) of \(files.count)" }
             let maildir = file.maildir
             let key = MaildirKey(maildir)
             if states[key] == nil { states[key] = Maildir(path: maildir).messageStates() }
@@ -74,13 +84,15 @@ struct VerifyCommand: AsyncParsableCommand {
             }
         }
         let root = mailRoot ?? data.resolvedDataDir + "/mail"
-        for maildir in Maildir.all(under: root) {
+        for (index, maildir) in Maildir.all(under: root).enumerated() {
+            progress.show(index + 1, every: 100) { "Maildirs walked: \($0)" }
             let key = MaildirKey(maildir.path)
             let present = states[key] ?? maildir.messageStates()
             let logged = named[key] ?? []
             report.unlogged += present.keys.filter { !logged.contains($0) }.sorted().map { maildir.path + "/" + $0 }
             report.temporary += Maildir.entries(maildir.tmp).sorted().map { maildir.tmp + "/" + $0 }
         }
+        progress.end()
         report.mismatches = report.missing.count + report.damaged.count + (report.database == ["ok"] ? 0 : 1)
             + (strict ? report.unlogged.count : 0)
         if json {
@@ -91,7 +103,8 @@ struct VerifyCommand: AsyncParsableCommand {
             for (title, lines) in [("missing", report.missing), ("damaged", report.damaged), ("unlogged", report.unlogged),
                                    ("in tmp/", report.temporary)] {
                 print("\(title): \(lines.count)")
-                for line in lines { print("  " + line) }
+                for line in all ? lines[...] : lines.prefix(Self.shown) { print("  " + line) }
+                if !all && lines.count > Self.shown { print("  … and \(lines.count - Self.shown) more (--all lists them)") }
             }
             print("mismatches: \(report.mismatches)")
         }

@@ -42,6 +42,24 @@ struct VerifyCommandTests {
         }
     }
 
+    @Test("thousands of lines are summarised: the first 20 of a category and how many more, unless --all")
+    func summarised() async throws {
+        try await withTemporaryDirectory { directory in
+            let delivered = try await runProcess(letterboxExecutable(), ["deliver", "--data-dir", directory, "--recipient", "bob@x.test"],
+                                                 input: "Message-ID: <1@x.test>\n\nmessage\n")
+            #expect(delivered.status == 0)
+            for number in 1...25 {
+                try "stray".write(toFile: directory + "/mail/x.test/bob/new/stray-\(number)", atomically: false, encoding: .utf8)
+            }
+            let summary = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", directory])
+            #expect(summary.status == 0, "\(summary.output)")
+            #expect(summary.output.contains("unlogged: 25\n") && summary.output.contains("  … and 5 more (--all lists them)\n"), "\(summary.output)")
+            #expect(summary.output.split(separator: "\n").filter { $0.contains("stray-") }.count == 20)
+            let all = try await runProcess(letterboxExecutable(), ["deliveries", "verify", "--data-dir", directory, "--all"])
+            #expect(all.output.split(separator: "\n").filter { $0.contains("stray-") }.count == 25 && !all.output.contains("more"))
+        }
+    }
+
     @Test("the log records absolute Maildir paths when the data directory is relative, and verify matches Maildirs by directory, not by spelling: a relative --mail-root, a trailing slash, //")
     func pathsNotStrings() async throws {
         try await withTemporaryDirectory { directory in

@@ -53,7 +53,7 @@ enum ConfigFile {
     }
 
     /// Where the state is: every command that reads the file takes these.
-    static let dataOptions: Set<String> = ["data-dir", "database"]
+    static let dataOptions: Set<String> = ["data-dir", "database", "user"]
     /// How mail is delivered: `serve` and `deliver`.
     static let deliveryOptions: Set<String> = [
         "mail-root", "mailbox-template", "users", "users-query", "users-cache", "domain", "hostname", "fsync", "recipient-delimiter",

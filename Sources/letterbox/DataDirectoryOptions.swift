@@ -21,6 +21,18 @@ struct DataDirectoryOptions: ParsableArguments {
         """)
     var config: String?
 
+    @Option(name: .long, help: """
+        Run as this user when started as root (default: the owner of the data directory, when \
+        that is not root), so that no file is left owned by root.
+        """)
+    var user: String?
+
+    /// Becomes the data directory's owner (or `--user`) when run as root; see ``OwnerSwitch``.
+    @discardableResult
+    func becomeOwner() throws -> String? {
+        try OwnerSwitch.becomeOwner(of: resolvedDataDir, user: user)
+    }
+
     var resolvedDataDir: String {
         dataDir ?? ProcessInfo.processInfo.environment["LETTERBOX_DATA_DIR"] ?? "./letterbox-data"
     }

@@ -87,6 +87,7 @@ struct DeliverCommand: AsyncParsableCommand {
             addresses.append(address)
         }
         let dataDir = data.resolvedDataDir
+        try data.becomeOwner()
         do {
             try Maildir.makeDirectories(dataDir)
         } catch {

@@ -13,6 +13,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
     /// The log, opened read-only: these commands never write to it, so they are safe beside
     /// a running agent (see ``DeliveryLogReader``).
     static func open(_ data: DataDirectoryOptions) throws -> DeliveryLogReader {
+        try data.becomeOwner()
         do {
             return try DeliveryLogReader(location: data.resolvedDatabase)
         } catch let error as DeliveryLogError {

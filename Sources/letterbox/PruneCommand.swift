@@ -29,6 +29,7 @@ struct PruneCommand: AsyncParsableCommand {
         }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         let cutoff = Date(timeIntervalSinceNow: -age)
+        try data.becomeOwner()
         let pruner: DeliveryLogPruner
         do {
             pruner = try DeliveryLogPruner(location: data.resolvedDatabase)

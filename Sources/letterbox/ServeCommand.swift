@@ -71,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
         // Everything is checked before anything is created or a listener announced: the
         // options, the users, the listeners, and that the directories and the log can be made.
         let dataDir = data.resolvedDataDir
+        // Started as root: the data directory's owner (or --user) from here on, before any
+        // check, so that the checks are this user's rights and nothing is made as root.
+        let owner = try data.becomeOwner()
         let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
         var retentionAge: TimeInterval?
         if let retention {
@@ -145,6 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CommandFailure("cannot create the \(what): \(directory): \(describe(error))", status: CommandExit.cannotCreate)
             }
         }
+        if let owner { print("letterbox: running as \(owner), the owner of \(dataDir)") }
         if let table = userDirectory as? PostgresUsers {
             print("letterbox: users from PostgreSQL \(table.server)")
         }

@@ -8,7 +8,8 @@ import TestSupport
 /// new option without regenerated pages fails here.
 @Suite("docs/man", .timeLimit(.minutes(1)))
 struct ManualTests {
-    static let commands = [["serve"], ["deliver"], ["send"], ["debug-server"], ["deliveries", "list"], ["deliveries", "show"], ["deliveries", "stats"], ["deliveries", "verify"]]
+    static let commands = [["serve"], ["deliver"], ["send"], ["debug-server"], ["check"], ["config"], ["deliveries", "list"], ["deliveries", "show"],
+                           ["deliveries", "stats"], ["deliveries", "verify"], ["deliveries", "prune"]]
 
     @Test("every option in --help has its entry in the command's man page", arguments: commands)
     func manualCoversHelp(command: [String]) async throws {

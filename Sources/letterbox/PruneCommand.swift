@@ -11,7 +11,7 @@ struct PruneCommand: AsyncParsableCommand {
         Deletes the oldest transactions and their deliveries in batches, each its own short \
         transaction, so that a running agent's commits never wait long; safe beside the agent. \
         The newest transaction is always kept. On a terminal, the running count is shown. \
-        `serve --retention` does the same once a day.
+        serve does the same once a day with its retention setting.
         """
     )
 

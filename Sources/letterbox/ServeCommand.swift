@@ -58,6 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
     var retention: String?
 
     @Option(name: .long, help: """
+        How often every Maildir's tmp/ is swept of files untouched for 36 hours (leftovers of \
+        interrupted deliveries, maildir(5)), besides the sweep at start; 0 sweeps only at start.
+        """)
+    var tmpSweep: String = "12h"
+
+    @Option(name: .long, help: """
         Threads serving the protocol (the file work runs on 16 threads of its own). One carries \
         several times what the disk work allows (docs/performance.md); more pay off only with \
         many cores and thousands of connections.
@@ -75,6 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
         // check, so that the checks are this user's rights and nothing is made as root.
         let owner = try data.becomeOwner()
         let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        guard let sweepInterval = parseDuration(tmpSweep) else {
+            throw CommandFailure("bad --tmp-sweep: \(tmpSweep): a duration such as 12h, or 0", status: CommandExit.configuration)
+        }
         var retentionAge: TimeInterval?
         if let retention {
             guard let age = parseDuration(retention), age > 0 else {
@@ -220,19 +229,27 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)   // all streams: the listening lines reach a pipe at once
         // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
         // files past the Maildir rule's 36 hours go; younger ones are reported. Files made
-        // after the start belong to deliveries in progress and are not looked at.
+        // after the start belong to deliveries in progress and are not looked at. Later sweeps
+        // remove what has turned 36 hours old since, and report only that.
         let started = Maildir.currentTime()
-        Task {
+        let sweeping = Task {
             let cleanup = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: started) }
             cleanup?.log(to: logger)
+            guard sweepInterval > 0 else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(sweepInterval * 1000)))
+                guard !Task.isCancelled else { return }
+                let swept = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: Maildir.currentTime()) }
+                swept?.logRemovals(to: logger)
+            }
         }
-
         let pruning = retentionAge.map { age in
             Task { await Self.applyRetention(age, to: data.resolvedDatabase, named: data.displayedDatabase, logger: logger) }
         }
 
         try await server.run()
         pruning?.cancel()
+        sweeping.cancel()
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()
         try await loops.shutdownGracefully()

@@ -48,6 +48,26 @@ struct ServeOptionsTests {
         }
     }
 
+    @Test("--tmp-sweep: tmp/ is swept again while the agent runs, of files that turned 36 hours old; fresh ones stay")
+    func periodicSweep() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try await AgentProcess.start(in: directory + "/data", ["--tmp-sweep", "1s", "--log-level", "notice"])
+            #expect(try await agent.send(id: "sweep@x.test", to: ["ann@x.test"]).map(\.code) == [250])
+            let tmp = agent.mailRoot + "/x.test/ann/tmp"
+            try "old".write(toFile: tmp + "/old-leftover", atomically: false, encoding: .utf8)
+            try "new".write(toFile: tmp + "/fresh-leftover", atomically: false, encoding: .utf8)
+            var old = [timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 40 * 3600, tv_usec: 0)]
+            #expect(utimes(tmp + "/old-leftover", &old) == 0)
+            let log = try await agent.waitForOutput("old-leftover")
+            #expect(log.contains("removed stale files from tmp/"), "\(log)")
+            #expect(!FileManager.default.fileExists(atPath: tmp + "/old-leftover"))
+            #expect(FileManager.default.fileExists(atPath: tmp + "/fresh-leftover"))
+            _ = await agent.stopAndWait()
+            let refused = try await runProcess(letterboxExecutable(), ["serve", "--data-dir", directory + "/x", "--tmp-sweep", "often"])
+            #expect(refused.status == 78, "\(refused.output)")
+        }
+    }
+
     @Test("--event-loops sets the protocol threads (one by default); 0 is refused")
     func eventLoops() async throws {
         func loopThreads(_ pid: Int32) -> Int {

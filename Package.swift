@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         .target(
@@ -62,7 +64,8 @@ let package = Package(
         ),
         .target(
             name: "SMTPServer",
-            dependencies: ["SMTPCore", "SMTPTransport", "SASL", .product(name: "Logging", package: "swift-log")] + networking,
+            dependencies: ["SMTPCore", "SMTPTransport", "SASL", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")] + networking,
             swiftSettings: strictness
         ),
         .target(
@@ -91,7 +94,7 @@ let package = Package(
             dependencies: ["CFileSystem", "PostgresAccess", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOPosix", package: "swift-nio")],
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strictness
         ),
         .target(
@@ -99,7 +102,8 @@ let package = Package(
             dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "Logging", package: "swift-log")] + networking,
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")] + networking,
             swiftSettings: strictness
         ),
         .executableTarget(
@@ -107,7 +111,10 @@ let package = Package(
             dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "Maildir", "SMTPBackendUtilities",
                            "CMallocTuning", "PostgresAccess",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")] + networking,
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")] + networking,
             swiftSettings: strictness
         ),
         .target(

@@ -24,6 +24,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     // @unchecked: every mutable property is read and written only with `lock` held; the
     // engine's writing methods are called only from `queue`'s one block at a time.
     private let engine: any DeliveryLogEngine
+    private let metrics = DeliveryLogMetrics()
     private let lock = NSLock()
     /// Wakes the writer while it waits (one signal per wait, see `gathering`). A semaphore,
     /// whose timeouts run on the monotonic clock: a condition's wait ends at a wall-clock time,
@@ -238,7 +239,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             insert(last)
             if failure == nil {
                 do {
+                    let started = DispatchTime.now().uptimeNanoseconds
                     results = try engine.commit()
+                    metrics.committed(open.map(\.operation),
+                                      nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
                     // An engine that answers for fewer operations than it was given broke its
                     // contract; its waiters must not be told a made-up id.
                     if results.count != open.count { failure = EngineError.idsMissing(expected: open.count, got: results.count) }

@@ -23,6 +23,7 @@ struct FinalStep: Sendable {
     let gathering: LinkGathering
     /// This delivery's place among them, taken when its body began.
     let arrival: LinkGathering.Arrival
+    let metrics: DeliveryMetrics
 
     /// What the step came to.
     enum Outcome: Sendable {
@@ -41,7 +42,7 @@ struct FinalStep: Sendable {
                                                 bodyHash: bodyHash, for: draft.recipients)
         let progress: SpoolProgress
         do {
-            progress = try spool.write(chunks, open: open, final: true)
+            progress = try metrics.timed(metrics.spoolWrite) { try spool.write(chunks, open: open, final: true) }
         } catch {
             return .spoolFailed(error)
         }
@@ -74,7 +75,7 @@ struct FinalStep: Sendable {
             log.withdraw()   // its request was made with the submission
         }
         // The log commits while new/ is synced; a 250 waits for both.
-        let anyUnsynced = linker.sync(&draft.recipients)
+        let anyUnsynced = metrics.timed(metrics.maildirSync) { linker.sync(&draft.recipients) }
         let committed = Result { try ticket.wait() }
         switch committed {
         case .failure(let error):

@@ -19,6 +19,8 @@ public final class LocalDeliveryBackend: Backend {
     private let users: Mutex<(any UserLookup)?>
     /// Deliveries on their way to their links (see ``LinkGathering``).
     let linkGathering: LinkGathering
+    /// The file work's timers (made once, with the backend).
+    let metrics = DeliveryMetrics()
 
     /// Creates the backend. `users`, when given, has the only local users (the users file, or
     /// a users table).

@@ -86,7 +86,7 @@ struct MessageDelivery {
         if !deliveredTo.isEmpty { draft.refuseLoops(deliveredTo: deliveredTo) }
         let step = FinalStep(spool: spool, chunks: batch, open: state == .unopened, log: backend.log, logger: backend.logger,
                              configuration: configuration, messageID: scanner.messageID, bodyHash: hash.finalize(),
-                             gathering: backend.linkGathering, arrival: arrival)
+                             gathering: backend.linkGathering, arrival: arrival, metrics: backend.metrics)
         let linking = draft
         switch try await backend.pool.runIfActive({ step.run(linking) }) {
         case .finished(let finished):

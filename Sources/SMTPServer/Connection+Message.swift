@@ -17,6 +17,7 @@ extension Connection {
         self.transfer = transfer
         let sender = machine.sender
         let recipientCount = machine.recipients.count
+        let started = ContinuousClock.now
         if let timeout = context.configuration.dataTimeout { dataDeadline = .now() + TimeAmount(timeout) }
         connectionEnd = nil
         defer {
@@ -32,7 +33,7 @@ extension Connection {
         }
         let body = MessageBody(connection: self)
         if context.configuration.session.lmtp, let lmtpSession {
-            try await receiveLMTPMessage(lmtpSession, body, sender: sender)
+            try await receiveLMTPMessage(lmtpSession, body, sender: sender, started: started)
         } else {
             var backendError: (any Error)?
             do {
@@ -52,7 +53,7 @@ extension Connection {
                 }
                 let replies = machine.messageProcessed(outcome)
                 replies.forEach(queue)
-                logMessage(sender: sender, recipients: recipientCount, codes: replies.map(\.code))
+                messageEnded(sender: sender, recipients: recipientCount, codes: replies.map(\.code), started: started)
             }
         }
         await session.reset()
@@ -63,7 +64,8 @@ extension Connection {
 
     /// LMTP with per-recipient statuses: the collector writes each reply as soon as the backend
     /// sets it (in RCPT order, after the end of the data).
-    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: ReversePath?) async throws {
+    private func receiveLMTPMessage(_ session: any LMTPSession, _ body: MessageBody, sender: ReversePath?,
+                                    started: ContinuousClock.Instant) async throws {
         let collector = StatusCollector(recipients: machine.recipients, writer: io)
         self.collector = collector
         var backendError: (any Error)?
@@ -85,12 +87,14 @@ extension Connection {
             // The collector wrote the replies; this only moves the state machine on.
             let moved = machine.messageReplied()
             assert(moved, "the state machine was receiving this message")
-            logMessage(sender: sender, recipients: statuses.count, codes: statuses.map { $0?.code ?? 250 })
+            messageEnded(sender: sender, recipients: statuses.count, codes: statuses.map { $0?.code ?? 250 }, started: started)
         }
     }
 
-    /// One line per message for operators: sender, recipients, size and the replies' codes.
-    private func logMessage(sender: ReversePath?, recipients: Int, codes: [Int]) {
+    /// A message's body was answered: one line for operators (sender, recipients, size and the
+    /// replies' codes) and the metrics (``ServerMetrics``).
+    private func messageEnded(sender: ReversePath?, recipients: Int, codes: [Int], started: ContinuousClock.Instant) {
+        context.metrics.messageEnded(octets: transfer.octets, codes: codes, elapsed: ContinuousClock.now - started)
         logger.info("message received", metadata: [
             "from": "\(sender.map { "<\($0)>" } ?? "<>")",
             "recipients": "\(recipients)",

@@ -75,6 +75,9 @@ final class Connection {
     /// Serves the connection until QUIT, a fatal error or the client leaving.
     func run() async {
         logger.debug("connection opened")
+        context.metrics.connections.increment()
+        context.metrics.activeConnections.increment()
+        defer { context.metrics.activeConnections.decrement() }
         do {
             if draining { throw ConnectionEnd.shutdown }
             queue(machine.greeting)

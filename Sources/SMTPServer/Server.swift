@@ -18,6 +18,7 @@ struct ServerContext: Sendable {
     let backend: any Backend
     let logger: Logger
     let mechanisms: AuthenticationMechanisms
+    let metrics: ServerMetrics
 }
 
 /// An SMTP or LMTP server (the reference's `Server`): listeners, one task per connection, and
@@ -118,7 +119,7 @@ public final class Server: Sendable {
     var context: ServerContext {
         let mechanisms = state.withLock { $0.mechanisms }
         return ServerContext(configuration: baseContext.configuration, backend: baseContext.backend,
-                             logger: baseContext.logger, mechanisms: mechanisms)
+                             logger: baseContext.logger, mechanisms: mechanisms, metrics: baseContext.metrics)
     }
 
     /// Offers the SASL mechanism `name` with servers made by `factory` (the reference's
@@ -129,12 +130,14 @@ public final class Server: Sendable {
         state.withLock { $0.mechanisms.set(name, factory) }
     }
 
-    /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``.
+    /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``. Its metrics
+    /// (``ServerMetrics``: `smtp_connections_total`, `smtp_messages_total`, …) go to the
+    /// swift-metrics backend bootstrapped before this call, if any.
     public init(backend: any Backend, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "letterbox.smtp"),
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.baseContext = ServerContext(configuration: configuration, backend: backend, logger: logger,
-                                         mechanisms: AuthenticationMechanisms.standard)
+                                         mechanisms: AuthenticationMechanisms.standard, metrics: ServerMetrics())
         self.group = eventLoopGroup
     }
 

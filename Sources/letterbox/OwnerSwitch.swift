@@ -27,8 +27,8 @@ enum OwnerSwitch {
             var info = stat()
             var existing = path.isEmpty ? "." : path
             while stat(existing, &info) != 0 {
-                let parent = (existing as NSString).deletingLastPathComponent
-                if parent == existing || parent.isEmpty { return nil }
+                let parent = Preflight.parentDirectory(existing)
+                if parent == existing { return nil }
                 existing = parent
             }
             guard info.st_uid != 0 else { return nil }

@@ -15,15 +15,26 @@ enum Preflight {
             return access(path, W_OK | X_OK) == 0 ? nil : errno
         }
         guard errno == ENOENT else { return errno }
-        var ancestor = (path as NSString).deletingLastPathComponent
-        if ancestor.isEmpty { ancestor = "." }
+        var ancestor = parentDirectory(path)
         while stat(ancestor, &info) != 0 {
             guard errno == ENOENT, ancestor != "/", ancestor != "." else { return errno }
-            let parent = (ancestor as NSString).deletingLastPathComponent
-            ancestor = parent.isEmpty ? "." : parent
+            ancestor = parentDirectory(ancestor)
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { return ENOTDIR }
         return access(ancestor, W_OK | X_OK) == 0 ? nil : errno
+    }
+
+    /// The directory holding `path`: `.` for a bare name, `/` for a name in the root; trailing
+    /// slashes ignored. (NSString's deletingLastPathComponent crashes on some relative paths
+    /// in swift-corelibs-foundation.)
+    static func parentDirectory(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        if slash == trimmed.startIndex { return "/" }
+        var parent = trimmed[..<slash]
+        while parent.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
+        return String(parent)
     }
 
     /// The sysexits status for a failure to create something: permission (77) or cannot

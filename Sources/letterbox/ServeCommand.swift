@@ -39,6 +39,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var delivery: DeliveryOptions
 
+    @Option(name: .long, help: """
+        Serve the metrics (connections, messages, recipients by outcome and reply class, sizes, \
+        DATA, sync and log-commit times) for Prometheus at http://HOST:PORT/metrics, e.g. \
+        127.0.0.1:9824. Off by default.
+        """)
+    var metrics: String?
+
     @Option(name: .long, help: "The largest message accepted, in octets (K, M, G suffixes).")
     var maxMessageSize: String = "50M"
 
@@ -105,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CommandFailure("bad --users-query: \(problem)", status: CommandExit.configuration)
             }
         }
+        let metricsListener = try metrics.map { try HostPort($0, option: "--metrics") }
         var endpoints = Server.Endpoint.systemdSockets(environment: ProcessInfo.processInfo.environment)
         if endpoints.isEmpty { endpoints.append(.unix(path: socketPath, mode: mode)) }
         if let tcp {
@@ -113,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var directories = [("data directory", dataDir), ("mail root", mailRoot)]
         for case .unix(let path, _) in endpoints {
-            directories.append(("socket's directory", (path as NSString).deletingLastPathComponent))
+            directories.append(("socket's directory", Preflight.parentDirectory(path)))
         }
         for (what, directory) in directories where !directory.isEmpty {
             if let code = Preflight.problem(creating: directory) {
@@ -121,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
                                      status: Preflight.status(for: code))
             }
         }
-        for endpoint in endpoints {
+        for endpoint in endpoints + (metricsListener.map { [.tcp(host: $0.host, port: $0.port)] } ?? []) {
             do {
                 try endpoint.checkAvailable()
             } catch {
@@ -148,6 +156,8 @@ struct ServeCommand: AsyncParsableCommand {
             setrlimit(nofile, &descriptors)
         }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, format: logFormat, logLevel: logLevel) }
+        // Before the log and the server are made: they take their metric handles then.
+        let registry = metricsListener.map { _ in MetricsEndpoint.bootstrap() }
         let logger = Logger(label: "letterbox")
 
         for (what, directory) in directories where !directory.isEmpty {
@@ -223,6 +233,18 @@ struct ServeCommand: AsyncParsableCommand {
             }
             print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
         }
+        var metricsChannel: (any Channel)?
+        if let metricsListener, let registry {
+            do {
+                let channel = try await MetricsEndpoint.listen(host: metricsListener.host, port: metricsListener.port,
+                                                               registry: registry, group: loops)
+                metricsChannel = channel
+                print("letterbox: metrics on http://\(metricsListener.host):\(channel.localAddress?.port ?? metricsListener.port)/metrics")
+            } catch {
+                throw CommandFailure("cannot listen: tcp:\(metricsListener.host):\(metricsListener.port): \(describe(error))",
+                                     status: CommandExit.cannotCreate)
+            }
+        }
         print("letterbox \(PackageVersion.current): mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))")
         let arenas = letterbox_malloc_arena_limit()
         logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
@@ -250,6 +272,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await server.run()
         pruning?.cancel()
         sweeping.cancel()
+        try? await metricsChannel?.close()
         for source in signals { source.cancel() }
         try await pool.shutdownGracefully()
         try await loops.shutdownGracefully()

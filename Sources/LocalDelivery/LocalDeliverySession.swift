@@ -1,5 +1,6 @@
 import DeliveryLog
 import Foundation
+import Logging
 import Maildir
 import NIOCore
 import SMTPCore
@@ -126,6 +127,20 @@ final class LocalDeliverySession: LMTPSession {
             .encoded(recipients: draft.recipients.map(\.target.address))
         let delivery = MessageDelivery(backend: backend, header: header,
                                        lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf)
-        return try await delivery.run(body, draft).replies
+        let finished = try await delivery.run(body, draft)
+        Self.logMessage(finished.finished, logger: backend.logger)
+        return finished.replies
+    }
+
+    /// The agent's line for each message, at info: who sent it, its Message-ID and size, and
+    /// every recipient with its reply code and status (those refused at RCPT included).
+    static func logMessage(_ transaction: TransactionRecord, logger: Logger) {
+        logger.info("message", metadata: [
+            "letterbox.session": "\(transaction.sessionID)",
+            "letterbox.from": "<\(transaction.sender)>",
+            "letterbox.message_id": "\(transaction.messageID ?? "-")",
+            "letterbox.size": "\(transaction.size)",
+            "letterbox.recipients": "\(transaction.recipients.map { "\($0.recipient)=\($0.code)/\($0.status.rawValue)" }.joined(separator: " "))",
+        ])
     }
 }

@@ -91,15 +91,16 @@ extension Connection {
         }
     }
 
-    /// A message's body was answered: one line for operators (sender, recipients, size and the
-    /// replies' codes) and the metrics (``ServerMetrics``).
+    /// A message's body was answered: one debug line (sender, recipients, size and the replies'
+    /// codes; a program logs its own line at info, knowing what the message was for) and the
+    /// metrics (``ServerMetrics``).
     private func messageEnded(sender: ReversePath?, recipients: Int, codes: [Int], started: ContinuousClock.Instant) {
         context.metrics.messageEnded(octets: transfer.octets, codes: codes, elapsed: ContinuousClock.now - started)
-        logger.info("message received", metadata: [
-            "from": "\(sender.map { "<\($0)>" } ?? "<>")",
-            "recipients": "\(recipients)",
-            "octets": "\(transfer.octets)",
-            "replies": "\(codes.map(String.init).joined(separator: ","))",
+        logger.debug("message received", metadata: [
+            "smtp.from": "\(sender.map { "<\($0)>" } ?? "<>")",
+            "smtp.recipients": "\(recipients)",
+            "smtp.octets": "\(transfer.octets)",
+            "smtp.replies": "\(codes.map(String.init).joined(separator: ","))",
         ])
     }
 

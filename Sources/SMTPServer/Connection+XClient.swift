@@ -28,7 +28,7 @@ extension Connection {
         }
         state = asserted
         handle.update(state)
-        if let remote = asserted.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
+        if let remote = asserted.remoteAddress { logger[metadataKey: "smtp.client"] = "\(remote)" }
         let trusted = asserted.remoteAddress.map { address in
             context.configuration.secureNetworks.contains { $0.contains(address) }
         } ?? false

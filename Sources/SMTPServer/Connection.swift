@@ -65,8 +65,8 @@ final class Connection {
         self.framer = LineFramer(maximumLineLength: context.configuration.maximumLineLength)
         self.parser = CommandParser(strict: context.configuration.session.strict)
         var logger = context.logger
-        logger[metadataKey: "session"] = "\(state.sessionID)"
-        if let remote = state.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
+        logger[metadataKey: "smtp.session"] = "\(state.sessionID)"
+        if let remote = state.remoteAddress { logger[metadataKey: "smtp.remote"] = "\(remote)" }
         self.logger = logger
     }
 

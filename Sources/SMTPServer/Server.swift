@@ -210,7 +210,7 @@ public final class Server: Sendable {
             try? await listener.executeThenClose { _ in }
             throw ListenError.alreadyRunning
         }
-        context.logger.info("listening on \(endpoint)", metadata: ["address": "\(listener.channel.localAddress.map { "\($0)" } ?? "?")"])
+        context.logger.debug("listening on \(endpoint)", metadata: ["smtp.address": "\(listener.channel.localAddress.map { "\($0)" } ?? "?")"])
         return listener.channel.localAddress
     }
 
@@ -292,7 +292,7 @@ public final class Server: Sendable {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
             try? await io.write(NIOAny(wire))
-            context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["client": "\(clientKey)"])
+            context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["smtp.client": "\(clientKey)"])
             return
         }
         defer { release(clientKey) }

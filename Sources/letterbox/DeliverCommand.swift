@@ -101,7 +101,11 @@ struct DeliverCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot open the delivery log: \(data.displayedDatabase): \(describe(error))")
         }
-        let backend = LocalDeliveryBackend(configuration: configuration, log: log, users: users)
+        // deliver says what happened in its own lines and exit status; the agent's per-message
+        // line (info) would only repeat it into the MTA's bounce text.
+        var logger = Logger(label: "letterbox.deliver")
+        logger.logLevel = .warning
+        let backend = LocalDeliveryBackend(configuration: configuration, log: log, users: users, logger: logger)
         let outcomes: [SMTPError?]
         do {
             outcomes = try await backend.deliver(from: senderPath, to: addresses, body: StandardInput())

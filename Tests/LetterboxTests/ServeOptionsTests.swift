@@ -68,6 +68,28 @@ struct ServeOptionsTests {
         }
     }
 
+    @Test("one info line per message with its recipients and Message-ID; with stderr the journal, syslog priorities and no time")
+    func messageLineAndJournal() async throws {
+        try await withTemporaryDirectory { directory in
+            let plain = try await AgentProcess.start(in: directory + "/plain", ["--log-level", "info"])
+            #expect(try await plain.send(id: "plain@x.test", to: ["a@x.test", "b@x.test"]).map(\.code) == [250, 250])
+            let line = try await plain.waitForOutput("letterbox.recipients=")
+            #expect(line.contains(" info message letterbox.from=<s@y.test> letterbox.message_id=<plain@x.test> "
+                                  + "letterbox.recipients=a@x.test=250/delivered b@x.test=250/delivered letterbox.session="), "\(line)")
+            _ = await plain.stopAndWait()
+
+            // As systemd starts it: JOURNAL_STREAM names standard error's device and inode.
+            let wrapper = ["/bin/sh", "-c", "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$0\" \"$@\""]
+            let journal = try await AgentProcess.start(in: directory + "/journal", ["--log-level", "info"], under: wrapper)
+            #expect(try await journal.send(id: "journal@x.test", to: ["a@x.test"]).map(\.code) == [250])
+            let output = try await journal.waitForOutput("letterbox.recipients=")
+            #expect(output.contains("\n<6>info message letterbox.from=<s@y.test>") || output.hasPrefix("<6>info message"), "\(output)")
+            #expect(output.contains("<6>info tmp/ checked"), "\(output)")
+            _ = await journal.stopAndWait()
+            #expect(await journal.process.outputToEnd().contains("<5>notice shutting down"))
+        }
+    }
+
     @Test("--event-loops sets the protocol threads (one by default); 0 is refused")
     func eventLoops() async throws {
         func loopThreads(_ pid: Int32) -> Int {

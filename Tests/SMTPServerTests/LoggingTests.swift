@@ -15,7 +15,7 @@ struct CapturingLogHandler: LogHandler {
 
     let sink: @Sendable (Record) -> Void
     var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
+    var logLevel: Logger.Level = .trace
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -30,7 +30,7 @@ struct CapturingLogHandler: LogHandler {
 
 @Suite("Logging", .timeLimit(.minutes(1)))
 struct LoggingTests {
-    @Test("one log line per message, with the session id and the client")
+    @Test("one debug line per message, with the session id and the client, under smtp. keys")
     func messageLine() async throws {
         let records = Mutex<[CapturingLogHandler.Record]>([])
         let logger = Logger(label: "test") { _ in
@@ -44,13 +44,13 @@ struct LoggingTests {
             }
         }
         let lines = records.withLock { $0 }.filter { $0.message == "message received" }
-        #expect(lines.count == 1)
+        #expect(lines.count == 1 && lines.first?.level == .debug)
         let line = try #require(lines.first)
-        #expect(line.metadata["from"] == "<a@b.test>")
-        #expect(line.metadata["recipients"] == "1")
-        #expect(line.metadata["octets"] == "7")
-        #expect(line.metadata["replies"] == "250")
-        #expect(line.metadata["session"]?.count == 16)
-        #expect(line.metadata["remote"]?.contains("127.0.0.1") == true)
+        #expect(line.metadata["smtp.from"] == "<a@b.test>")
+        #expect(line.metadata["smtp.recipients"] == "1")
+        #expect(line.metadata["smtp.octets"] == "7")
+        #expect(line.metadata["smtp.replies"] == "250")
+        #expect(line.metadata["smtp.session"]?.count == 16)
+        #expect(line.metadata["smtp.remote"]?.contains("127.0.0.1") == true)
     }
 }

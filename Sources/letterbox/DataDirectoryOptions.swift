@@ -16,8 +16,9 @@ struct DataDirectoryOptions: ParsableArguments {
 
     /// Read by ``ConfigFile`` before parsing; declared here for the help and the manual.
     @Option(name: .long, help: """
-        A file of `option = value` lines (the one serve uses); this command takes the options \
-        it knows from it, and its command line wins.
+        A file of `option = value` lines (the one serve uses; default $LETTERBOX_CONFIG, else \
+        /etc/letterbox/letterbox.conf when it exists); this command takes the options it knows \
+        from it, and its command line wins.
         """)
     var config: String?
 

@@ -46,6 +46,26 @@ struct InstallDocumentTests {
         #expect(skipped.filter { $0.hasPrefix("systemctl") } == ["systemctl daemon-reload", "systemctl enable --now letterbox.socket"])
     }
 
+    @Test("the socket unit for Exim passes systemd-analyze verify with the service unit, and makes its directory")
+    func eximSocketUnit() async throws {
+        let analyze = try External.require("systemd-analyze")
+        let binary = letterboxExecutable()
+        try await withTemporaryDirectory { directory in
+            let service = try String(contentsOfFile: repositoryRoot + "/contrib/systemd/letterbox.service", encoding: .utf8)
+                .replacingOccurrences(of: "/usr/local/bin/letterbox", with: binary)
+                .replacingOccurrences(of: "User=vmail", with: "User=root").replacingOccurrences(of: "Group=vmail", with: "Group=root")
+            try service.write(toFile: directory + "/letterbox.service", atomically: true, encoding: .utf8)
+            let socket = try String(contentsOfFile: repositoryRoot + "/contrib/systemd/exim/letterbox.socket", encoding: .utf8)
+            #expect(Self.unitSetting("ListenStream", in: socket) == "/run/letterbox/lmtp.sock")
+            #expect(Self.unitSetting("DirectoryMode", in: socket) == "0755")
+            #expect(Self.unitSetting("SocketGroup", in: socket) == "Debian-exim")
+            try socket.replacingOccurrences(of: "SocketUser=vmail", with: "SocketUser=root")
+                .write(toFile: directory + "/letterbox.socket", atomically: true, encoding: .utf8)
+            let verified = try await runProcess(analyze, ["verify", directory + "/letterbox.socket", directory + "/letterbox.service"])
+            #expect(verified.status == 0, "\(verified.output)")
+        }
+    }
+
     @Test("every command runs as root; vmail delivers; the installed units start the agent as systemd would")
     func install() async throws {
         try External.requireRoot("docs/install.md")
@@ -69,6 +89,12 @@ struct InstallDocumentTests {
             let vmail = try #require(getpwnam("vmail")).pointee
             var info = stat()
             #expect(stat(root + "/usr/local/bin/letterbox", &info) == 0 && info.st_mode & 0o7777 == 0o755)
+            // The manual and the completions.
+            for page in ["man1/letterbox.serve.1", "man1/letterbox.deliver.1", "man5/letterbox.conf.5"] {
+                #expect(FileManager.default.fileExists(atPath: root + "/usr/local/share/man/" + page), "\(page)")
+            }
+            let bash = (try? String(contentsOfFile: root + "/usr/local/share/bash-completion/completions/letterbox", encoding: .utf8)) ?? ""
+            #expect(bash.contains("complete") && bash.contains("deliveries"))
             for directory in [state, mail] {
                 #expect(stat(directory, &info) == 0 && info.st_uid == vmail.pw_uid && info.st_mode & 0o777 == 0o750, "\(directory)")
             }

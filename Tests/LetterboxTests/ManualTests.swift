@@ -25,6 +25,23 @@ struct ManualTests {
         }
     }
 
+    @Test("letterbox.conf(5) names every setting letterbox config prints, with its default; the pages have EXIT STATUS and EXAMPLES")
+    func configurationPage() async throws {
+        let page = try String(contentsOfFile: repositoryRoot + "/docs/man/letterbox.conf.5", encoding: .utf8)
+        let settings = try await runProcess(letterboxExecutable(), ["config"])
+        let names = settings.output.split(separator: "\n").compactMap { line -> String? in
+            if line.hasPrefix("# configuration file") || line.hasPrefix("# no configuration file") { return nil }
+            return line.hasPrefix("# ") ? String(line.dropFirst(2).split(separator: " ")[0]) : String(line.split(separator: " ")[0])
+        }
+        #expect(names.count >= 25)
+        for name in names { #expect(page.contains(".It Cm \(name) No = "), "\(name) is missing from letterbox.conf(5)") }
+        #expect(page.contains(".It Cm fsync No = Ar fsync\n") && page.contains("Default: always."))
+        for command in Self.commands where command != ["debug-server"] {
+            let text = try String(contentsOfFile: repositoryRoot + "/docs/man/letterbox." + command.joined(separator: ".") + ".1", encoding: .utf8)
+            #expect(text.contains(".Sh \"EXIT STATUS\"\n.Bl") && text.contains(".Sh EXAMPLES"), "\(command)")
+        }
+    }
+
     @Test("the top-level help lists every subcommand")
     func topLevel() async throws {
         let help = try await runProcess(letterboxExecutable(), ["--help"])

@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -65,7 +66,8 @@ let package = Package(
         .target(
             name: "SMTPServer",
             dependencies: ["SMTPCore", "SMTPTransport", "SASL", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "CoreMetrics", package: "swift-metrics")] + networking,
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + networking,
             swiftSettings: strictness
         ),
         .target(
@@ -114,6 +116,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "NIOHTTP1", package: "swift-nio")] + networking,
             swiftSettings: strictness
         ),
@@ -137,7 +140,8 @@ let package = Package(
         .testTarget(
             name: "SMTPServerTests",
             dependencies: ["SMTPServer", "SMTPCore", "SASL", "ProtocolFixtures", "TestSupport",
-                           .product(name: "Logging", package: "swift-log")] + networking,
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + networking,
             swiftSettings: strictness
         ),
         .testTarget(

@@ -222,10 +222,12 @@ public final class Server: Sendable {
             state.running = true
             return state.listeners
         }
-        try await withThrowingDiscardingTaskGroup { group in
-            for (listener, endpoint) in listeners {
-                group.addTask {
-                    try await self.accept(on: listener, endpoint: endpoint)
+        try await runAsService {
+            try await withThrowingDiscardingTaskGroup { group in
+                for (listener, endpoint) in listeners {
+                    group.addTask {
+                        try await self.accept(on: listener, endpoint: endpoint)
+                    }
                 }
             }
         }

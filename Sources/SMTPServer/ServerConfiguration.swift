@@ -40,6 +40,9 @@ extension Server {
         public var rateLimiter: (any RateLimiter)?
         /// Where each connection's task, and so the backend's session calls, run.
         public var connectionExecutor: ConnectionExecutor
+        /// How long transactions in flight may take to finish when a `ServiceGroup` shuts the
+        /// server down gracefully (``Server/shutdown(gracePeriod:)``).
+        public var shutdownGracePeriod: Duration = .seconds(30)
 
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),

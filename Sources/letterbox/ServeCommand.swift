@@ -11,6 +11,7 @@ import NIOPosix
 import PostgresAccess
 import SMTPCore
 import SMTPServer
+import ServiceLifecycle
 import Synchronization
 
 /// `letterbox serve`: the LMTP delivery agent.
@@ -197,83 +198,91 @@ struct ServeCommand: AsyncParsableCommand {
         let server = Server(backend: backend, configuration: Server.Configuration(session: session), logger: logger,
                             eventLoopGroup: loops)
 
-        // Signals are handled before the socket appears, so a stop request is never lost.
+        // SIGHUP reloads the users; SIGTERM and SIGINT are the service group's (below).
         let usersPath = delivery.users
-        let stopping = Atomic(false)
-        let signals = handleSignals([SIGTERM, SIGINT, SIGHUP]) { number in
-            if number == SIGHUP {
-                guard let usersPath else { return }
-                if let table = userDirectory as? PostgresUsers {
-                    table.forget()
-                    logger.notice("users table: remembered answers forgotten")
-                    return
-                }
+        let reloads = handleSignals([SIGHUP]) { _ in
+            guard let usersPath else { return }
+            if let table = userDirectory as? PostgresUsers {
+                table.forget()
+                logger.notice("users table: remembered answers forgotten")
+                return
+            }
+            do {
+                backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
+                logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])
+            } catch {
+                logger.error("users file not reloaded: \(error)")
+            }
+        }
+        // The agent runs as a swift-service-lifecycle service group: SIGTERM or SIGINT shut it
+        // down gracefully (the server finishes the transactions in flight, up to 30 s), and the
+        // group's signal handlers are in place before any listener exists, so a stop request
+        // is never lost. The listeners are made inside the service for that reason.
+        let listening = endpoints
+        let retainFor = retentionAge
+        let summary = "letterbox \(PackageVersion.current): mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))"
+        let database = (location: data.resolvedDatabase, name: data.displayedDatabase)
+        let agent = ClosureService(name: "letterbox serve", logger: logger) {
+            for endpoint in listening {
+                let address: SocketAddress?
                 do {
-                    backend.reloadUsers(try DeliveryOptions.loadUsers(usersPath))
-                    logger.notice("users reloaded", metadata: ["file": "\(usersPath)"])
+                    address = try await server.listen(endpoint)
+                } catch Server.ListenError.alreadyRunning {
+                    return   // stopped while starting: nothing to finish
+                } catch let error as Server.ListenError {
+                    throw Self.listenFailure(error)
                 } catch {
-                    logger.error("users file not reloaded: \(error)")
+                    throw CommandFailure("cannot listen: \(endpoint): \(describe(error))", status: CommandExit.cannotCreate)
                 }
-            } else {
-                logger.notice("shutting down")
-                stopping.store(true, ordering: .relaxed)
-                Task { await server.shutdown(gracePeriod: .seconds(30)) }
+                print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
             }
-        }
-        for endpoint in endpoints {
-            let address: SocketAddress?
-            do {
-                address = try await server.listen(endpoint)
-            } catch Server.ListenError.alreadyRunning where stopping.load(ordering: .relaxed) {
-                return   // stopped while starting: nothing to finish
-            } catch let error as Server.ListenError {
-                throw Self.listenFailure(error)
-            } catch {
-                throw CommandFailure("cannot listen: \(endpoint): \(describe(error))", status: CommandExit.cannotCreate)
+            var metricsChannel: (any Channel)?
+            if let metricsListener, let registry {
+                do {
+                    let channel = try await MetricsEndpoint.listen(host: metricsListener.host, port: metricsListener.port,
+                                                                   registry: registry, group: loops)
+                    metricsChannel = channel
+                    print("letterbox: metrics on http://\(metricsListener.host):\(channel.localAddress?.port ?? metricsListener.port)/metrics")
+                } catch {
+                    throw CommandFailure("cannot listen: tcp:\(metricsListener.host):\(metricsListener.port): \(describe(error))",
+                                         status: CommandExit.cannotCreate)
+                }
             }
-            print("letterbox: LMTP on \(endpoint)\(address.flatMap { $0.port }.map { " (port \($0))" } ?? "")")
-        }
-        var metricsChannel: (any Channel)?
-        if let metricsListener, let registry {
-            do {
-                let channel = try await MetricsEndpoint.listen(host: metricsListener.host, port: metricsListener.port,
-                                                               registry: registry, group: loops)
-                metricsChannel = channel
-                print("letterbox: metrics on http://\(metricsListener.host):\(channel.localAddress?.port ?? metricsListener.port)/metrics")
-            } catch {
-                throw CommandFailure("cannot listen: tcp:\(metricsListener.host):\(metricsListener.port): \(describe(error))",
-                                     status: CommandExit.cannotCreate)
+            print(summary)
+            let arenas = letterbox_malloc_arena_limit()
+            logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
+            fflush(nil)   // all streams: the listening lines reach a pipe at once
+            // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
+            // files past the Maildir rule's 36 hours go; younger ones are reported. Files made
+            // after the start belong to deliveries in progress and are not looked at. Later
+            // sweeps remove what has turned 36 hours old since, and report only that.
+            let started = Maildir.currentTime()
+            let sweeping = Task {
+                let cleanup = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: started) }
+                cleanup?.log(to: logger)
+                guard sweepInterval > 0 else { return }
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(Int64(sweepInterval * 1000)))
+                    guard !Task.isCancelled else { return }
+                    let swept = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: Maildir.currentTime()) }
+                    swept?.logRemovals(to: logger)
+                }
             }
-        }
-        print("letterbox \(PackageVersion.current): mail in \(mailRoot), delivery log \(data.displayedDatabase) (\(log.summary))")
-        let arenas = letterbox_malloc_arena_limit()
-        logger.debug("malloc arenas", metadata: ["limit": "\(arenas == 0 ? "glibc default or environment" : "\(arenas)")"])
-        fflush(nil)   // all streams: the listening lines reach a pipe at once
-        // Leftovers of deliveries interrupted before this start (a crash, a kill -9): tmp/
-        // files past the Maildir rule's 36 hours go; younger ones are reported. Files made
-        // after the start belong to deliveries in progress and are not looked at. Later sweeps
-        // remove what has turned 36 hours old since, and report only that.
-        let started = Maildir.currentTime()
-        let sweeping = Task {
-            let cleanup = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: started) }
-            cleanup?.log(to: logger)
-            guard sweepInterval > 0 else { return }
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int64(sweepInterval * 1000)))
-                guard !Task.isCancelled else { return }
-                let swept = try? await pool.runIfActive { TemporaryFileCleanup.run(mailRoot: mailRoot, startedAt: Maildir.currentTime()) }
-                swept?.logRemovals(to: logger)
+            let pruning = retainFor.map { age in
+                Task { await Self.applyRetention(age, to: database.location, named: database.name, logger: logger) }
             }
+            defer {
+                pruning?.cancel()
+                sweeping.cancel()
+            }
+            try await server.run()
+            try? await metricsChannel?.close()
         }
-        let pruning = retentionAge.map { age in
-            Task { await Self.applyRetention(age, to: data.resolvedDatabase, named: data.displayedDatabase, logger: logger) }
-        }
-
-        try await server.run()
-        pruning?.cancel()
-        sweeping.cancel()
-        try? await metricsChannel?.close()
-        for source in signals { source.cancel() }
+        var group = ServiceGroupConfiguration(services: [.init(service: agent, serviceName: "letterbox serve")], logger: logger)
+        group.gracefulShutdownSignals = [.sigterm, .sigint]
+        group.maximumGracefulShutdownDuration = .seconds(40)
+        try await ServiceGroup(configuration: group).run()
+        for source in reloads { source.cancel() }
         try await pool.shutdownGracefully()
         try await loops.shutdownGracefully()
         // Every delivery has ended: its rows are committed. The writing connection closes

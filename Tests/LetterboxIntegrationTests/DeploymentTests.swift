@@ -23,6 +23,19 @@ struct DeploymentTests {
         }
     }
 
+    @Test("contrib/letterbox.conf names every setting letterbox config knows, set or commented out")
+    func sampleConfigComplete() async throws {
+        let sample = try String(contentsOfFile: repositoryRoot + "/contrib/letterbox.conf", encoding: .utf8)
+        let settings = try await runProcess(letterboxExecutable(), ["config", "--config", "/dev/null"])
+        let names = settings.output.split(separator: "\n").dropFirst().map { line in
+            String((line.hasPrefix("# ") ? line.dropFirst(2) : line).split(separator: " ")[0])
+        }
+        #expect(names.count >= 25)
+        for name in names {
+            #expect(sample.contains("\n\(name) = ") || sample.contains("\n# \(name) = "), "\(name) is missing from contrib/letterbox.conf")
+        }
+    }
+
     @Test("socket activation: serve takes the listening socket systemd passes (LISTEN_FDS) instead of making one")
     func socketActivation() async throws {
         try await withTemporaryDirectory { directory in

@@ -25,10 +25,11 @@ public final class AgentProcess: Sendable {
     /// Starts the agent with `arguments` after `serve --data-dir`; waits for its socket
     /// (`<data-dir>/lmtp.sock` unless `socket` is given). With `wrapper` (a program and its
     /// arguments, e.g. strace), that program runs the agent; `environment` is added to the
-    /// test runner's for the agent alone.
+    /// test runner's for the agent alone; `executable`, another letterbox binary (an installed one).
     public static func start(in dataDir: String, socket: String? = nil, _ arguments: [String] = [],
-                      under wrapper: [String] = [], environment: [String: String] = [:]) async throws -> AgentProcess {
-        let command = wrapper + [letterboxExecutable(), "serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
+                      under wrapper: [String] = [], environment: [String: String] = [:],
+                      executable: String = letterboxExecutable()) async throws -> AgentProcess {
+        let command = wrapper + [executable, "serve", "--data-dir", dataDir, "--hostname", "mx.test", "--log-level", "warning"]
             + (socket.map { ["--socket", $0] } ?? []) + arguments
         let process = try ChildProcess(command[0], Array(command.dropFirst()), environment: environment)
         let agent = AgentProcess(process: process, dataDir: dataDir, socket: socket ?? dataDir + "/lmtp.sock")

@@ -2,7 +2,7 @@ import SMTPCore
 import SMTPServer
 
 /// Wraps a backend and rewrites each transaction before its sessions see it: the sender, each
-/// recipient and the message body (the reference's `backendutil.TransformBackend`). For
+/// recipient and the message body (go-smtp's `backendutil.TransformBackend`). For
 /// address rewriting (canonical maps, SRS), inserting header fields, or filtering content.
 ///
 /// The body transform receives the body as a stream and returns a stream: it should read its

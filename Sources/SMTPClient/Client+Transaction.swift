@@ -16,7 +16,7 @@ extension Client {
     public static let defaultChunkSize = 1 << 20
 
     /// The MAIL command line for `from` and `options`, adjusted to what the server offers:
-    /// BODY=8BITMIME added when offered (as the reference does), SIZE, AUTH and the DSN
+    /// BODY=8BITMIME added when offered (as go-smtp does), SIZE, AUTH and the DSN
     /// parameters dropped when their extension is absent (RFC 1870, RFC 4954 §5, RFC 3461 §4),
     /// SMTPUTF8 added for a non-ASCII sender, and an error for what cannot be honoured.
     func mailLine(from: ReversePath, options: MailOptions) throws -> (line: String, utf8: Bool, binary: Bool) {

@@ -4,7 +4,7 @@ import NIOSSL
 import SMTPCore
 import SMTPTransport
 
-/// An SMTP or LMTP client connection (the reference's `Client`), on SwiftNIO.
+/// An SMTP or LMTP client connection (go-smtp's `Client`), on SwiftNIO.
 ///
 /// A client belongs to the task that uses it: its methods run one at a time, in protocol order,
 /// so it is deliberately not `Sendable`. Every refusal by the server surfaces as an
@@ -34,7 +34,7 @@ public final class Client {
     private var didHello = false
     /// The name given in the last greeting, used again after STARTTLS.
     private var helloName = ""
-    /// The recipients accepted in the current transaction (the reference's `GetRcpts`).
+    /// The recipients accepted in the current transaction (go-smtp's `GetRcpts`).
     public internal(set) var recipients: [Address] = []
     /// Whether the current transaction announced SMTPUTF8.
     var transactionUTF8 = false
@@ -59,7 +59,7 @@ public final class Client {
 
     // MARK: - Connecting
 
-    /// Connects to `endpoint` and reads the server's greeting (the reference's `Dial`,
+    /// Connects to `endpoint` and reads the server's greeting (go-smtp's `Dial`,
     /// `DialTLS`, `DialWithSocks5`; `NewClientLMTP` with `configuration.lmtp`).
     /// A greeting other than 220 closes the connection and throws it as an `SMTPError`.
     public static func connect(to endpoint: Endpoint, configuration: Configuration = Configuration(),
@@ -117,7 +117,7 @@ public final class Client {
         }
     }
 
-    /// Makes a client on a channel the caller has connected (the reference's `NewClient` and
+    /// Makes a client on a channel the caller has connected (go-smtp's `NewClient` and
     /// `NewClientLMTP`), then reads the greeting. The channel must be active and should have
     /// been made with `ChannelOptions.autoRead` off: the client adds its handler at the end of
     /// the pipeline and only then turns reading on, so the greeting cannot slip past it. The
@@ -222,7 +222,7 @@ public final class Client {
     }
 
     /// Whether the server offers `keyword` (case-insensitive), and with which parameters
-    /// (the reference's `Extension`). Greets first if needed.
+    /// (go-smtp's `Extension`). Greets first if needed.
     public func `extension`(_ keyword: String) async throws -> Capability? {
         try await ensureHello()
         return capabilities[keyword]

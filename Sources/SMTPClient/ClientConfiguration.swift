@@ -6,12 +6,12 @@ extension Client {
     public enum Endpoint: Sendable, CustomStringConvertible {
         /// Plain TCP; use ``Client/startTLS(configuration:)`` to upgrade (RFC 3207).
         case tcp(host: String, port: Int)
-        /// TLS from the first byte (submissions, RFC 8314 §3.3; the reference's `DialTLS`).
+        /// TLS from the first byte (submissions, RFC 8314 §3.3; go-smtp's `DialTLS`).
         case tls(host: String, port: Int)
         /// A Unix-domain socket, typically a local LMTP server.
         case unix(path: String)
         /// `host:port` reached through a SOCKS5 proxy (RFC 1928), TLS from the first byte when
-        /// `tls` is set (the reference's `DialWithSocks5`).
+        /// `tls` is set (go-smtp's `DialWithSocks5`).
         case socks5(proxy: SOCKS5Proxy, host: String, port: Int, tls: Bool)
 
         /// The host name TLS checks the server's certificate against, if any.
@@ -47,7 +47,7 @@ extension Client {
         /// How long the server may take to answer a command, the 354 to DATA included (the
         /// reference's `CommandTimeout`, 5 minutes; RFC 5321 §4.5.3.2 asks for at least that).
         public var commandTimeout: TimeAmount
-        /// How long the server may take to answer after the end of the data (the reference's
+        /// How long the server may take to answer after the end of the data (go-smtp's
         /// `SubmissionTimeout`, 12 minutes; RFC 5321 §4.5.3.2.6 asks for 10).
         public var submissionTimeout: TimeAmount
         /// TLS settings for ``Client/startTLS(configuration:)`` and TLS endpoints.
@@ -55,7 +55,7 @@ extension Client {
         /// The name the server's certificate must carry (and the SNI sent); by default the host
         /// connected to, unless that is an address literal (Go's `tls.Config.ServerName`).
         public var tlsServerName: String?
-        /// A protocol trace (the reference's `DebugWriter`): called with every command line
+        /// A protocol trace (go-smtp's `DebugWriter`): called with every command line
         /// (`C: …`) and reply line (`S: …`). AUTH payloads are replaced by `***`; message data
         /// is summarised, not copied.
         public var trace: (@Sendable (String) -> Void)?
@@ -98,7 +98,7 @@ public struct SOCKS5Proxy: Hashable, Sendable {
         self.password = password
     }
 
-    /// Parses `socks5://user:pass@host:port` (or without the scheme, as the reference takes it);
+    /// Parses `socks5://user:pass@host:port` (or without the scheme, as go-smtp takes it);
     /// user and password may be percent-encoded. Returns `nil` for anything else.
     public init?(url: String) {
         var rest = Substring(url)

@@ -2,7 +2,7 @@ import NIOCore
 import SMTPCore
 
 /// Streams one message to the server after ``Client/data(transfer:)`` or
-/// ``Client/beginMessage(from:to:mailOptions:rcptOptions:transfer:)`` (the reference's `Data`
+/// ``Client/beginMessage(from:to:mailOptions:rcptOptions:transfer:)`` (go-smtp's `Data`
 /// writer). Nothing is held beyond one buffer: DATA output is dot-stuffed, with every line
 /// ending made CRLF (RFC 5321 §4.5.2), and sent in 64 KiB writes; BDAT sends the bytes as they
 /// are, in chunks of the configured size (RFC 3030 §2). Call one of the `finish` methods at the
@@ -77,7 +77,7 @@ public final class MessageWriter {
     }
 
     /// Ends the message and calls `status` for each recipient's outcome as its reply arrives
-    /// (the reference's `LMTPData` callback: `nil` for a positive reply).
+    /// (go-smtp's `LMTPData` callback: `nil` for a positive reply).
     public func finish(status: (Address, SMTPError?) -> Void) async throws {
         for result in try await finishWithStatuses() { status(result.recipient, result.error) }
     }

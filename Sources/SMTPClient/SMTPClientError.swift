@@ -1,7 +1,7 @@
 import SMTPCore
 
 /// Why the client refused to go on, for everything that is not a server's reply (those are
-/// ``SMTPCore/SMTPError``s with the server's code, enhanced code and full text).
+/// `SMTPError`s with the server's code, enhanced code and full text).
 public enum SMTPClientError: Error, Hashable, Sendable {
     /// An argument contains CR or LF, or cannot be sent for another reason; nothing was sent.
     case invalidArgument(String)

@@ -4,7 +4,7 @@ import SASL
 import SMTPCore
 
 extension Client {
-    /// When ``Client/sendMail(to:configuration:tls:auth:from:to:message:)`` uses TLS.
+    /// When ``Client/sendMail(to:configuration:tls:auth:from:to:mailOptions:rcptOptions:message:eventLoopGroup:)`` uses TLS.
     public enum TLSPolicy: Sendable, Hashable {
         /// STARTTLS whenever the server offers it; plaintext otherwise.
         case opportunistic
@@ -15,7 +15,7 @@ extension Client {
         case disabled
     }
 
-    /// Sends one message in one session (the reference's `SendMail`): connects, upgrades with
+    /// Sends one message in one session (go-smtp's `SendMail`): connects, upgrades with
     /// STARTTLS according to `tls`, authenticates when `auth` is given, runs one transaction
     /// (pipelined when offered) and quits. Returns the outcome of every recipient: for SMTP the
     /// RCPT refusals and, for the accepted ones, the reply after the data; for LMTP each

@@ -93,7 +93,7 @@ public enum ReversePath: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    /// The mailbox as text, or the empty string for `<>` (as the reference passes it).
+    /// The mailbox as text, or the empty string for `<>` (as go-smtp passes it).
     public var description: String { address?.description ?? "" }
 }
 

@@ -19,7 +19,7 @@ public struct CommandParseError: Error, Hashable, Sendable {
 /// Verbs are case-insensitive (RFC 5321 §2.4). CR, LF and NUL are never accepted inside a line
 /// (RFC 5321 §2.3.8; a bare LF inside a command is how command smuggling starts).
 public struct CommandParser: Sendable {
-    /// Whether `MAIL FROM:` and `RCPT TO:` must use angle brackets (the reference's `Strict`).
+    /// Whether `MAIL FROM:` and `RCPT TO:` must use angle brackets (go-smtp's `Strict`).
     /// When `false`, `MAIL FROM: user@example.org` is accepted as Postfix does by default.
     public var strict: Bool
 

@@ -3,7 +3,7 @@
 /// Servers that announce `ENHANCEDSTATUSCODES` (RFC 2034) put one in front of the text of
 /// every 2xx, 4xx and 5xx reply except the greeting and the replies to HELO/EHLO/LHLO.
 ///
-/// Two sentinel values mirror the reference implementation:
+/// Two sentinel values mirror go-smtp (the Go package this library re-creates):
 /// - ``notSet``: the producer of an error gave no code; when the reply is encoded, `X.0.0`
 ///   is used, with `X` taken from the first digit of the reply code.
 /// - ``omitted``: the reply deliberately carries no enhanced code (greeting, EHLO, 1xx/3xx).
@@ -25,7 +25,7 @@ public struct EnhancedCode: Hashable, Sendable, CustomStringConvertible {
     /// No code was provided; encoding derives `X.0.0` from the reply code.
     public static let notSet = EnhancedCode(0, 0, 0)
 
-    /// No enhanced code is written at all (the reference's `NoEnhancedCode`).
+    /// No enhanced code is written at all (go-smtp's `NoEnhancedCode`).
     public static let omitted = EnhancedCode(-1, -1, -1)
 
     /// Whether this is one of the two sentinels rather than a real code.

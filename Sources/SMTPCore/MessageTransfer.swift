@@ -141,7 +141,7 @@ public struct MessageTransfer: Sendable {
         case discard(size: Int, replies: [Reply])
         /// A command that ends the transaction (RSET, EHLO, QUIT, too many errors): the message
         /// is aborted (``ServerStateMachine/messageAborted()``) and the body ends with a data
-        /// reset (the reference's `ErrDataReset`); the command (``pendingAction``) is carried
+        /// reset (go-smtp's `ErrDataReset`); the command (``pendingAction``) is carried
         /// out after the backend has returned.
         case abort
     }

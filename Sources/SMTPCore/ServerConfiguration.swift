@@ -1,6 +1,6 @@
 /// What a server offers and enforces, as the transaction state machine needs to know it.
 ///
-/// These are the protocol-level settings of the reference's `Server` (`LMTP`, `Domain`,
+/// These are the protocol-level settings of go-smtp's `Server` (`LMTP`, `Domain`,
 /// `MaxRecipients`, `MaxMessageBytes`, `Strict`, `AllowInsecureAuth`, `AuthDisabled`,
 /// `EnableSMTPUTF8`, `EnableREQUIRETLS`, `EnableBINARYMIME`, `EnableDSN`).
 public struct ServerConfiguration: Hashable, Sendable {
@@ -14,7 +14,7 @@ public struct ServerConfiguration: Hashable, Sendable {
     public var maximumRecipients: Int?
     /// Largest message accepted, in octets; announced with SIZE (RFC 1870). `nil`: no limit.
     public var maximumMessageBytes: Int?
-    /// Whether paths must be in angle brackets (the reference's `Strict`).
+    /// Whether paths must be in angle brackets (go-smtp's `Strict`).
     public var strict: Bool
     /// Whether a body with bare CR or LF is refused (RFC 5321 §2.3.8) instead of kept as is.
     public var rejectBareLineEndings: Bool
@@ -75,7 +75,7 @@ public struct ServerConfiguration: Hashable, Sendable {
 public struct ConnectionFacts: Hashable, Sendable {
     /// TLS is active (implicit TLS or after STARTTLS).
     public var tlsActive: Bool
-    /// The connection is from a trusted network or a local socket (the reference's `SecureNet`):
+    /// The connection is from a trusted network or a local socket (go-smtp's `SecureNet`):
     /// it counts as secure for AUTH and REQUIRETLS, and may use XCLIENT.
     public var trusted: Bool
     /// The client may use XCLIENT (Postfix's `smtpd_authorized_xclient_hosts`).

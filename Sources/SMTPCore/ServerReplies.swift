@@ -123,10 +123,10 @@ public enum ServerReplies {
         make(421, EnhancedCode(4, 3, 2), "\(hostname) Service shutting down, closing connection")
     }
 
-    /// 421 4.4.5 — the server rejects the connection as too busy (the reference's `Conn.Reject`).
+    /// 421 4.4.5 — the server rejects the connection as too busy (go-smtp's `Conn.Reject`).
     public static let tooBusy = make(421, EnhancedCode(4, 4, 5), "Too busy. Try again later.")
 
-    /// 421 4.7.28 — the client connects too often (the reference's rate limiter).
+    /// 421 4.7.28 — the client connects too often (go-smtp's rate limiter).
     public static func rateLimited(hostname: String, client: String, retryAfterSeconds: Int) -> Reply {
         make(421, EnhancedCode(4, 7, 28),
              "\(hostname) Error: too many connections from \(client), try again in \(retryAfterSeconds) seconds")

@@ -1,4 +1,4 @@
-/// The TLS facts of a connection (the reference's `tls.ConnectionState`), for the server and the
+/// The TLS facts of a connection (go-smtp's `tls.ConnectionState`), for the server and the
 /// client alike, as far as swift-nio-ssl makes them known: it does not expose the negotiated
 /// cipher suite.
 public struct TLSConnectionState: Hashable, Sendable {

@@ -27,7 +27,7 @@ public final class AuthenticationContext {
     }
 }
 
-/// Makes the server side of a SASL mechanism for one AUTH exchange (the reference's
+/// Makes the server side of a SASL mechanism for one AUTH exchange (go-smtp's
 /// `SaslServerFactory`).
 public typealias SASLServerFactory = @Sendable (AuthenticationContext) -> any SASLServerMechanism
 

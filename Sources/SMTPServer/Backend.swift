@@ -1,18 +1,18 @@
 import SMTPCore
 
 /// The application behind a ``Server``: it authenticates clients and opens a ``Session`` for
-/// each of them (the reference's `Backend`).
+/// each of them (go-smtp's `Backend`).
 ///
 /// A backend is shared by every connection, so it is `Sendable`. Its methods are called from
 /// the connection's task.
 public protocol Backend: Sendable {
     /// Authenticates a user from a password mechanism (AUTH PLAIN, AUTH LOGIN) and opens a
-    /// session for them. Throw ``SMTPCore/SMTPError/authenticationFailed`` (535 5.7.8) to refuse;
+    /// session for them. Throw `SMTPError/authenticationFailed` (535 5.7.8) to refuse;
     /// any other `SMTPError` is sent as it is; other errors become 454 4.7.0 (RFC 4954 §6).
     func login(state: ConnectionState, username: String, password: String, sessionID: String) async throws -> any Session
 
     /// Opens a session for a client that did not authenticate, at its first MAIL. Throw
-    /// ``SMTPCore/SMTPError/authRequired`` (530 5.7.0) to insist on AUTH.
+    /// `SMTPError/authRequired` (530 5.7.0) to insist on AUTH.
     func anonymousLogin(state: ConnectionState, sessionID: String) async throws -> any Session
 
     /// A new session id, called once per connection; it appears in every log line and in
@@ -21,7 +21,7 @@ public protocol Backend: Sendable {
 }
 
 extension Backend {
-    /// Refuses password authentication with 502 5.5.1 (the reference's `ErrAuthUnsupported`).
+    /// Refuses password authentication with 502 5.5.1 (go-smtp's `ErrAuthUnsupported`).
     public func login(state: ConnectionState, username: String, password: String, sessionID: String) async throws -> any Session {
         throw SMTPError.authUnsupported
     }
@@ -30,11 +30,11 @@ extension Backend {
     public func generateSessionID() -> String { SessionID.random() }
 }
 
-/// One client's mail transactions (the reference's `Session`). The server calls its methods
+/// One client's mail transactions (go-smtp's `Session`). The server calls its methods
 /// in protocol order, one at a time, from the connection's task; a session belongs to that
 /// task and need not be `Sendable`.
 ///
-/// Every method may throw an ``SMTPCore/SMTPError`` to refuse with that exact reply. Other
+/// Every method may throw an `SMTPError` to refuse with that exact reply. Other
 /// errors become `451 4.3.0` — temporary, so that the client retries rather than bounces.
 public protocol Session: AnyObject {
     /// The transaction was abandoned (RSET, EHLO, or a failed message): forget sender and
@@ -67,7 +67,7 @@ extension Session {
     public func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {}
 }
 
-/// A session that reports a status per recipient over LMTP (RFC 2033 §4.2), the reference's
+/// A session that reports a status per recipient over LMTP (RFC 2033 §4.2), go-smtp's
 /// `LMTPSession`.
 public protocol LMTPSession: Session {
     /// Receives the message and sets each recipient's status on `status`. Recipients left
@@ -82,7 +82,7 @@ public protocol ProxyBackend: Backend {
     func allowProxy(actual: ConnectionState, asserted: ConnectionState, sessionID: String) -> Bool
 }
 
-/// A session that can decide about XCLIENT itself (the reference's `ProxySession`).
+/// A session that can decide about XCLIENT itself (go-smtp's `ProxySession`).
 public protocol ProxySession: Session {
     /// Whether the client may assert `asserted`; if so the session is logged out afterwards.
     func allowProxy(asserted: ConnectionState, sessionID: String) -> Bool

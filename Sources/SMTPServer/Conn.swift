@@ -2,7 +2,7 @@ import NIOCore
 import SMTPCore
 import Synchronization
 
-/// A handle on one open connection (the reference's `Conn`), for code outside the connection's
+/// A handle on one open connection (go-smtp's `Conn`), for code outside the connection's
 /// task: inspect its state, write a reply, reject or close it. ``Server/connections`` lists
 /// the open ones.
 ///
@@ -30,7 +30,7 @@ public final class Conn: Sendable {
         current.withLock { $0 = state }
     }
 
-    /// Writes a reply now, outside the normal command/reply order (the reference's
+    /// Writes a reply now, outside the normal command/reply order (go-smtp's
     /// `WriteResponse`); meant for notices such as a 421 before closing.
     public func writeResponse(code: Int, enhancedCode: EnhancedCode = .notSet, text: String) {
         var buffer = ByteBuffer()

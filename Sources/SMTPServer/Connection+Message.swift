@@ -160,7 +160,7 @@ extension Connection {
     }
 
     /// Reads more of the body. When the connection ends (closed, timed out) the backend's
-    /// reader fails with an `SMTPError` — `dataReset` for a disconnection, as in the reference —
+    /// reader fails with an `SMTPError` — `dataReset` for a disconnection, as in go-smtp —
     /// and the real reason is kept for the connection's task.
     nonisolated(nonsending) private func readMoreBody() async throws {
         do {

@@ -5,8 +5,8 @@ import SMTPCore
 /// chunks), read straight from the connection with backpressure: the server reads the socket
 /// no faster than this sequence is consumed, so memory does not grow with the message.
 ///
-/// The sequence throws ``SMTPCore/SMTPError`` when the message breaks a rule that is only known
-/// at its end (too large, bare CR/LF when refused), and ``SMTPCore/SMTPError/dataReset`` when
+/// The sequence throws `SMTPError` when the message breaks a rule that is only known
+/// at its end (too large, bare CR/LF when refused), and `SMTPError/dataReset` when
 /// the client aborts it (RSET between BDAT chunks, disconnection). It belongs to the session's
 /// task and must not be iterated from elsewhere.
 ///
@@ -51,7 +51,7 @@ public struct MessageBody: AsyncSequence {
     /// Makes the iterator.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
 
-    /// Reads the whole body into one buffer; throws ``SMTPCore/SMTPError/dataTooLarge`` past
+    /// Reads the whole body into one buffer; throws `SMTPError/dataTooLarge` past
     /// `limit` octets (the rest is still read by the server). For tests and small messages.
     public func collect(upTo limit: Int) async throws -> ByteBuffer {
         var result = ByteBuffer()

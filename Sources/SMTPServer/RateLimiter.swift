@@ -8,7 +8,7 @@ public enum RateLimitDecision: Hashable, Sendable {
     case limited(retryAfter: Duration)
 }
 
-/// Limits how often a client may connect (the reference's `RateLimiter`). The server asks once
+/// Limits how often a client may connect (go-smtp's `RateLimiter`). The server asks once
 /// per connection, before the greeting, with the client's IP address as the key (`local` for
 /// Unix sockets); a refusal is answered `421 4.7.28` and the connection closed.
 public protocol RateLimiter: Sendable {

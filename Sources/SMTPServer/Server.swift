@@ -21,7 +21,7 @@ struct ServerContext: Sendable {
     let metrics: ServerMetrics
 }
 
-/// An SMTP or LMTP server (the reference's `Server`): listeners, one task per connection, and
+/// An SMTP or LMTP server (go-smtp's `Server`): listeners, one task per connection, and
 /// the protocol of SMTPCore's state machine in front of a ``Backend``.
 ///
 /// ```swift
@@ -122,7 +122,7 @@ public final class Server: Sendable {
                              logger: baseContext.logger, mechanisms: mechanisms, metrics: baseContext.metrics)
     }
 
-    /// Offers the SASL mechanism `name` with servers made by `factory` (the reference's
+    /// Offers the SASL mechanism `name` with servers made by `factory` (go-smtp's
     /// `EnableAuth`). PLAIN and LOGIN are offered from the start; registering one of those
     /// names replaces the built-in mechanism. AUTH is announced only when the connection is
     /// secure, or `allowInsecureAuth` is set, and never when `authDisabled` is.
@@ -131,7 +131,7 @@ public final class Server: Sendable {
     }
 
     /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``. Its metrics
-    /// (``ServerMetrics``: `smtp_connections_total`, `smtp_messages_total`, …) go to the
+    /// (`smtp_connections_total`, `smtp_messages_total`, …) go to the
     /// swift-metrics backend bootstrapped before this call, if any.
     public init(backend: any Backend, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "letterbox.smtp"),
@@ -371,7 +371,7 @@ public final class Server: Sendable {
     /// The number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    /// Handles on the open connections (the reference's `ForEachConn`).
+    /// Handles on the open connections (go-smtp's `ForEachConn`).
     public var connections: [Conn] { state.withLock { Array($0.handles.values) } }
 
     /// Shuts down gracefully: stops accepting, closes idle connections with `421 4.3.2`, lets
@@ -390,7 +390,7 @@ public final class Server: Sendable {
         close()
     }
 
-    /// Closes every listener and every connection at once (the reference's `Close`).
+    /// Closes every listener and every connection at once (go-smtp's `Close`).
     public func close() {
         let (listeners, connections) = state.withLock { state in
             state.closed = true

@@ -4,12 +4,12 @@ import SMTPCore
 
 extension Server {
     /// Everything a ``Server`` can be told: the protocol settings of SMTPCore plus transport
-    /// limits, timeouts and TLS (the reference's `Server` fields).
+    /// limits, timeouts and TLS (go-smtp's `Server` fields).
     public struct Configuration: Sendable {
         /// Protocol behaviour: LMTP or SMTP, host name, limits, which extensions are offered.
         public var session: SMTPCore.ServerConfiguration
         /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4 asks for at least 512;
-        /// the reference defaults to 2000, which leaves room for long XCLIENT and AUTH lines).
+        /// go-smtp defaults to 2000, which leaves room for long XCLIENT and AUTH lines).
         public var maximumLineLength: Int
         /// How long a client may stay silent (RFC 5321 §4.5.3.2.7 recommends 5 minutes).
         /// Also bounds a stalled STARTTLS handshake.
@@ -22,13 +22,13 @@ extension Server {
         public var writeTimeout: TimeAmount?
         /// How long one message (from 354, or the first BDAT, to its end) may take.
         public var dataTimeout: Duration?
-        /// A protocol trace (the reference's `Debug` writer): called with every command line
+        /// A protocol trace (go-smtp's `Debug` writer): called with every command line
         /// (`C: …`) and reply line (`S: …`). AUTH payloads are replaced by `***`; message data
         /// is summarised, not copied.
         public var trace: (@Sendable (String) -> Void)?
         /// TLS for STARTTLS and for TLS-on-connect listeners.
         public var tls: NIOSSLContext?
-        /// Networks whose clients count as secure without TLS (the reference's `SecureNet`):
+        /// Networks whose clients count as secure without TLS (go-smtp's `SecureNet`):
         /// they may AUTH and use REQUIRETLS. A Unix-socket client is always local and secure.
         public var secureNetworks: [CIDR]
         /// Most connections open at once; more are answered `421 4.7.0` before the greeting.
@@ -36,7 +36,7 @@ extension Server {
         /// Most connections open at once from one IP address (Postfix
         /// `smtpd_client_connection_count_limit`); Unix-socket clients count as one client.
         public var maximumConnectionsPerClient: Int?
-        /// Limits how often a client may connect (the reference's `RateLimiter`).
+        /// Limits how often a client may connect (go-smtp's `RateLimiter`).
         public var rateLimiter: (any RateLimiter)?
         /// Where each connection's task, and so the backend's session calls, run.
         public var connectionExecutor: ConnectionExecutor

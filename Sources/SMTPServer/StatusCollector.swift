@@ -3,7 +3,7 @@ import SMTPCore
 import SMTPTransport
 import Synchronization
 
-/// Lets an ``LMTPSession`` report a status per recipient (RFC 2033 §4.2; the reference's
+/// Lets an ``LMTPSession`` report a status per recipient (RFC 2033 §4.2; go-smtp's
 /// `StatusCollector`).
 ///
 /// Set one status per accepted RCPT — a recipient given twice is set twice. Replies go out in

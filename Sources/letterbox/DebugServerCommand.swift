@@ -10,7 +10,7 @@ import SMTPServer
 import Synchronization
 
 /// `letterbox debug-server`: accepts any mail and prints each transaction — the counterpart of
-/// the reference's debug command and of Python's old `smtpd` DebuggingServer.
+/// go-smtp's debug command and of Python's old `smtpd` DebuggingServer.
 struct DebugServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug-server",

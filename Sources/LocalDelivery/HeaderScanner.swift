@@ -42,6 +42,9 @@ struct HeaderScanner {
     /// `Message-ID` (in any case), unfolded, without the white space around it.
     var messageID: String? { values(of: "message-id", first: true).first }
 
+    /// The header section kept (up to 64 KiB).
+    var headerSection: [UInt8] { header }
+
     /// The values of the fields named `name` (lower-case; fields match in any case), in header
     /// order, each unfolded and without the white space around it; empty ones left out.
     func values(of name: String, first: Bool = false) -> [String] {

@@ -41,6 +41,10 @@ public struct LocalDeliveryConfiguration: Sendable {
     /// carries them all (see `LinkGathering`); 0 syncs at once. 2 ms by default, the best of
     /// the windows measured (docs/performance.md).
     public var linkGatherWindow: TimeInterval = 0.002
+    /// The command that submits the delivery notices `NOTIFY=SUCCESS` asks for (a sendmail
+    /// program and its arguments, as Dovecot's `sendmail_path`), given the notice on standard
+    /// input; nil sends none (they are logged as not sent).
+    public var sendmail: [String]? = nil
 
     /// Creates a configuration.
     public init(mailRoot: String, mailboxTemplate: String = "%d/%n", domains: Set<String>? = nil,

@@ -48,9 +48,11 @@ final class LocalDeliverySession: LMTPSession {
 
     func rcpt(to: Address, options: RcptOptions) async throws {
         let resolver = backend.resolver
-        let target: DeliveryTarget
+        var target: DeliveryTarget
         do {
             target = try await resolver.resolve(to, originalRecipient: options.originalRecipient?.address)
+            target.notifySuccess = options.notify?.contains(.success) == true
+            target.originalRecipientParameter = options.originalRecipient
         } catch {
             refuse(resolver.recordedName(to), options, error)
             throw error
@@ -124,11 +126,19 @@ final class LocalDeliverySession: LMTPSession {
         refused = []   // recorded with this message
         let header = TraceFields(sender: sender, helo: state.hostname, clientAddress: state.remoteAddress?.ipAddress,
                                  host: backend.configuration.hostname, sessionID: state.sessionID)
-            .encoded(recipients: draft.recipients.map(\.target.address))
+            .encoded(recipients: draft.recipients.map { ($0.target.address, $0.target.originalRecipient) })
         let delivery = MessageDelivery(backend: backend, header: header,
                                        lineEndings: mailOptions.body == .binaryMIME ? .asReceived : .lf)
         let finished = try await delivery.run(body, draft)
         Self.logMessage(finished.finished, logger: backend.logger)
+        let notify = finished.recipients.filter { $0.target.notifySuccess && [.delivered, .duplicate].contains($0.record.status) }
+        if !notify.isEmpty, let to = sender?.address {
+            let notice = SuccessNotice.compose(
+                to: to, recipients: notify.map { .init(final: $0.target.address.description, original: $0.target.originalRecipientParameter) },
+                envelopeID: mailOptions.envelopeID, headerSection: finished.headerSection,
+                reportingHost: backend.configuration.hostname, messageID: backend.names.next(), arrival: transaction.time)
+            backend.submitNotice(notice, to: to)
+        }
         return finished.replies
     }
 

@@ -82,6 +82,7 @@ struct MessageDelivery {
         }
         // RFC 5321 §6.3: a message that already went to a recipient here comes back in a loop;
         // it is refused for that recipient (554 5.4.6), as Postfix's local(8) does.
+        draft.headerSection = scanner.headerSection
         let deliveredTo = scanner.values(of: "delivered-to")
         if !deliveredTo.isEmpty { draft.refuseLoops(deliveredTo: deliveredTo) }
         let step = FinalStep(spool: spool, chunks: batch, open: state == .unopened, log: backend.log, logger: backend.logger,

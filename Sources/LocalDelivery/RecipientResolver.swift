@@ -16,6 +16,10 @@ struct DeliveryTarget: Sendable, Hashable {
     var createFolder: Bool
     /// The user's quota in octets, from the users file or table.
     var quota: Int?
+    /// Whether RCPT asked for a notice of delivery (`NOTIFY=SUCCESS`, RFC 3461 §4.1).
+    var notifySuccess = false
+    /// The ORCPT parameter as the client gave it, for that notice.
+    var originalRecipientParameter: OriginalRecipient?
 
     /// The Maildir delivered into: the folder when it exists or may be created, else INBOX.
     var maildir: Maildir {

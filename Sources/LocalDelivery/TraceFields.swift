@@ -3,8 +3,10 @@ import Foundation
 import SMTPCore
 
 /// The trace fields the agent puts before each message it stores (RFC 5321 §4.4): its
-/// `Return-Path:`, then `Delivered-To:` and a `Received:` with `for` when there is exactly one
-/// recipient — with more, one file is hard-linked to all of them, so it names none.
+/// `Return-Path:`, then — when there is exactly one recipient — `X-Original-To:` when the
+/// recipient's original address (DSN ORCPT, RFC 3461 §4.2) differs from it, as Postfix's local
+/// and virtual write it, `Delivered-To:`, and a `Received:` with `for`. With more recipients one
+/// file is hard-linked to all of them, so it names none.
 struct TraceFields {
     /// The transaction's reverse path (`nil`: none was given).
     let sender: ReversePath?
@@ -16,8 +18,9 @@ struct TraceFields {
     let host: String
     let sessionID: String
 
-    /// The fields as the octets the spool writes, for a message to `recipients` (distinct).
-    func encoded(recipients: [Address]) -> [UInt8] {
+    /// The fields as the octets the spool writes, for a message to `recipients` (distinct),
+    /// each with its original address when the client gave one.
+    func encoded(recipients: [(address: Address, original: String?)]) -> [UInt8] {
         // Appended as octets into one reserved array: appending to a String went through its
         // general append path for each piece.
         var header: [UInt8] = []
@@ -32,10 +35,15 @@ struct TraceFields {
                 append(address.domain)
             }
         }
-        let only = recipients.count == 1 ? recipients[0] : nil
+        let only = recipients.count == 1 ? recipients[0].address : nil
         append("Return-Path: <")
         if let address = sender?.address { append(address) }
         append(">\r\n")
+        if let only, let original = recipients[0].original, original.lowercased() != only.description.lowercased() {
+            append("X-Original-To: ")
+            append(original)
+            append("\r\n")
+        }
         if let only {
             append("Delivered-To: ")
             append(only)

@@ -14,6 +14,9 @@ struct TransactionDraft: Sendable {
     let acceptedCount: Int
     /// The transaction's recipients refused at RCPT, recorded after the others.
     let refused: [RecipientRecord]
+    /// The message's header section as received (bounded), once the body has been read: what a
+    /// delivery notice returns.
+    var headerSection: [UInt8] = []
 
     /// `accepted` in RCPT order; a target equal to an earlier one (same user, same Maildir)
     /// joins that recipient instead of making a second copy.

@@ -61,7 +61,7 @@ enum ConfigFile {
     ]
     /// The listener, its limits and its logging: `serve` only.
     static let serviceOptions: Set<String> = [
-        "socket", "socket-mode", "tcp", "max-message-size", "max-recipients", "log-level", "log-format", "event-loops", "retention", "tmp-sweep", "metrics",
+        "socket", "socket-mode", "tcp", "max-message-size", "max-recipients", "log-level", "log-format", "event-loops", "retention", "tmp-sweep", "metrics", "sendmail",
     ]
 
     /// The options a command (`serve`, `deliver`, `deliveries …`) takes from the file, or nil

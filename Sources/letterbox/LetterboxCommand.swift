@@ -1,5 +1,6 @@
 import ArgumentParser
 import SMTPCore
+import SMTPServer
 
 /// `letterbox`: the local LMTP delivery agent's command line.
 @main
@@ -26,10 +27,23 @@ struct LetterboxCommand: AsyncParsableCommand {
         }
         do {
             var parsed = try parseAsRoot(try ConfigFile.expand(given))
-            if var asynchronous = parsed as? any AsyncParsableCommand {
-                try await asynchronous.run()
-            } else {
-                try parsed.run()
+            do {
+                if var asynchronous = parsed as? any AsyncParsableCommand {
+                    try await asynchronous.run()
+                } else {
+                    try parsed.run()
+                }
+            } catch let error as CommandFailure {
+                throw error
+            } catch let error where error is ExitCode || error is CleanExit || error is ValidationError
+                                        || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                throw error   // ArgumentParser's own (`config` parses serve's options)
+            } catch let error as Server.ListenError {
+                throw ServeCommand.listenFailure(error)
+            } catch {
+                // A failure no command turned into its own message: still one line, with the
+                // system's words for it, never a debug description (EX_SOFTWARE).
+                throw CommandFailure(describe(error), status: 70)
             }
         } catch {
             CommandExit.exit(with: error, command: command)

@@ -41,6 +41,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var delivery: DeliveryOptions
 
     @Option(name: .long, help: """
+        The command that submits the delivery notices a sender asks for with NOTIFY=SUCCESS \
+        (letterbox announces DSN), with its arguments; the notice comes on standard input, \
+        from the null sender. Default /usr/sbin/sendmail when it exists; "none" sends none.
+        """)
+    var sendmail: String?
+
+    @Option(name: .long, help: """
         Serve the metrics (connections, messages, recipients by outcome and reply class, sizes, \
         DATA, sync and log-commit times) for Prometheus at http://HOST:PORT/metrics, e.g. \
         127.0.0.1:9824. Off by default.
@@ -88,7 +95,17 @@ struct ServeCommand: AsyncParsableCommand {
         // Started as root: the data directory's owner (or --user) from here on, before any
         // check, so that the checks are this user's rights and nothing is made as root.
         let owner = try data.becomeOwner()
-        let deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        var deliveryConfiguration = try delivery.configuration(dataDir: dataDir)
+        if let sendmail, sendmail != "none" {
+            let command = sendmail.split(separator: " ").map(String.init)
+            guard let program = command.first, access(program, X_OK) == 0 else {
+                throw CommandFailure("bad --sendmail: \(sendmail): not an executable program (\"none\" sends no notices)",
+                                     status: CommandExit.configuration)
+            }
+            deliveryConfiguration.sendmail = command
+        } else if sendmail == nil, access("/usr/sbin/sendmail", X_OK) == 0 {
+            deliveryConfiguration.sendmail = ["/usr/sbin/sendmail"]
+        }
         guard let sweepInterval = parseDuration(tmpSweep) else {
             throw CommandFailure("bad --tmp-sweep: \(tmpSweep): a duration such as 12h, or 0", status: CommandExit.configuration)
         }
@@ -192,8 +209,12 @@ struct ServeCommand: AsyncParsableCommand {
         pool.start()
         let backend = LocalDeliveryBackend(configuration: deliveryConfiguration, log: log, users: userDirectory,
                                            logger: logger, pool: pool)
+        // DSN announced (RFC 3461): Postfix then passes each recipient's ORCPT, which fills the
+        // log's original_recipient and X-Original-To. As the final delivery agent, letterbox
+        // sends no notice itself: for LMTP, Postfix reports "delivered" and sends the success
+        // notice NOTIFY=SUCCESS asked for (docs/postfix.md; tested).
         let session = ServerConfiguration(lmtp: true, hostname: hostname, maximumRecipients: maxRecipients,
-                                          maximumMessageBytes: maxSize, authDisabled: true)
+                                          maximumMessageBytes: maxSize, authDisabled: true, enableDSN: true)
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
         let server = Server(backend: backend, configuration: Server.Configuration(session: session), logger: logger,
                             eventLoopGroup: loops)

@@ -19,7 +19,7 @@ struct PostfixTests {
 
     /// Runs `body` with an agent (users sender, bob, carol of `domain`) behind a private Postfix
     /// set up as `setup` says (x.test as a virtual domain, or mx.test's local users).
-    func withPostfix(_ setup: PostfixInstance.Setup = .virtualDomains,
+    func withPostfix(_ setup: PostfixInstance.Setup = .virtualDomains, extraSettings: [String] = [],
                      _ body: (AgentProcess, PostfixInstance) async throws -> Void) async throws {
         let domain = setup == .virtualDomains ? "x.test" : "mx.test"
         try await withTemporaryDirectory { directory in
@@ -31,12 +31,15 @@ struct PostfixTests {
                                                     attributes: [.posixPermissions: 0o755])
             let users = directory + "/users"
             try "sender@\(domain)\nbob@\(domain)\ncarol@\(domain)\n".write(toFile: users, atomically: true, encoding: .utf8)
+            // Delivery notices go through this instance's sendmail.
+            let sendmail = try External.require("sendmail") + " -C " + directory + "/postfix/etc"
             let agent = try await AgentProcess.start(in: directory + "/agent", socket: sockets + "/letterbox",
-                                                     ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666"])
+                                                     ["--users", users, "--max-message-size", "64M", "--socket-mode", "0666",
+                                                      "--sendmail", sendmail])
             defer { agent.stop() }
             let port = try await freeTCPPort()
             let postfix = try await PostfixInstance.start(in: directory + "/postfix", socket: agent.socket,
-                                                          domains: [domain], port: port, setup: setup)
+                                                          domains: [domain], port: port, setup: setup, extraSettings: extraSettings)
             do {
                 try await body(agent, postfix)
             } catch {
@@ -75,6 +78,37 @@ struct PostfixTests {
             #expect(bounce.contains("5.1.1"))
             #expect(try await Self.eventually { postfix.log.contains("status=bounced") }, "\(postfix.log)")
             // A copy is in new/ before its 250 reaches Postfix, which only then removes it from the queue.
+            #expect(try await Self.eventually { try await postfix.queue().isEmpty })
+        }
+    }
+
+    @Test("DSN: Postfix passes ORCPT (the log's original recipient, X-Original-To for an alias) and sends the success notice NOTIFY=SUCCESS asked for")
+    func dsnAndOriginalRecipient() async throws {
+        try await withPostfix(extraSettings: ["virtual_alias_maps = inline:{ alias@x.test=bob@x.test }"]) { agent, postfix in
+            let sendmail = try External.require("sendmail")
+            let sent = try await runProcess(sendmail, ["-C", postfix.config, "-f", "sender@x.test", "-N", "success", "alias@x.test"],
+                                            input: "From: sender@x.test\nSubject: to an alias\nMessage-ID: <dsn@x.test>\n\nhello\n")
+            #expect(sent.status == 0, "\(sent.output)")
+            #expect(try await Self.eventually { agent.newFiles("x.test/bob").count == 1 && agent.newFiles("x.test/sender").count == 1 },
+                    "\(postfix.log)")
+            let stored = try String(contentsOfFile: agent.newFiles("x.test/bob")[0], encoding: .utf8)
+            #expect(stored.contains("\nX-Original-To: alias@x.test\nDelivered-To: bob@x.test\n"), "\(stored.prefix(400))")
+            let rows = try await Self.rows(agent, ["--message-id", "<dsn@x.test>"])
+            #expect(rows.first?["original_recipient"] as? String == "alias@x.test", "\(rows)")
+            // Postfix answered NOTIFY=SUCCESS for the alias itself ("expanded"). Straight to bob,
+            // Postfix leaves the notice to letterbox, which announced DSN: its "delivered" notice,
+            // through sendmail, from <>, arrives in the sender's Maildir.
+            let direct = try await runProcess(sendmail, ["-C", postfix.config, "-f", "sender@x.test", "-N", "success", "bob@x.test"],
+                                              input: "From: sender@x.test\nSubject: to bob\nMessage-ID: <dsn2@x.test>\n\nhello\n")
+            #expect(direct.status == 0, "\(direct.output)")
+            #expect(try await Self.eventually { agent.newFiles("x.test/sender").count == 2 }, "\(postfix.log)")
+            let notices = try agent.newFiles("x.test/sender").map { try String(contentsOfFile: $0, encoding: .utf8) }
+            #expect(notices.contains { $0.contains("Action: expanded") && $0.contains("Original-Recipient: rfc822;alias@x.test") })
+            let delivered = try #require(notices.first { $0.contains("Action: delivered") }, "\(notices)")
+            #expect(delivered.hasPrefix("Return-Path: <>\n"))
+            #expect(delivered.contains("Final-Recipient: rfc822; bob@x.test\nOriginal-Recipient: rfc822;bob@x.test\nAction: delivered\nStatus: 2.0.0"),
+                    "\(delivered)")
+            #expect(delivered.contains("Content-Type: text/rfc822-headers\n\n") && delivered.contains("Message-ID: <dsn2@x.test>"))
             #expect(try await Self.eventually { try await postfix.queue().isEmpty })
         }
     }

@@ -32,6 +32,8 @@ public final class Client {
     /// The extensions the server announced in reply to EHLO or LHLO; empty after HELO.
     public internal(set) var capabilities = Capabilities()
     private var didHello = false
+    /// Set by ``reset()``: ``hello(_:)`` may greet again (as go-smtp allows after `Reset`).
+    private var helloAgainAllowed = false
     /// The name given in the last greeting, used again after STARTTLS.
     private var helloName = ""
     /// The recipients accepted in the current transaction (go-smtp's `GetRcpts`).
@@ -190,9 +192,12 @@ public final class Client {
 
     /// Sends EHLO (LHLO for LMTP) with `localName`, falling back to HELO when the server does not
     /// know EHLO (500 or 502, RFC 5321 §4.1.4; never in LMTP). Only needed to choose the name;
-    /// other methods greet with ``Configuration/localName`` first. Calling it twice fails.
+    /// other methods greet with ``Configuration/localName`` first. Calling it twice fails, unless
+    /// ``reset()`` came between (a new EHLO then starts afresh, RFC 5321 §4.1.4), as go-smtp
+    /// allows.
     public func hello(_ localName: String) async throws {
-        guard !didHello else { throw SMTPClientError.helloAlreadySent }
+        guard !didHello || helloAgainAllowed else { throw SMTPClientError.helloAlreadySent }
+        helloAgainAllowed = false
         try await greet(localName)
     }
 
@@ -208,6 +213,7 @@ public final class Client {
 
     private func greet(_ name: String) async throws {
         guard !name.isEmpty, !name.contains(" ") else { throw SMTPClientError.invalidArgument("invalid local name \(name)") }
+        helloAgainAllowed = false
         didHello = true
         helloName = name
         let verb = isLMTP ? "LHLO" : "EHLO"
@@ -254,11 +260,21 @@ public final class Client {
         return try await command("VRFY " + address, expecting: 250...252)
     }
 
-    /// Sends RSET (RFC 5321 §4.1.1.5), ending the transaction; forgets its recipients.
+    /// Sends RSET (RFC 5321 §4.1.1.5), ending the transaction; forgets its recipients. After
+    /// it, ``hello(_:)`` may greet again.
     public func reset() async throws {
         try await ensureHello()
         try await command("RSET", expecting: 250...250)
         endTransaction()
+        helloAgainAllowed = true
+    }
+
+    /// Forgets the greeting: the next command greets again (after XCLIENT, whose reply is a
+    /// new greeting).
+    func forgetHello() {
+        didHello = false
+        helloAgainAllowed = false
+        capabilities = Capabilities()
     }
 
     /// Sends QUIT and closes the connection. If QUIT fails, the connection stays open; call

@@ -76,14 +76,26 @@ public final class MessageWriter {
         return recipients.map { RecipientStatus(recipient: $0, reply: replies[0]) }
     }
 
-    /// Ends the message and calls `status` for each recipient's outcome as its reply arrives
-    /// (go-smtp's `LMTPData` callback: `nil` for a positive reply).
+    /// Ends the message and calls `status` for each recipient's outcome as soon as its reply
+    /// arrives (go-smtp's `LMTPData` callback: `nil` for a positive reply): in LMTP, recipient
+    /// by recipient in RCPT order (RFC 2033 §4.2), before the next reply is read; in SMTP, for
+    /// every recipient once the one reply is in.
     public func finish(status: (Address, SMTPError?) -> Void) async throws {
-        for result in try await finishWithStatuses() { status(result.recipient, result.error) }
+        let recipients = client.recipients
+        let lmtp = client.isLMTP
+        _ = try await end { index, reply in
+            let error = reply.isPositiveCompletion ? nil : reply.error
+            if lmtp {
+                status(recipients[index], error)
+            } else {
+                for recipient in recipients { status(recipient, error) }
+            }
+        }
     }
 
-    /// Sends the end of the message and reads the reply (LMTP: one per recipient).
-    private func end() async throws -> [Reply] {
+    /// Sends the end of the message and reads the reply (LMTP: one per recipient), handing each
+    /// to `each` as it is read.
+    private func end(each: (Int, Reply) -> Void = { _, _ in }) async throws -> [Reply] {
         guard !done else { throw SMTPClientError.invalidState("the message was already finished") }
         done = true
         defer { client.writing = false }
@@ -97,8 +109,10 @@ public final class MessageWriter {
         }
         let count = client.isLMTP ? client.recipients.count : 1
         var replies: [Reply] = []
-        for _ in 0..<count {
-            replies.append(try await client.transport.readReply(timeout: client.configuration.submissionTimeout))
+        for index in 0..<count {
+            let reply = try await client.transport.readReply(timeout: client.configuration.submissionTimeout)
+            replies.append(reply)
+            each(index, reply)
         }
         return replies
     }

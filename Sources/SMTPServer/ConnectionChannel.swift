@@ -30,8 +30,11 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     let io: ConnectionIO
     private let tlsContext: NIOSSLContext?
     private let handshakeTimeout: TimeAmount?
-    /// Closes the connection if a handshake started by STARTTLS does not complete in time.
+    /// Closes the connection if a handshake (after STARTTLS, or the implicit TLS of an SMTPS
+    /// listener from the first byte) does not complete in time.
     private var handshakeDeadline: Scheduled<Void>?
+    /// Whether the connection began with TLS (an SMTPS listener, RFC 8314 §3.3).
+    private let implicitTLS: Bool
     private let readTimeout: TimeAmount?
     /// When bytes last arrived (or the handler was added).
     private var lastRead = NIODeadline.now()
@@ -44,8 +47,9 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     private var unwrittenAtLastCheck = 0
 
     init(channel: any Channel, tlsContext: NIOSSLContext?, handshakeTimeout: TimeAmount?, readTimeout: TimeAmount? = nil,
-         writeTimeout: TimeAmount? = nil) {
+         writeTimeout: TimeAmount? = nil, implicitTLS: Bool = false) {
         self.io = ConnectionIO(channel: channel)
+        self.implicitTLS = implicitTLS
         self.tlsContext = tlsContext
         self.handshakeTimeout = handshakeTimeout
         self.readTimeout = readTimeout
@@ -53,6 +57,12 @@ final class ConnectionChannelHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        if implicitTLS, let handshakeTimeout {
+            // The same deadline STARTTLS's handshake has: a client that connects to an SMTPS
+            // port and never completes its handshake is closed then, not at the read timeout.
+            let channel = context.channel
+            handshakeDeadline = context.eventLoop.scheduleTask(in: handshakeTimeout) { channel.close(promise: nil) }
+        }
         if let readTimeout {
             lastRead = .now()
             scheduleReadCheck(at: lastRead + readTimeout, eventLoop: context.eventLoop)

@@ -180,7 +180,8 @@ public final class Server: Sendable {
                 // would be one more handler for every read and write to pass through, and with
                 // a write timeout it makes a promise and a callback for every write.
                 try sync.addHandler(ConnectionChannelHandler(channel: channel, tlsContext: startTLS, handshakeTimeout: handshakeTimeout,
-                                                             readTimeout: readTimeout, writeTimeout: writeTimeout))
+                                                             readTimeout: readTimeout, writeTimeout: writeTimeout,
+                                                             implicitTLS: implicitTLS != nil))
                 return channel
             }
         }

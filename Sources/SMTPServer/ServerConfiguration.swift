@@ -14,7 +14,8 @@ extension Server {
         /// How long a client may stay silent (RFC 5321 §4.5.3.2.7 recommends 5 minutes).
         /// Also bounds a stalled STARTTLS handshake.
         public var readTimeout: TimeAmount?
-        /// How long the TLS handshake after STARTTLS may take before the connection is closed.
+        /// How long a TLS handshake may take before the connection is closed: after STARTTLS
+        /// (RFC 3207), and from the first byte on a `.tls` (SMTPS, RFC 8314) listener.
         public var tlsHandshakeTimeout: TimeAmount?
         /// How long replies may sit unsent because the client does not read them; the
         /// connection is then closed (checked every `writeTimeout`, so between one and two of

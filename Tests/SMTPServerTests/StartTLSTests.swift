@@ -79,6 +79,33 @@ struct StartTLSTests {
         }
     }
 
+    @Test("an SMTPS connection whose handshake never happens is cut off at the handshake deadline, not the read timeout")
+    func implicitHandshakeTimeout() async throws {
+        try await withTemporaryDirectory { directory in
+            let certificate = try TestCertificate.make(in: directory)
+            var configuration = try configuration(certificate)
+            // 10 s: a handshake on a loaded 2-core machine can take seconds (see below).
+            configuration.tlsHandshakeTimeout = .seconds(10)
+            configuration.readTimeout = .seconds(120)
+            try await withServer(configuration, endpoint: .tls(host: "127.0.0.1", port: 0)) { address, _, _ in
+                try await TestClient.with(address) { client in
+                    let start = ContinuousClock.now
+                    // No ClientHello: closed after the handshake deadline, long before the read timeout.
+                    let received = try await client.readUntilClosed()
+                    #expect(received.isEmpty)
+                    #expect(ContinuousClock.now - start < .seconds(60))
+                }
+                // A handshake that completes is not cut off by that deadline.
+                try await TestClient.with(address) { client in
+                    try await Self.upgrade(client)
+                    #expect(try await client.reply() == "220 mx.test ESMTP Letterbox")
+                    try await Task.sleep(for: .milliseconds(10_500))
+                    #expect(try await client.command("NOOP") == "250 2.0.0 Ok")
+                }
+            }
+        }
+    }
+
     @Test("a STARTTLS handshake that never happens is cut off; one that completes is not")
     func handshakeTimeout() async throws {
         try await withTemporaryDirectory { directory in

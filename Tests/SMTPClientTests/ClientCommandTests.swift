@@ -1,0 +1,139 @@
+import NIOCore
+import SMTPClient
+import SMTPCore
+import SMTPServer
+import Synchronization
+import Testing
+import TestSupport
+
+/// go-smtp's client surface: raw commands, XCLIENT, hello after reset, and the LMTP status
+/// callback as each reply arrives.
+@Suite("Client commands", .timeLimit(.minutes(2)))
+struct ClientCommandTests {
+    static func connect(_ server: ScriptedServer) async throws -> Client {
+        try await Client.connect(to: .tcp(host: "127.0.0.1", port: server.port))
+    }
+
+    @Test("rawCommand sends one line and returns any reply, multi-line included; lines with CR/LF and managed verbs are refused unsent")
+    func rawCommand() async throws {
+        let server = try await ScriptedServer.start { line in
+            switch line.prefix(4) {
+            case "EHLO": return "250-scripted.test\r\n250 ETRN\r\n"
+            case "ETRN": return "250-Queuing started\r\n250 for example.org\r\n"
+            case "XFOO": return "502 5.5.2 what\r\n"
+            case "QUIT": return "221 bye\r\n"
+            default: return "250 ok\r\n"
+            }
+        }
+        defer { Task { await server.stop() } }
+        let client = try await Self.connect(server)
+        let etrn = try await client.rawCommand("ETRN example.org")
+        #expect(etrn.code == 250 && etrn.lines == ["Queuing started", "for example.org"])
+        let refused = try await client.rawCommand("XFOO bar")
+        #expect(refused.code == 502 && refused.enhancedCode == EnhancedCode(5, 5, 2))
+        for line in ["NOOP\r\nRSET", "NOOP\nQUIT", "", "MAIL FROM:<a@b.test>", "rcpt TO:<c@d.test>", "QUIT", "STARTTLS", "EHLO x"] {
+            await #expect(throws: SMTPClientError.self, "\(line)") { _ = try await client.rawCommand(line) }
+        }
+        try await client.quit()
+        #expect(server.lines.withLock { $0 } == ["EHLO localhost", "ETRN example.org", "XFOO bar", "QUIT"])
+    }
+
+    @Test("xclient sends the attributes xtext-encoded, takes the new greeting, and greets again before the next command")
+    func xclient() async throws {
+        let server = try await ScriptedServer.start { line in
+            switch line.prefix(4) {
+            case "EHLO": return "250-scripted.test\r\n250 XCLIENT NAME ADDR LOGIN\r\n"
+            case "XCLI": return line.contains("LOGIN=bad") ? "550 5.7.0 no\r\n" : "220 scripted.test ESMTP again\r\n"
+            case "QUIT": return "221 bye\r\n"
+            default: return "250 ok\r\n"
+            }
+        }
+        defer { Task { await server.stop() } }
+        let client = try await Self.connect(server)
+        try await client.xclient([("NAME", "spike.porcupine.org"), ("ADDR", "168.100.189.2"), ("LOGIN", "wietse+x=y")])
+        #expect(client.capabilities.entries.isEmpty)   // forgotten until the next EHLO
+        try await client.noop()
+        #expect(try await client.extension("XCLIENT") != nil)
+        await #expect(throws: SMTPClientError.extensionNotSupported("XCLIENT PROTO")) { try await client.xclient([("PROTO", "ESMTP")]) }
+        await #expect(throws: SMTPClientError.self) { try await client.xclient([("COLOUR", "blue")]) }
+        await #expect(throws: SMTPError.self) { try await client.xclient([("LOGIN", "bad")]) }
+        try await client.quit()
+        #expect(server.lines.withLock { $0 } == ["EHLO localhost", "XCLIENT NAME=spike.porcupine.org ADDR=168.100.189.2 LOGIN=wietse+2Bx+3Dy",
+                                                 "EHLO localhost", "NOOP", "XCLIENT LOGIN=bad", "QUIT"])
+    }
+
+    @Test("hello twice fails, but hello after reset greets again with the new name")
+    func helloAfterReset() async throws {
+        let server = try await ScriptedServer.start { line in
+            line.hasPrefix("QUIT") ? "221 bye\r\n" : "250 ok\r\n"
+        }
+        defer { Task { await server.stop() } }
+        let client = try await Self.connect(server)
+        try await client.hello("first.test")
+        await #expect(throws: SMTPClientError.helloAlreadySent) { try await client.hello("again.test") }
+        try await client.reset()
+        try await client.hello("second.test")
+        await #expect(throws: SMTPClientError.helloAlreadySent) { try await client.hello("third.test") }
+        try await client.quit()
+        #expect(server.lines.withLock { $0 } == ["EHLO first.test", "RSET", "EHLO second.test", "QUIT"])
+    }
+
+    /// An LMTP backend that answers the first recipient at once and the second only once the
+    /// client has reported the first (or after 45 s, noted as `waitedOut`): a client that
+    /// called back only after reading every reply would make it wait out.
+    final class SecondWaitsForFirstBackend: Backend, Sendable {
+        let firstReported = Atomic(false)
+        let waitedOut = Atomic(false)
+
+        final class Session: LMTPSession {
+            let backend: SecondWaitsForFirstBackend
+            init(_ backend: SecondWaitsForFirstBackend) { self.backend = backend }
+            func mail(from: ReversePath, options: MailOptions) async throws {}
+            func rcpt(to: Address, options: RcptOptions) async throws {}
+            func data(_ body: MessageBody) async throws {}
+            func lmtpData(_ body: MessageBody, status: StatusCollector) async throws {
+                _ = try await body.collect(upTo: 1 << 20)
+                _ = status.setStatus(at: 0, nil)
+                var waited = 0
+                while !backend.firstReported.load(ordering: .acquiring) {
+                    if waited >= 450 {
+                        backend.waitedOut.store(true, ordering: .releasing)
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                    waited += 1
+                }
+                _ = status.setStatus(at: 1, SMTPError(code: 452, enhancedCode: EnhancedCode(4, 2, 2), message: "Mailbox full"))
+            }
+            func reset() async {}
+            func logout() async {}
+        }
+
+        func anonymousLogin(state: ConnectionState, sessionID: String) async throws -> any SMTPServer.Session { Session(self) }
+    }
+
+    @Test("the LMTP status callback fires for each recipient as its reply arrives, not after the last")
+    func statusAsItArrives() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/lmtp.sock"
+            let configuration = Server.Configuration.test(ServerConfiguration(lmtp: true, hostname: "lmtp.test"))
+            let backend = SecondWaitsForFirstBackend()
+            try await withServer(configuration, endpoint: .unix(path: path), backend: { _ in backend }) { _, _, _ in
+                let client = try await Client.connect(to: .unix(path: path), configuration: Client.Configuration(lmtp: true))
+                let (writer, _) = try await client.beginMessage(from: .mailbox(Address("a@b.test")!),
+                                                                to: [Address("ok@x.test")!, Address("full@x.test")!])
+                try await writer.write("Subject: slow\r\n\r\nbody\r\n")
+                let seen = Mutex<[String]>([])
+                try await writer.finish { recipient, error in
+                    seen.withLock { $0.append("\(recipient.localPart):\(error?.code ?? 250)") }
+                    backend.firstReported.store(true, ordering: .releasing)
+                }
+                #expect(seen.withLock { $0 } == ["ok:250", "full:452"])
+                // The second reply was sent only after the first had been reported.
+                let waitedOut = backend.waitedOut.load(ordering: .acquiring)
+                #expect(!waitedOut)
+                try await client.quit()
+            }
+        }
+    }
+}

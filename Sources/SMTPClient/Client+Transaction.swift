@@ -45,16 +45,21 @@ extension Client {
         return (Command.mail(from: from, options: options).line, options.utf8, options.body == .binaryMIME)
     }
 
-    /// The RCPT command line; DSN parameters are dropped when DSN is not offered, and a
-    /// non-ASCII address needs a transaction that announced SMTPUTF8.
+    /// The RCPT command line; DSN parameters are dropped when DSN is not offered (other
+    /// extensions' parameters are sent as given), and a non-ASCII address needs a transaction
+    /// that announced SMTPUTF8.
     func rcptLine(to: Address, options: RcptOptions, utf8: Bool) throws -> String {
         guard to.isASCII || utf8 else {
             throw capabilities.contains("SMTPUTF8")
                 ? SMTPClientError.invalidArgument("\(to) needs SMTPUTF8 in MAIL (MailOptions.utf8)")
                 : SMTPClientError.extensionNotSupported("SMTPUTF8")
         }
-        let options = capabilities.contains("DSN") ? options : RcptOptions()
-        return Command.rcpt(to: to, options: options).line
+        var sent = options
+        if !capabilities.contains("DSN") {
+            sent.notify = nil
+            sent.originalRecipient = nil
+        }
+        return Command.rcpt(to: to, options: sent).line
     }
 
     /// Starts a transaction with MAIL FROM (RFC 5321 §4.1.1.2). A refusal throws the server's

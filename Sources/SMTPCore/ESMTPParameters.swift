@@ -5,10 +5,6 @@ enum ESMTPParameters {
         SMTPError(code: 501, enhancedCode: EnhancedCode(5, 5, 4), message: text)
     }
 
-    static func unsupported(_ keyword: Substring) -> SMTPError {
-        SMTPError(code: 555, enhancedCode: EnhancedCode(5, 5, 4), message: "Unsupported parameter: \(keyword.prefix(64))")
-    }
-
     /// Splits `KEY[=VALUE]` words, upper-casing keys and refusing duplicates.
     static func split(_ words: [Substring]) throws(SMTPError) -> [(key: String, value: Substring?)] {
         var seen = Set<String>()
@@ -35,7 +31,8 @@ enum ESMTPParameters {
         return result
     }
 
-    /// MAIL parameters: SIZE, BODY, SMTPUTF8, REQUIRETLS, AUTH, RET, ENVID.
+    /// MAIL parameters: SIZE, BODY, SMTPUTF8, REQUIRETLS, AUTH, RET, ENVID; any other keyword is
+    /// kept in ``MailOptions/extensions``.
     static func parseMail(_ words: [Substring]) throws(SMTPError) -> MailOptions {
         var options = MailOptions()
         for (key, value) in try split(words) {
@@ -81,13 +78,14 @@ enum ESMTPParameters {
                 }
                 options.envelopeID = decoded
             default:
-                throw unsupported(Substring(key))
+                // Whether the server offers it is the state machine's question (its configuration).
+                options.extensions.append(ESMTPParameter(keyword: key, value: value.map(String.init)))
             }
         }
         return options
     }
 
-    /// RCPT parameters: NOTIFY, ORCPT.
+    /// RCPT parameters: NOTIFY, ORCPT; any other keyword is kept in ``RcptOptions/extensions``.
     static func parseRcpt(_ words: [Substring]) throws(SMTPError) -> RcptOptions {
         var options = RcptOptions()
         for (key, value) in try split(words) {
@@ -112,7 +110,7 @@ enum ESMTPParameters {
                 }
                 options.originalRecipient = original
             default:
-                throw unsupported(Substring(key))
+                options.extensions.append(ESMTPParameter(keyword: key, value: value.map(String.init)))
             }
         }
         return options
@@ -143,6 +141,7 @@ enum ESMTPParameters {
         if let auth = options.auth { words.append("AUTH=" + (auth.isEmpty ? "<>" : XText.encode(auth))) }
         if let ret = options.dsnReturn { words.append("RET=" + ret.rawValue) }
         if let envelopeID = options.envelopeID { words.append("ENVID=" + XText.encode(envelopeID)) }
+        words += options.extensions.map(\.text)
         return words
     }
 
@@ -154,6 +153,7 @@ enum ESMTPParameters {
                 ? UniText.encodeXText(original.address) : XText.encode(original.address)
             words.append("ORCPT=" + original.addressType + ";" + encoded)
         }
+        words += options.extensions.map(\.text)
         return words
     }
 }

@@ -64,6 +64,9 @@ public struct MailOptions: Hashable, Sendable {
     public var dsnReturn: DSNReturn?
     /// `ENVID=`, decoded from xtext; printable US-ASCII only (RFC 3461 §4.4).
     public var envelopeID: String?
+    /// Parameters of extensions the library does not know, in the order given: a server
+    /// accepts only those of its ``ServerConfiguration/customExtensions``; a client sends them.
+    public var extensions: [ESMTPParameter] = []
 
     /// Creates options; every parameter absent by default.
     public init(body: BodyType? = nil, size: Int? = nil, requireTLS: Bool = false, utf8: Bool = false,
@@ -84,6 +87,9 @@ public struct RcptOptions: Hashable, Sendable {
     public var notify: [DSNNotify]?
     /// `ORCPT=`.
     public var originalRecipient: OriginalRecipient?
+    /// Parameters of extensions the library does not know, in the order given (see
+    /// ``MailOptions/extensions``).
+    public var extensions: [ESMTPParameter] = []
 
     /// Creates options; every parameter absent by default.
     public init(notify: [DSNNotify]? = nil, originalRecipient: OriginalRecipient? = nil) {

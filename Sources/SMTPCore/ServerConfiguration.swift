@@ -41,6 +41,9 @@ public struct ServerConfiguration: Hashable, Sendable {
     /// Negative replies a client may cause before the connection is closed with 421 (Postfix's
     /// `smtpd_hard_error_limit`). `nil`: no limit.
     public var maximumErrors: Int?
+    /// Extensions the backend implements and the library does not: announced in EHLO, their
+    /// MAIL and RCPT parameters accepted and handed on (any other unknown parameter is 555).
+    public var customExtensions: [CustomExtension] = []
 
     /// Creates a configuration with the defaults of a general-purpose server.
     public init(lmtp: Bool = false, hostname: String = "localhost", softwareName: String = "Letterbox",

@@ -96,6 +96,7 @@ public struct ServerStateMachine: Sendable {
         if configuration.enableDSN { list.append(Capability("DSN")) }
         list.append(Capability("SIZE", configuration.maximumMessageBytes.map { [String($0)] } ?? []))
         if let limit = configuration.maximumRecipients { list.append(Capability("LIMITS", ["RCPTMAX=\(limit)"])) }
+        for custom in configuration.customExtensions { list.append(Capability(custom.keyword, custom.parameters)) }
         if facts.xclientPermitted {
             list.append(Capability("XCLIENT", XClientAttribute.Name.allCases.map(\.rawValue)))
         }
@@ -209,6 +210,11 @@ public struct ServerStateMachine: Sendable {
             // RFC 4954 §5: from an unauthenticated client, AUTH= is treated as AUTH=<>.
             if !authenticated { options.auth = "" }
         }
+        if let unknown = options.extensions.first(where: { parameter in
+            !configuration.customExtensions.contains { $0.mailParameters.contains(parameter.keyword) }
+        }) {
+            return fail(ServerReplies.unsupportedParameter(String(unknown.keyword.prefix(64))))
+        }
         if let size = options.size, let limit = configuration.maximumMessageBytes, size > limit {
             return fail(ServerReplies.messageTooBig)
         }
@@ -229,6 +235,11 @@ public struct ServerStateMachine: Sendable {
         if !configuration.enableDSN {
             if options.notify != nil { return fail(ServerReplies.unsupportedParameter("NOTIFY")) }
             if options.originalRecipient != nil { return fail(ServerReplies.unsupportedParameter("ORCPT")) }
+        }
+        if let unknown = options.extensions.first(where: { parameter in
+            !configuration.customExtensions.contains { $0.rcptParameters.contains(parameter.keyword) }
+        }) {
+            return fail(ServerReplies.unsupportedParameter(String(unknown.keyword.prefix(64))))
         }
         if !to.isASCII && !mailOptions.utf8 {
             rejectedRecipientCount += 1

@@ -93,6 +93,12 @@ public struct ProtocolSequence: Sendable, CustomStringConvertible {
 
     static let lmtp = ServerConfiguration(lmtp: true, hostname: "lmtp.test")
 
+    static let customExtensions: ServerConfiguration = {
+        var configuration = ServerConfiguration()
+        configuration.customExtensions = [CustomExtension(keyword: "XRCPTFORWARD", rcptParameters: ["XRCPTFORWARD"])]
+        return configuration
+    }()
+
     static let table: [(String, ServerConfiguration, ConnectionFacts, [String], [String])] = [
         ("MAIL before EHLO", ServerConfiguration(), ConnectionFacts(),
          ["MAIL FROM:<a@b.test>", "RCPT TO:<a@b.test>", "DATA", "NOOP", "RSET", "VRFY x", "HELP"],
@@ -106,6 +112,12 @@ public struct ProtocolSequence: Sendable, CustomStringConvertible {
         ("too many recipients", ServerConfiguration(maximumRecipients: 2), ConnectionFacts(),
          ["EHLO c", "MAIL FROM:<>", "RCPT TO:<a@b.test>", "RCPT TO:<b@b.test>", "RCPT TO:<c@b.test>", "DATA"],
          ["250", "250 2.1.0", "250 2.1.5", "250 2.1.5", "452 4.5.3", "354", "250 2.0.0"]),
+        ("unknown MAIL and RCPT parameters: 555 unless a custom extension brings them", ServerConfiguration(), ConnectionFacts(),
+         ["EHLO c", "MAIL FROM:<> X-UNKNOWN=1", "MAIL FROM:<>", "RCPT TO:<a@b.test> SIZE=1", "RCPT TO:<a@b.test> XRCPTFORWARD=eA"],
+         ["250", "555 5.5.4", "250 2.1.0", "555 5.5.4", "555 5.5.4"]),
+        ("a custom extension's RCPT parameter accepted, others still 555", customExtensions, ConnectionFacts(),
+         ["EHLO c", "MAIL FROM:<> XTRACE=1", "MAIL FROM:<>", "RCPT TO:<a@b.test> XRCPTFORWARD=eA", "RCPT TO:<b@b.test> XOTHER"],
+         ["250", "555 5.5.4", "250 2.1.0", "250 2.1.5", "555 5.5.4"]),
         ("SIZE over the limit", ServerConfiguration(maximumMessageBytes: 100), ConnectionFacts(),
          ["EHLO c", "MAIL FROM:<> SIZE=101", "MAIL FROM:<> SIZE=100"], ["250", "552 5.3.4", "250 2.1.0"]),
         ("BINARYMIME not offered", ServerConfiguration(), ConnectionFacts(),

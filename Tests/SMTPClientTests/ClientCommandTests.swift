@@ -78,6 +78,30 @@ struct ClientCommandTests {
         #expect(server.lines.withLock { $0 } == ["EHLO first.test", "RSET", "EHLO second.test", "QUIT"])
     }
 
+    @Test("a custom extension over a real socket: announced, its RCPT parameter sent by the client and handed to the backend; others 555")
+    func customExtension() async throws {
+        var configuration = Server.Configuration.test()
+        configuration.session.customExtensions = [CustomExtension(keyword: "XRCPTFORWARD", rcptParameters: ["XRCPTFORWARD"])]
+        try await withServer(configuration) { address, recorder, _ in
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+            #expect(try await client.extension("XRCPTFORWARD") != nil)
+            try await client.mail(from: "a@b.test")
+            var forwarded = RcptOptions()
+            forwarded.extensions = [ESMTPParameter(keyword: "XRCPTFORWARD", value: "dXNlcj1ib2I=")]
+            try await client.rcpt(to: Address("c@d.test")!, options: forwarded)
+            var unknown = RcptOptions()
+            unknown.extensions = [ESMTPParameter(keyword: "IGNOREQUOTA")]
+            await #expect(throws: SMTPError(code: 555, enhancedCode: EnhancedCode(5, 5, 4), message: "Unsupported parameter: IGNOREQUOTA")) {
+                try await client.rcpt(to: Address("e@d.test")!, options: unknown)
+            }
+            let writer = try await client.data()
+            try await writer.write("Subject: x\r\n\r\nbody\r\n")
+            try await writer.finish()
+            try await client.quit()
+            #expect(recorder.messages.first?.rcptOptions.map(\.extensions) == [[ESMTPParameter(keyword: "XRCPTFORWARD", value: "dXNlcj1ib2I=")]])
+        }
+    }
+
     /// An LMTP backend that answers the first recipient at once and the second only once the
     /// client has reported the first (or after 45 s, noted as `waitedOut`): a client that
     /// called back only after reading every reply would make it wait out.

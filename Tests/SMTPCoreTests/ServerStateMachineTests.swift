@@ -23,6 +23,20 @@ struct ServerStateMachineTests {
         #expect(c.machine.isClosed)
     }
 
+    @Test("a custom extension is announced and its parameters reach the backend, unknown ones do not")
+    func customExtension() {
+        var configuration = ServerConfiguration(hostname: "mx.test")
+        configuration.customExtensions = [CustomExtension(keyword: "XRCPTFORWARD", rcptParameters: ["XRCPTFORWARD"]),
+                                          CustomExtension(keyword: "X-PRIORITY-MAIL", parameters: ["1", "2"], mailParameters: ["X-PRIO"])]
+        var c = Conversation(configuration)
+        #expect(c.send("EHLO client.test") == ["250"])
+        #expect(c.replies.last?.lines.contains("XRCPTFORWARD") == true && c.replies.last?.lines.contains("X-PRIORITY-MAIL 1 2") == true)
+        guard let command = try? CommandParser().parse("MAIL FROM:<> x-prio=high") else { Issue.record("not parsed"); return }
+        let mail = c.machine.commandReceived(command)
+        guard case .startTransaction(_, let options) = mail else { Issue.record("\(mail)"); return }
+        #expect(options.extensions == [ESMTPParameter(keyword: "X-PRIO", value: "high")])
+    }
+
     @Test("HELO gives a one-line reply and no extensions")
     func helo() {
         var c = Conversation()

@@ -84,6 +84,11 @@ extension Connection {
             collector.cancel()
         } else {
             let statuses = collector.finish(outcome: backendError.map(Self.smtpError))
+            if let observer = context.configuration.replyObserver {
+                for (recipient, status) in zip(collector.recipients, statuses) {
+                    observer(ServerStateMachine.lmtpReply(recipient: recipient, status: status), state)
+                }
+            }
             // The collector wrote the replies; this only moves the state machine on.
             let moved = machine.messageReplied()
             assert(moved, "the state machine was receiving this message")

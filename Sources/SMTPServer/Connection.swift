@@ -288,6 +288,7 @@ final class Connection {
 
     func queue(_ reply: Reply) {
         reply.write(to: &output)
+        context.configuration.replyObserver?(reply, state)
         if let trace = context.configuration.trace {
             for line in reply.description.split(separator: "\r\n") { trace("S: " + line) }
         }

@@ -295,16 +295,27 @@ public final class Server: Sendable {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
             try? await io.write(NIOAny(wire))
+            if let observer = configuration.replyObserver {
+                observer(refusal, ConnectionState(sessionID: "", localAddress: channel.localAddress, remoteAddress: local ? nil : remote))
+            }
             context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["smtp.client": "\(clientKey)"])
             return
         }
         defer { release(clientKey) }
-        let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
-        let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
-                                    xclientPermitted: context.backend is any ProxyBackend)
         var connectionState = ConnectionState(sessionID: context.backend.generateSessionID(),
                                               localAddress: channel.localAddress,
                                               remoteAddress: local ? nil : remote)
+        if let accept = configuration.acceptConnection, let refusal = accept(connectionState) {
+            var wire = ByteBuffer()
+            refusal.write(to: &wire)
+            try? await io.write(NIOAny(wire))
+            configuration.replyObserver?(refusal, connectionState)
+            context.logger.notice("refused connection: \(refusal.lines.first ?? "")", metadata: ["smtp.client": "\(clientKey)"])
+            return
+        }
+        let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
+        let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
+                                    xclientPermitted: context.backend is any ProxyBackend)
         connectionState.tls = nil
         let handle = Conn(server: self, channel: channel, state: connectionState)
         let draining = state.withLock { state in

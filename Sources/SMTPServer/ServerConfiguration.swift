@@ -44,6 +44,14 @@ extension Server {
         /// How long transactions in flight may take to finish when a `ServiceGroup` shuts the
         /// server down gracefully (``Server/shutdown(gracePeriod:)``).
         public var shutdownGracePeriod: Duration = .seconds(30)
+        /// Asked for every connection before its greeting, after the rate and connection
+        /// limits: a reply (say `554 5.7.1`, RFC 5321 §3.1) refuses it — the reply is sent and the
+        /// connection closed, no session made — and `nil` lets it in. For allow and deny lists.
+        public var acceptConnection: (@Sendable (ConnectionState) -> Reply?)?
+        /// Told of every reply the server sends (the greeting, each command's, each LMTP
+        /// recipient's after the data, the refusals before a greeting), with the connection it
+        /// went to: for metrics by reply code. Called on the connection's task; keep it short.
+        public var replyObserver: (@Sendable (Reply, ConnectionState) -> Void)?
 
         /// Creates a configuration.
         public init(session: SMTPCore.ServerConfiguration = SMTPCore.ServerConfiguration(),

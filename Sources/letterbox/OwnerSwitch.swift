@@ -24,14 +24,7 @@ enum OwnerSwitch {
             }
             entry = found
         } else {
-            var info = stat()
-            var existing = path.isEmpty ? "." : path
-            while stat(existing, &info) != 0 {
-                let parent = Preflight.parentDirectory(existing)
-                if parent == existing { return nil }
-                existing = parent
-            }
-            guard info.st_uid != 0 else { return nil }
+            guard case .success(let (existing, info)) = Preflight.nearestExisting(path), info.st_uid != 0 else { return nil }
             guard let owner = getpwuid(info.st_uid)?.pointee else {
                 throw CommandFailure("the owner of \(existing) (uid \(info.st_uid)) has no passwd entry", status: CommandExit.noUser)
             }

@@ -7,21 +7,39 @@ enum Preflight {
     /// file), or when it does not exist yet and its nearest existing ancestor is a directory
     /// this user may create entries in; else the errno that creating or opening it would meet.
     static func problem(creating path: String, file: Bool = false) -> Int32? {
-        var info = stat()
-        if stat(path, &info) == 0 {
-            let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+        let found: (path: String, info: stat)
+        switch nearestExisting(path) {
+        case .success(let existing): found = existing
+        case .failure(let failure): return failure.code
+        }
+        let isDirectory = found.info.st_mode & S_IFMT == S_IFDIR
+        if found.path == path {
             if file { return isDirectory ? EISDIR : (access(path, R_OK | W_OK) == 0 ? nil : errno) }
             guard isDirectory else { return ENOTDIR }
             return access(path, W_OK | X_OK) == 0 ? nil : errno
         }
-        guard errno == ENOENT else { return errno }
-        var ancestor = parentDirectory(path)
-        while stat(ancestor, &info) != 0 {
-            guard errno == ENOENT, ancestor != "/", ancestor != "." else { return errno }
-            ancestor = parentDirectory(ancestor)
+        guard isDirectory else { return ENOTDIR }
+        return access(found.path, W_OK | X_OK) == 0 ? nil : errno
+    }
+
+    /// Why a path and none of its ancestors could be looked at: the errno of the last stat.
+    struct Unreachable: Error {
+        var code: Int32
+    }
+
+    /// `path` itself when it exists, else its nearest existing ancestor (`.` or `/` at the
+    /// top), with what stat(2) says of it; fails with the errno of a stat that failed for
+    /// another reason than a missing entry.
+    static func nearestExisting(_ path: String) -> Result<(path: String, info: stat), Unreachable> {
+        var info = stat()
+        var candidate = path.isEmpty ? "." : path
+        while stat(candidate, &info) != 0 {
+            let code = errno
+            let parent = parentDirectory(candidate)
+            guard code == ENOENT, parent != candidate else { return .failure(Unreachable(code: code)) }
+            candidate = parent
         }
-        guard info.st_mode & S_IFMT == S_IFDIR else { return ENOTDIR }
-        return access(ancestor, W_OK | X_OK) == 0 ? nil : errno
+        return .success((candidate, info))
     }
 
     /// The directory holding `path`: `.` for a bare name, `/` for a name in the root; trailing

@@ -95,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "DeliveryLog",
-            dependencies: ["CFileSystem", "PostgresAccess", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CFileSystem", "PostgresAccess", "SMTPCore", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "CoreMetrics", package: "swift-metrics")],

@@ -1,4 +1,5 @@
 import Foundation
+import enum SMTPCore.RFC3339
 
 /// What happened to one recipient (the `status` column).
 public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable, Codable {
@@ -242,10 +243,6 @@ public enum Timestamp {
 
     /// Parses an RFC 3339 time (`2026-11-29T10:00:00Z`, fractional seconds and offsets allowed).
     public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        RFC3339.secondsSince1970(Substring(text)).map { Date(timeIntervalSince1970: $0) }
     }
 }

@@ -16,9 +16,12 @@ extension Client {
     public static let defaultChunkSize = 1 << 20
 
     /// The MAIL command line for `from` and `options`, adjusted to what the server offers:
-    /// BODY=8BITMIME added when offered (as go-smtp does), SIZE, AUTH and the DSN
-    /// parameters dropped when their extension is absent (RFC 1870, RFC 4954 §5, RFC 3461 §4),
-    /// SMTPUTF8 added for a non-ASCII sender, and an error for what cannot be honoured.
+    /// BODY=8BITMIME added when offered (as go-smtp does), SIZE, AUTH, the DSN parameters and
+    /// MT-PRIORITY dropped when their extension is absent (RFC 1870, RFC 4954 §5, RFC 3461 §4,
+    /// RFC 6710 §4: the priority is advice), `BY=` with by-mode N dropped likewise (RFC 2852
+    /// §4.2: delivery goes on), SMTPUTF8 added for a non-ASCII sender, and an error for what
+    /// cannot be honoured — `BY=` with by-mode R included, since the server could not return
+    /// the message in time.
     func mailLine(from: ReversePath, options: MailOptions) throws -> (line: String, utf8: Bool, binary: Bool) {
         var options = options
         switch options.body {
@@ -42,12 +45,18 @@ extension Client {
             options.dsnReturn = nil
             options.envelopeID = nil
         }
+        if let deliverBy = options.deliverBy, !capabilities.contains("DELIVERBY") {
+            guard deliverBy.mode == .notify else { throw SMTPClientError.extensionNotSupported("DELIVERBY") }
+            options.deliverBy = nil
+        }
+        if !capabilities.contains("MT-PRIORITY") { options.priority = nil }
         return (Command.mail(from: from, options: options).line, options.utf8, options.body == .binaryMIME)
     }
 
-    /// The RCPT command line; DSN parameters are dropped when DSN is not offered (other
-    /// extensions' parameters are sent as given), and a non-ASCII address needs a transaction
-    /// that announced SMTPUTF8.
+    /// The RCPT command line; DSN parameters are dropped when DSN is not offered, `RRVS=` with
+    /// action C likewise while action R is an error (RFC 7293 §3.3), other extensions'
+    /// parameters are sent as given, and a non-ASCII address needs a transaction that
+    /// announced SMTPUTF8.
     func rcptLine(to: Address, options: RcptOptions, utf8: Bool) throws -> String {
         guard to.isASCII || utf8 else {
             throw capabilities.contains("SMTPUTF8")
@@ -58,6 +67,10 @@ extension Client {
         if !capabilities.contains("DSN") {
             sent.notify = nil
             sent.originalRecipient = nil
+        }
+        if let since = options.recipientValidSince, !capabilities.contains("RRVS") {
+            guard since.action == .continue else { throw SMTPClientError.extensionNotSupported("RRVS") }
+            sent.recipientValidSince = nil
         }
         return Command.rcpt(to: to, options: sent).line
     }

@@ -31,8 +31,8 @@ enum ESMTPParameters {
         return result
     }
 
-    /// MAIL parameters: SIZE, BODY, SMTPUTF8, REQUIRETLS, AUTH, RET, ENVID; any other keyword is
-    /// kept in ``MailOptions/extensions``.
+    /// MAIL parameters: SIZE, BODY, SMTPUTF8, REQUIRETLS, AUTH, RET, ENVID, BY, MT-PRIORITY; any
+    /// other keyword is kept in ``MailOptions/extensions``.
     static func parseMail(_ words: [Substring]) throws(SMTPError) -> MailOptions {
         var options = MailOptions()
         for (key, value) in try split(words) {
@@ -77,6 +77,14 @@ enum ESMTPParameters {
                     throw syntaxError("Bad ENVID parameter")
                 }
                 options.envelopeID = decoded
+            case "BY":
+                guard let value, let deliverBy = DeliverBy(value) else { throw syntaxError("Bad BY parameter") }
+                options.deliverBy = deliverBy
+            case "MT-PRIORITY":
+                guard let value, let priority = MTPriority.parse(value) else {
+                    throw syntaxError("Bad MT-PRIORITY parameter")
+                }
+                options.priority = priority
             default:
                 // Whether the server offers it is the state machine's question (its configuration).
                 options.extensions.append(ESMTPParameter(keyword: key, value: value.map(String.init)))
@@ -85,7 +93,7 @@ enum ESMTPParameters {
         return options
     }
 
-    /// RCPT parameters: NOTIFY, ORCPT; any other keyword is kept in ``RcptOptions/extensions``.
+    /// RCPT parameters: NOTIFY, ORCPT, RRVS; any other keyword is kept in ``RcptOptions/extensions``.
     static func parseRcpt(_ words: [Substring]) throws(SMTPError) -> RcptOptions {
         var options = RcptOptions()
         for (key, value) in try split(words) {
@@ -109,6 +117,9 @@ enum ESMTPParameters {
                     throw syntaxError("Bad ORCPT parameter")
                 }
                 options.originalRecipient = original
+            case "RRVS":
+                guard let value, let since = RecipientValidSince(value) else { throw syntaxError("Bad RRVS parameter") }
+                options.recipientValidSince = since
             default:
                 options.extensions.append(ESMTPParameter(keyword: key, value: value.map(String.init)))
             }
@@ -141,6 +152,8 @@ enum ESMTPParameters {
         if let auth = options.auth { words.append("AUTH=" + (auth.isEmpty ? "<>" : XText.encode(auth))) }
         if let ret = options.dsnReturn { words.append("RET=" + ret.rawValue) }
         if let envelopeID = options.envelopeID { words.append("ENVID=" + XText.encode(envelopeID)) }
+        if let deliverBy = options.deliverBy { words.append("BY=\(deliverBy)") }
+        if let priority = options.priority { words.append("MT-PRIORITY=\(priority)") }
         words += options.extensions.map(\.text)
         return words
     }
@@ -153,6 +166,7 @@ enum ESMTPParameters {
                 ? UniText.encodeXText(original.address) : XText.encode(original.address)
             words.append("ORCPT=" + original.addressType + ";" + encoded)
         }
+        if let since = options.recipientValidSince { words.append("RRVS=\(since)") }
         words += options.extensions.map(\.text)
         return words
     }

@@ -64,13 +64,18 @@ public struct MailOptions: Hashable, Sendable {
     public var dsnReturn: DSNReturn?
     /// `ENVID=`, decoded from xtext; printable US-ASCII only (RFC 3461 §4.4).
     public var envelopeID: String?
+    /// `BY=`: deliver within a time, or return or report (RFC 2852 §4).
+    public var deliverBy: DeliverBy?
+    /// `MT-PRIORITY=`: the message's priority, -9…9 (RFC 6710 §3).
+    public var priority: Int?
     /// Parameters of extensions the library does not know, in the order given: a server
     /// accepts only those of its ``ServerConfiguration/customExtensions``; a client sends them.
     public var extensions: [ESMTPParameter] = []
 
     /// Creates options; every parameter absent by default.
     public init(body: BodyType? = nil, size: Int? = nil, requireTLS: Bool = false, utf8: Bool = false,
-                auth: String? = nil, dsnReturn: DSNReturn? = nil, envelopeID: String? = nil) {
+                auth: String? = nil, dsnReturn: DSNReturn? = nil, envelopeID: String? = nil,
+                deliverBy: DeliverBy? = nil, priority: Int? = nil) {
         self.body = body
         self.size = size
         self.requireTLS = requireTLS
@@ -78,6 +83,8 @@ public struct MailOptions: Hashable, Sendable {
         self.auth = auth
         self.dsnReturn = dsnReturn
         self.envelopeID = envelopeID
+        self.deliverBy = deliverBy
+        self.priority = priority
     }
 }
 
@@ -87,13 +94,17 @@ public struct RcptOptions: Hashable, Sendable {
     public var notify: [DSNNotify]?
     /// `ORCPT=`.
     public var originalRecipient: OriginalRecipient?
+    /// `RRVS=`: the mailbox must have had the same owner since then (RFC 7293 §3).
+    public var recipientValidSince: RecipientValidSince?
     /// Parameters of extensions the library does not know, in the order given (see
     /// ``MailOptions/extensions``).
     public var extensions: [ESMTPParameter] = []
 
     /// Creates options; every parameter absent by default.
-    public init(notify: [DSNNotify]? = nil, originalRecipient: OriginalRecipient? = nil) {
+    public init(notify: [DSNNotify]? = nil, originalRecipient: OriginalRecipient? = nil,
+                recipientValidSince: RecipientValidSince? = nil) {
         self.notify = notify
         self.originalRecipient = originalRecipient
+        self.recipientValidSince = recipientValidSince
     }
 }

@@ -66,6 +66,16 @@ extension SMTPError {
     public static let temporaryAuthenticationFailure = SMTPError(
         code: 454, enhancedCode: EnhancedCode(4, 7, 0), message: "Temporary authentication failure")
 
+    /// The mailbox changed owner after the time an `RRVS=` parameter gave (RFC 7293 §3.2,
+    /// X.7.17): the message is not for the person who has the mailbox now.
+    public static let mailboxOwnerChanged = SMTPError(
+        code: 550, enhancedCode: EnhancedCode(5, 7, 17), message: "Mailbox owner has changed")
+
+    /// A relay cannot pass on an `RRVS=` check with action R because the next hop does not
+    /// offer RRVS (RFC 7293 §3.3, X.7.19).
+    public static let recipientValidSinceUncheckable = SMTPError(
+        code: 550, enhancedCode: EnhancedCode(5, 7, 19), message: "RRVS test cannot be completed")
+
     /// A local problem that may be resolved by retrying (RFC 5321 §4.2.3, RFC 3463 X.3.0).
     public static let localError = SMTPError(
         code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "Local error in processing")

@@ -44,6 +44,22 @@ public struct ServerConfiguration: Hashable, Sendable {
     /// Extensions the backend implements and the library does not: announced in EHLO, their
     /// MAIL and RCPT parameters accepted and handed on (any other unknown parameter is 555).
     public var customExtensions: [CustomExtension] = []
+    /// Announce DELIVERBY and accept `BY=` (RFC 2852): the backend receives
+    /// ``MailOptions/deliverBy`` and keeps the promise (deliver, return or report in time).
+    public var enableDELIVERBY = false
+    /// The smallest by-time, in seconds, accepted with by-mode `R`, announced as DELIVERBY's
+    /// parameter (RFC 2852 §3, min-by-time); 0 announces none.
+    public var minimumDeliverByTime = 0
+    /// Announce MT-PRIORITY and accept `MT-PRIORITY=` (RFC 6710); the backend receives
+    /// ``MailOptions/priority`` and may lower it by its own policy (RFC 6710 §4.1).
+    public var enableMTPRIORITY = false
+    /// The priority assignment policy named after MT-PRIORITY in EHLO, e.g. `MIXER`
+    /// (RFC 6710 §3, ``MTPriority/registeredPolicies``); `nil` names none.
+    public var mtPriorityPolicy: String?
+    /// Announce RRVS and accept `RRVS=` (RFC 7293): the backend receives
+    /// ``RcptOptions/recipientValidSince`` and refuses a mailbox whose owner changed since with
+    /// ``SMTPError/mailboxOwnerChanged`` (550 5.7.17).
+    public var enableRRVS = false
 
     /// Creates a configuration with the defaults of a general-purpose server.
     public init(lmtp: Bool = false, hostname: String = "localhost", softwareName: String = "Letterbox",

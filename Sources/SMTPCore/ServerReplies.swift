@@ -89,6 +89,16 @@ public enum ServerReplies {
         make(555, EnhancedCode(5, 5, 4), "Unsupported parameter: \(name)")
     }
 
+    /// 501 5.5.4 — `BY=` with by-mode R and a by-time of zero or less: the time is already up
+    /// (RFC 2852 §4; sendmail's reply).
+    public static let deliverByExpired = make(501, EnhancedCode(5, 5, 4), "Error: BY time must be positive with by-mode R")
+
+    /// 555 5.5.4 — `BY=` with by-mode R and a by-time under the announced min-by-time
+    /// (RFC 2852 §4; sendmail answers 555 as well).
+    public static func deliverByTooShort(_ minimum: Int) -> Reply {
+        make(555, EnhancedCode(5, 5, 4), "Error: BY time less than the minimum of \(minimum) seconds")
+    }
+
     /// 250 2.0.0 — a non-final BDAT chunk arrived (RFC 3030 §2).
     public static func chunkReceived(_ octets: Int) -> Reply {
         make(250, EnhancedCode(2, 0, 0), "Ok: \(octets) octets received")

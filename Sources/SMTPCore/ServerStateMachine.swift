@@ -96,6 +96,11 @@ public struct ServerStateMachine: Sendable {
         if configuration.enableDSN { list.append(Capability("DSN")) }
         list.append(Capability("SIZE", configuration.maximumMessageBytes.map { [String($0)] } ?? []))
         if let limit = configuration.maximumRecipients { list.append(Capability("LIMITS", ["RCPTMAX=\(limit)"])) }
+        if configuration.enableDELIVERBY {
+            list.append(Capability("DELIVERBY", configuration.minimumDeliverByTime > 0 ? [String(configuration.minimumDeliverByTime)] : []))
+        }
+        if configuration.enableMTPRIORITY { list.append(Capability("MT-PRIORITY", configuration.mtPriorityPolicy.map { [$0] } ?? [])) }
+        if configuration.enableRRVS { list.append(Capability("RRVS")) }
         for custom in configuration.customExtensions { list.append(Capability(custom.keyword, custom.parameters)) }
         if facts.xclientPermitted {
             list.append(Capability("XCLIENT", XClientAttribute.Name.allCases.map(\.rawValue)))
@@ -210,6 +215,19 @@ public struct ServerStateMachine: Sendable {
             // RFC 4954 §5: from an unauthenticated client, AUTH= is treated as AUTH=<>.
             if !authenticated { options.auth = "" }
         }
+        if let deliverBy = options.deliverBy {
+            guard configuration.enableDELIVERBY else { return fail(ServerReplies.unsupportedParameter("BY")) }
+            if deliverBy.mode == .returnMessage {
+                // RFC 2852 §4: with R the time must be positive and not under min-by-time.
+                if deliverBy.seconds <= 0 { return fail(ServerReplies.deliverByExpired) }
+                if deliverBy.seconds < configuration.minimumDeliverByTime {
+                    return fail(ServerReplies.deliverByTooShort(configuration.minimumDeliverByTime))
+                }
+            }
+        }
+        if options.priority != nil && !configuration.enableMTPRIORITY {
+            return fail(ServerReplies.unsupportedParameter("MT-PRIORITY"))
+        }
         if let unknown = options.extensions.first(where: { parameter in
             !configuration.customExtensions.contains { $0.mailParameters.contains(parameter.keyword) }
         }) {
@@ -235,6 +253,9 @@ public struct ServerStateMachine: Sendable {
         if !configuration.enableDSN {
             if options.notify != nil { return fail(ServerReplies.unsupportedParameter("NOTIFY")) }
             if options.originalRecipient != nil { return fail(ServerReplies.unsupportedParameter("ORCPT")) }
+        }
+        if options.recipientValidSince != nil && !configuration.enableRRVS {
+            return fail(ServerReplies.unsupportedParameter("RRVS"))
         }
         if let unknown = options.extensions.first(where: { parameter in
             !configuration.customExtensions.contains { $0.rcptParameters.contains(parameter.keyword) }

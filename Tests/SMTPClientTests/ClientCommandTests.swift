@@ -102,6 +102,55 @@ struct ClientCommandTests {
         }
     }
 
+    @Test("DELIVERBY, MT-PRIORITY and RRVS over a real socket: sent when offered and handed to the backend; otherwise dropped where the RFCs let delivery go on, an error where they do not")
+    func deliverByPriorityRRVS() async throws {
+        let by = DeliverBy(seconds: 600, mode: .returnMessage, trace: true)
+        let since = try #require(RecipientValidSince("2014-04-03T23:01:00Z"))
+        var offering = Server.Configuration.test()
+        offering.session.enableDELIVERBY = true
+        offering.session.minimumDeliverByTime = 60
+        offering.session.enableMTPRIORITY = true
+        offering.session.enableRRVS = true
+        try await withServer(offering) { address, recorder, _ in
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+            #expect(try await client.extension("DELIVERBY")?.parameters == ["60"])
+            try await client.mail(from: "a@b.test", options: MailOptions(deliverBy: by, priority: -3))
+            try await client.rcpt(to: "c@d.test", options: RcptOptions(recipientValidSince: since))
+            let writer = try await client.data()
+            try await writer.write("Subject: x\r\n\r\nbody\r\n")
+            try await writer.finish()
+            // Under min-by-time with R: the server's 555, not a client-side guess.
+            let short = MailOptions(deliverBy: DeliverBy(seconds: 30, mode: .returnMessage))
+            await #expect(throws: SMTPError(code: 555, enhancedCode: EnhancedCode(5, 5, 4),
+                                            message: "Error: BY time less than the minimum of 60 seconds")) {
+                try await client.mail(from: "a@b.test", options: short)
+            }
+            try await client.quit()
+            let message = try #require(recorder.messages.first)
+            #expect(message.mailOptions.deliverBy == by && message.mailOptions.priority == -3)
+            #expect(message.rcptOptions.map(\.recipientValidSince) == [since])
+        }
+        try await withServer(.test()) { address, recorder, _ in
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+            await #expect(throws: SMTPClientError.extensionNotSupported("DELIVERBY")) {
+                try await client.mail(from: "a@b.test", options: MailOptions(deliverBy: by))
+            }
+            try await client.mail(from: "a@b.test", options: MailOptions(deliverBy: DeliverBy(seconds: 600, mode: .notify), priority: 5))
+            await #expect(throws: SMTPClientError.extensionNotSupported("RRVS")) {
+                try await client.rcpt(to: "c@d.test", options: RcptOptions(recipientValidSince: since))
+            }
+            let continuing = try #require(RecipientValidSince("2014-04-03T23:01:00Z;C"))
+            try await client.rcpt(to: "c@d.test", options: RcptOptions(recipientValidSince: continuing))
+            let writer = try await client.data()
+            try await writer.write("Subject: x\r\n\r\nbody\r\n")
+            try await writer.finish()
+            try await client.quit()
+            let message = try #require(recorder.messages.first)
+            #expect(message.mailOptions.deliverBy == nil && message.mailOptions.priority == nil)
+            #expect(message.rcptOptions.map(\.recipientValidSince) == [nil])
+        }
+    }
+
     /// An LMTP backend that answers the first recipient at once and the second only once the
     /// client has reported the first (or after 45 s, noted as `waitedOut`): a client that
     /// called back only after reading every reply would make it wait out.

@@ -18,7 +18,11 @@ struct ProtocolDocumentTests {
         ServerReplies.encryptionRequired, ServerReplies.unknownMechanism, ServerReplies.authenticationAborted,
         ServerReplies.xclientForbidden, ServerReplies.expnNotImplemented, ServerReplies.tooManyRecipients,
         ServerReplies.messageTooBig, ServerReplies.needSMTPUTF8, ServerReplies.bareLineEnding,
-        ServerReplies.tooManyErrors, ServerReplies.internalState,
+        ServerReplies.tooManyErrors, ServerReplies.internalState, ServerReplies.deliverByExpired,
+        SMTPError.mailboxOwnerChanged.reply,
+        // The minimum in the text stands as <n> in the document.
+        Reply(code: 555, enhancedCode: EnhancedCode(5, 5, 4),
+              text: ServerReplies.deliverByTooShort(0).lines[0].replacingOccurrences(of: " 0 ", with: " <n> ")),
         SMTPError.authenticationFailed.reply, SMTPError.temporaryAuthenticationFailure.reply,
         ServerReplies.tooBusy,
         ServerReplies.timeoutExceeded(hostname: "<hostname>"), ServerReplies.messageTransferTooSlow(hostname: "<hostname>"),

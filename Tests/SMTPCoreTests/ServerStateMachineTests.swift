@@ -37,6 +37,60 @@ struct ServerStateMachineTests {
         #expect(options.extensions == [ESMTPParameter(keyword: "X-PRIO", value: "high")])
     }
 
+    @Test("DELIVERBY, MT-PRIORITY and RRVS: 555 until enabled, then announced, checked and handed on")
+    func deliverByPriorityRRVS() {
+        var off = Conversation(ServerConfiguration(hostname: "mx.test"))
+        off.send("EHLO client.test")
+        #expect(off.send("MAIL FROM:<a@b.test> BY=60;N") == ["555 5.5.4"])
+        #expect(off.send("MAIL FROM:<a@b.test> MT-PRIORITY=3") == ["555 5.5.4"])
+        #expect(off.send("MAIL FROM:<a@b.test>") == ["250 2.1.0"])
+        #expect(off.send("RCPT TO:<c@d.test> RRVS=2014-04-03T23:01:00Z") == ["555 5.5.4"])
+
+        var configuration = ServerConfiguration(hostname: "mx.test")
+        configuration.enableDELIVERBY = true
+        configuration.minimumDeliverByTime = 120
+        configuration.enableMTPRIORITY = true
+        configuration.mtPriorityPolicy = "MIXER"
+        configuration.enableRRVS = true
+        var c = Conversation(configuration)
+        c.send("EHLO client.test")
+        let lines = c.replies.last?.lines ?? []
+        #expect(lines.contains("DELIVERBY 120") && lines.contains("MT-PRIORITY MIXER") && lines.contains("RRVS"))
+        // RFC 2852 §4: by-mode R needs a positive time not under min-by-time; N may be late already.
+        #expect(c.send("MAIL FROM:<a@b.test> BY=0;R") == ["501 5.5.4"])
+        #expect(c.send("MAIL FROM:<a@b.test> BY=60;R") == ["555 5.5.4"])
+        #expect(c.replies.last?.lines == ["Error: BY time less than the minimum of 120 seconds"])
+        guard let command = try? CommandParser().parse("MAIL FROM:<a@b.test> BY=-30;NT MT-PRIORITY=-4") else {
+            Issue.record("not parsed"); return
+        }
+        let mail = c.machine.commandReceived(command)
+        guard case .startTransaction(_, let options) = mail else { Issue.record("\(mail)"); return }
+        #expect(options.deliverBy == DeliverBy(seconds: -30, mode: .notify, trace: true))
+        #expect(options.priority == -4)
+        _ = c.machine.senderAccepted()
+        guard let rcpt = try? CommandParser().parse("RCPT TO:<c@d.test> RRVS=2014-04-03T23:01:00+02:00;C") else {
+            Issue.record("not parsed"); return
+        }
+        guard case .addRecipient(_, let rcptOptions) = c.machine.commandReceived(rcpt) else { Issue.record("refused"); return }
+        #expect(rcptOptions.recipientValidSince?.secondsSince1970 == 1_396_558_860)
+        #expect(rcptOptions.recipientValidSince?.action == .continue)
+        #expect(rcptOptions.recipientValidSince?.description == "2014-04-03T23:01:00+02:00;C")
+    }
+
+    @Test("RFC 3339 date-times: offsets, fractions, leap days, and what is not one")
+    func rfc3339() {
+        #expect(RFC3339.secondsSince1970("1970-01-01T00:00:00Z") == 0)
+        #expect(RFC3339.secondsSince1970("1985-04-12T23:20:50.52Z") == 482_196_050.52)
+        #expect(RFC3339.secondsSince1970("1996-12-19T16:39:57-08:00") == 851_042_397)
+        #expect(RFC3339.secondsSince1970("1990-12-31t23:59:60z") == 662_688_000)
+        #expect(RFC3339.secondsSince1970("2024-02-29T12:00:00Z") == 1_709_208_000)
+        #expect(RFC3339.secondsSince1970("1969-12-31T23:59:59Z") == -1)
+        for bad in ["2023-02-29T12:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00+0100", "2024-01-01T00:00:00Zjunk", "24-01-01T00:00:00Z"] {
+            #expect(RFC3339.secondsSince1970(Substring(bad)) == nil, "\(bad)")
+        }
+    }
+
     @Test("HELO gives a one-line reply and no extensions")
     func helo() {
         var c = Conversation()

@@ -53,4 +53,24 @@ extension Client {
         guard reply.code == 220 else { throw Self.failure(reply) }
         forgetHello()
     }
+
+    /// Sends XFORWARD with `attributes` (Postfix's XFORWARD_README): an MTA telling the server
+    /// which client the next message came from, as Postfix's smtp and lmtp clients do with
+    /// `smtp_send_xforward_command`. Throws ``SMTPClientError/extensionNotSupported(_:)`` when
+    /// the server does not offer XFORWARD or an attribute it did not list, the server's refusal
+    /// when it refuses (503 inside a transaction: the attributes are for the next one). The
+    /// server forgets them when that transaction ends.
+    public func xforward(_ attributes: [XForwardAttribute]) async throws {
+        guard !attributes.isEmpty else { throw SMTPClientError.invalidArgument("XFORWARD needs at least one attribute") }
+        try checkUsable()
+        try await ensureHello()
+        guard let offered = capabilities["XFORWARD"] else { throw SMTPClientError.extensionNotSupported("XFORWARD") }
+        let listed = Set(offered.parameters.map { $0.uppercased() })
+        if let missing = attributes.first(where: { !listed.isEmpty && !listed.contains($0.name.rawValue) }) {
+            throw SMTPClientError.extensionNotSupported("XFORWARD \(missing.name.rawValue)")
+        }
+        let line = Command.xforward(attributes).line
+        try Self.checkLine(line)
+        try await command(line, expecting: 250...250)
+    }
 }

@@ -38,12 +38,15 @@ public enum Command: Hashable, Sendable {
     case startTLS
     /// `XCLIENT attribute=value …` (Postfix XCLIENT_README).
     case xclient([XClientAttribute])
+    /// `XFORWARD attribute=value …` (Postfix XFORWARD_README).
+    case xforward([XForwardAttribute])
 
     /// The verbs, for replies and for deciding what a malformed line was meant to be.
     public enum Verb: String, Hashable, Sendable, CaseIterable {
         case helo = "HELO", ehlo = "EHLO", lhlo = "LHLO", mail = "MAIL", rcpt = "RCPT", data = "DATA"
         case bdat = "BDAT", rset = "RSET", vrfy = "VRFY", expn = "EXPN", help = "HELP", noop = "NOOP"
         case quit = "QUIT", auth = "AUTH", startTLS = "STARTTLS", xclient = "XCLIENT"
+        case xforward = "XFORWARD"
     }
 
     // Verbs are compared as their octets upper-cased and packed into one integer: no string is
@@ -77,6 +80,7 @@ public enum Command: Hashable, Sendable {
         case .auth: return .auth
         case .startTLS: return .startTLS
         case .xclient: return .xclient
+        case .xforward: return .xforward
         }
     }
 
@@ -104,6 +108,8 @@ public enum Command: Hashable, Sendable {
         case .startTLS: return "STARTTLS"
         case .xclient(let attributes):
             return (["XCLIENT"] + attributes.map(\.description)).joined(separator: " ")
+        case .xforward(let attributes):
+            return (["XFORWARD"] + attributes.map(\.description)).joined(separator: " ")
         }
     }
 

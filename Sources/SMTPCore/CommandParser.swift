@@ -135,17 +135,24 @@ public struct CommandParser: Sendable {
         case .auth:
             return try parseAuth(argument())
         case .xclient:
-            let words = argument().split(separator: " ")
-            guard !words.isEmpty else { throw Self.syntax(verb, "XCLIENT attribute=value ...") }
-            var attributes: [XClientAttribute] = []
-            for word in words {
-                switch XClientAttribute.parse(word) {
-                case .success(let attribute): attributes.append(attribute)
-                case .failure(let error): throw CommandParseError(verb: verb, error: error)
-                }
-            }
-            return .xclient(attributes)
+            return .xclient(try Self.parseAttributes(argument(), verb: verb))
+        case .xforward:
+            return .xforward(try Self.parseAttributes(argument(), verb: verb))
         }
+    }
+
+    /// The `NAME=value` words of XCLIENT or XFORWARD, at least one.
+    private static func parseAttributes<Name>(_ text: Substring, verb: Command.Verb) throws(CommandParseError) -> [ProxyAttribute<Name>] {
+        let words = text.split(separator: " ")
+        guard !words.isEmpty else { throw Self.syntax(verb, "\(Name.command) attribute=value ...") }
+        var attributes: [ProxyAttribute<Name>] = []
+        for word in words {
+            switch ProxyAttribute<Name>.parse(word) {
+            case .success(let attribute): attributes.append(attribute)
+            case .failure(let error): throw CommandParseError(verb: verb, error: error)
+            }
+        }
+        return attributes
     }
 
     /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`, the argument being `bytes[start..<end]`.

@@ -39,6 +39,9 @@ public enum ServerAction: Hashable, Sendable {
     /// Ask the backend whether the proxy may assert these facts; then call
     /// ``ServerStateMachine/xclientAccepted(trusted:authenticated:)`` or ``ServerStateMachine/xclientRejected()``.
     case xclient([XClientAttribute])
+    /// Ask the backend whether this client may forward these attributes (XFORWARD), then
+    /// report ``ServerStateMachine/xforwardAccepted()`` or ``ServerStateMachine/xforwardRejected()``.
+    case xforward([XForwardAttribute])
 }
 
 /// What became of a message after its data (DATA or the last BDAT chunk).

@@ -99,12 +99,15 @@ public struct ConnectionFacts: Hashable, Sendable {
     public var trusted: Bool
     /// The client may use XCLIENT (Postfix's `smtpd_authorized_xclient_hosts`).
     public var xclientPermitted: Bool
+    /// The client may use XFORWARD (Postfix's `smtpd_authorized_xforward_hosts`).
+    public var xforwardPermitted: Bool
 
     /// Creates facts.
-    public init(tlsActive: Bool = false, trusted: Bool = false, xclientPermitted: Bool = false) {
+    public init(tlsActive: Bool = false, trusted: Bool = false, xclientPermitted: Bool = false, xforwardPermitted: Bool = false) {
         self.tlsActive = tlsActive
         self.trusted = trusted
         self.xclientPermitted = xclientPermitted
+        self.xforwardPermitted = xforwardPermitted
     }
 
     /// Whether AUTH and REQUIRETLS may be used without further encryption.

@@ -53,6 +53,10 @@ public struct ServerStateMachine: Sendable {
     public private(set) var chunkedOctets = 0
     /// Negative replies so far.
     public private(set) var errorCount = 0
+    /// What XFORWARD said of the client the next message comes from (Postfix
+    /// XFORWARD_README): gathered over XFORWARD commands before MAIL, forgotten when the
+    /// transaction ends (the message, RSET or a new greeting).
+    public private(set) var forwarded: [XForwardAttribute] = []
 
     private enum Pending: Hashable, Sendable {
         case none
@@ -63,6 +67,7 @@ public struct ServerStateMachine: Sendable {
         case tls
         case auth
         case xclient
+        case xforward([XForwardAttribute])
     }
     private var pending: Pending = .none
     private var phaseBeforeWaiting: Phase = .awaitingHello
@@ -104,6 +109,9 @@ public struct ServerStateMachine: Sendable {
         for custom in configuration.customExtensions { list.append(Capability(custom.keyword, custom.parameters)) }
         if facts.xclientPermitted {
             list.append(Capability("XCLIENT", XClientAttribute.Name.allCases.map(\.rawValue)))
+        }
+        if facts.xforwardPermitted {
+            list.append(Capability("XFORWARD", XForwardAttribute.Name.allCases.map(\.rawValue)))
         }
         return list
     }
@@ -169,6 +177,7 @@ public struct ServerStateMachine: Sendable {
         case .startTLS: return startTLS()
         case .auth(let mechanism, let response): return auth(mechanism, response)
         case .xclient(let attributes): return xclient(attributes)
+        case .xforward(let attributes): return xforward(attributes)
         }
     }
 
@@ -354,6 +363,17 @@ public struct ServerStateMachine: Sendable {
         return .xclient(attributes)
     }
 
+    private mutating func xforward(_ attributes: [XForwardAttribute]) -> ServerAction {
+        guard facts.xforwardPermitted else { return fail(ServerReplies.xclientForbidden) }
+        switch phase {
+        case .awaitingHello: return fail(helloFirst)
+        case .ready: break
+        default: return fail(ServerReplies.transactionInProgress)
+        }
+        wait(for: .xforward(attributes))
+        return .xforward(attributes)
+    }
+
     // MARK: - Outcomes
 
     /// The backend accepted MAIL: the transaction starts. Returns 250 2.1.0.
@@ -476,6 +496,22 @@ public struct ServerStateMachine: Sendable {
         return greeting
     }
 
+    /// The backend allowed XFORWARD: its attributes are kept for the next transaction. Returns
+    /// 250 2.0.0.
+    public mutating func xforwardAccepted() -> Reply {
+        guard case .xforward(let attributes) = pending else { return unexpectedOutcome() }
+        resume(.ready)
+        forwarded += attributes
+        return ServerReplies.ok
+    }
+
+    /// The backend refused XFORWARD. Returns 550 5.7.0.
+    public mutating func xforwardRejected() -> Reply {
+        guard case .xforward = pending else { return unexpectedOutcome() }
+        resume(.ready)
+        return counted(ServerReplies.xclientForbidden)
+    }
+
     /// The backend refused XCLIENT. Returns 550 5.7.0.
     public mutating func xclientRejected() -> Reply {
         guard case .xclient = pending else { return unexpectedOutcome() }
@@ -538,6 +574,7 @@ public struct ServerStateMachine: Sendable {
     }
 
     private mutating func clearTransaction() {
+        forwarded = []
         sender = nil
         mailOptions = MailOptions()
         recipients = []

@@ -56,6 +56,11 @@ public protocol Session: AnyObject {
     /// does nothing.
     func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async
 
+    /// What the MTA in front said with XFORWARD of the client the coming message was received
+    /// from (Postfix XFORWARD_README), called before ``mail(from:options:)`` when it said
+    /// anything for this transaction. For logging and trace headers; the default ignores it.
+    func xforward(_ client: ForwardedClient) async
+
     /// The message body, streamed (DATA or BDAT). Read it to the end for the message to be
     /// complete; returning without error accepts the message for every recipient. The server
     /// reads whatever is left of the body after this returns, so the session stays in sync.
@@ -65,6 +70,9 @@ public protocol Session: AnyObject {
 extension Session {
     /// Does nothing: most backends need not know of recipients the server refused itself.
     public func recipientRefused(_ to: Address, options: RcptOptions, error: SMTPError) async {}
+
+    /// Does nothing: XFORWARD's facts are for backends that log or trace them.
+    public func xforward(_ client: ForwardedClient) async {}
 }
 
 /// A session that reports a status per recipient over LMTP (RFC 2033 §4.2), go-smtp's
@@ -76,9 +84,11 @@ public protocol LMTPSession: Session {
 }
 
 /// A backend that lets trusted proxies assert another client's identity with XCLIENT (the
-/// reference's `ProxyBackend`).
+/// reference's `ProxyBackend`), and MTAs pass on the original client's facts with XFORWARD.
 public protocol ProxyBackend: Backend {
-    /// Whether the connection `actual` may assert `asserted`; asked when no session exists yet.
+    /// Whether the connection `actual` may assert `asserted`; asked for XCLIENT when no session
+    /// exists yet, and for every XFORWARD (whose NAME, ADDR, PORT, PROTO and HELO make
+    /// `asserted` as XCLIENT's would): one trust rule for both commands.
     func allowProxy(actual: ConnectionState, asserted: ConnectionState, sessionID: String) -> Bool
 }
 

@@ -1,7 +1,8 @@
 import NIOCore
 import SMTPCore
 
-// XCLIENT (Postfix's XCLIENT_README): a trusted proxy asserts the client it relays for.
+// XCLIENT and XFORWARD (Postfix's XCLIENT_README, XFORWARD_README): a trusted proxy asserts the
+// client it relays for; an MTA describes the client a message came from.
 extension Connection {
     /// Applies XCLIENT attributes (Postfix XCLIENT_README) if the session (``ProxySession``) or
     /// else the backend (``ProxyBackend``) allows it; the real state is kept as `original`.
@@ -33,6 +34,18 @@ extension Connection {
             context.configuration.secureNetworks.contains { $0.contains(address) }
         } ?? false
         queue(machine.xclientAccepted(trusted: trusted, authenticated: asserted.proxied["LOGIN"] != nil))
+    }
+
+    /// Accepts XFORWARD attributes (Postfix XFORWARD_README) if the backend (``ProxyBackend``)
+    /// allows this connection to assert the client they describe, as it would for XCLIENT;
+    /// unlike XCLIENT they change nothing about the connection.
+    func xforward(_ attributes: [XForwardAttribute]) {
+        let described = attributes.compactMap { attribute -> XClientAttribute? in
+            XClientAttribute.Name(rawValue: attribute.name.rawValue).map { XClientAttribute(name: $0, value: attribute.value) }
+        }
+        let allowed = (context.backend as? any ProxyBackend)?.allowProxy(
+            actual: state, asserted: Self.applying(described, to: state), sessionID: state.sessionID) ?? false
+        queue(allowed ? machine.xforwardAccepted() : machine.xforwardRejected())
     }
 
     /// The state a proxy asserts: ADDR/PORT replace the remote address, DESTADDR/DESTPORT the

@@ -145,6 +145,7 @@ final class Connection {
         case .startTransaction(let from, let options):
             do {
                 let session = try await currentSession()
+                if !machine.forwarded.isEmpty { await session.xforward(ForwardedClient(attributes: machine.forwarded)) }
                 try await session.mail(from: from, options: options)
                 queue(machine.senderAccepted())
             } catch {
@@ -175,6 +176,8 @@ final class Connection {
             try await authenticate(mechanism, response)
         case .xclient(let attributes):
             await xclient(attributes)
+        case .xforward(let attributes):
+            xforward(attributes)
         }
     }
 

@@ -315,7 +315,8 @@ public final class Server: Sendable {
         }
         let trusted = local || (remote.map { address in configuration.secureNetworks.contains { $0.contains(address) } } ?? false)
         let facts = ConnectionFacts(tlsActive: implicitTLS, trusted: trusted,
-                                    xclientPermitted: context.backend is any ProxyBackend)
+                                    xclientPermitted: context.backend is any ProxyBackend,
+                                    xforwardPermitted: context.backend is any ProxyBackend)
         connectionState.tls = nil
         let handle = Conn(server: self, channel: channel, state: connectionState)
         let draining = state.withLock { state in

@@ -65,6 +65,8 @@ public struct Conversation {
                                         : machine.authenticationFailed(SMTPError.authenticationFailed)])
         case .xclient:
             return record([xclientAllowed ? machine.xclientAccepted(trusted: false, authenticated: false) : machine.xclientRejected()])
+        case .xforward:
+            return record([xclientAllowed ? machine.xforwardAccepted() : machine.xforwardRejected()])
         }
     }
 
@@ -162,6 +164,14 @@ public struct ProtocolSequence: Sendable, CustomStringConvertible {
         ("XCLIENT permitted", ServerConfiguration(), ConnectionFacts(xclientPermitted: true),
          ["EHLO c", "MAIL FROM:<>", "XCLIENT ADDR=192.0.2.1", "RSET", "XCLIENT ADDR=192.0.2.1", "MAIL FROM:<>", "EHLO c"],
          ["250", "250 2.1.0", "503 5.5.1", "250 2.0.0", "220", "503 5.5.1", "250"]),
+        ("XFORWARD not permitted", ServerConfiguration(), ConnectionFacts(), ["EHLO c", "XFORWARD ADDR=192.0.2.1"], ["250", "550 5.7.0"]),
+        ("XFORWARD permitted: after the greeting, before MAIL, repeatable", ServerConfiguration(),
+         ConnectionFacts(xforwardPermitted: true),
+         ["XFORWARD NAME=a.test", "EHLO c", "XFORWARD NAME=a.test ADDR=192.0.2.1 PORT=25", "XFORWARD PROTO=ESMTP HELO=a.test IDENT=4Qx SOURCE=REMOTE",
+          "MAIL FROM:<>", "XFORWARD ADDR=192.0.2.1", "RSET", "XFORWARD", "XFORWARD TEAM=x", "XFORWARD ADDR=300.1.1.1",
+          "XFORWARD SOURCE=ELSEWHERE", "XFORWARD NAME=[UNAVAILABLE] ADDR=[TEMPUNAVAIL]"],
+         ["503 5.5.1", "250", "250 2.0.0", "250 2.0.0", "250 2.1.0", "503 5.5.1", "250 2.0.0", "501 5.5.4", "501 5.5.4",
+          "501 5.5.4", "501 5.5.4", "250 2.0.0"]),
         ("EXPN, VRFY, HELP, NOOP", ServerConfiguration(), ConnectionFacts(),
          ["EHLO c", "EXPN list", "VRFY someone", "HELP", "NOOP"], ["250", "502 5.5.1", "252 2.5.0", "214 2.0.0", "250 2.0.0"]),
         ("unknown and malformed commands", ServerConfiguration(), ConnectionFacts(),

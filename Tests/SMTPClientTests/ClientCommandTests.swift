@@ -102,6 +102,44 @@ struct ClientCommandTests {
         }
     }
 
+    /// The test backend, allowing XCLIENT and XFORWARD from anyone.
+    struct TrustingBackend: ProxyBackend {
+        let inner: TestBackend
+        func anonymousLogin(state: ConnectionState, sessionID: String) async throws -> any Session {
+            try await inner.anonymousLogin(state: state, sessionID: sessionID)
+        }
+        func allowProxy(actual: ConnectionState, asserted: ConnectionState, sessionID: String) -> Bool { true }
+    }
+
+    @Test("xforward against our server: the attributes reach the session before the next transaction; a server without XFORWARD is an error before sending")
+    func xforward() async throws {
+        try await withServer(backend: { TrustingBackend(inner: $0) }) { address, recorder, _ in
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+            try await client.xforward([XForwardAttribute(name: .address, value: .value("IPV6:2001:db8::7")),
+                                       XForwardAttribute(name: .helo, value: .value("a b")),
+                                       XForwardAttribute(name: .name, value: .temporarilyUnavailable)])
+            try await client.mail(from: "a@b.test")
+            try await client.rcpt(to: "c@d.test")
+            await #expect(throws: SMTPError(code: 503, enhancedCode: EnhancedCode(5, 5, 1), message: "Error: MAIL transaction in progress")) {
+                try await client.xforward([XForwardAttribute(name: .ident, value: .value("late"))])
+            }
+            let writer = try await client.data()
+            try await writer.write("Subject: x\r\n\r\nbody\r\n")
+            try await writer.finish()
+            try await client.quit()
+            let forwarded = try #require(recorder.forwarded.first)
+            #expect(forwarded.address == "2001:db8::7" && forwarded.helo == "a b" && forwarded.name == nil)
+            #expect(forwarded.attributes.last?.value == .temporarilyUnavailable)
+        }
+        try await withServer { address, _, _ in
+            let client = try await Client.connect(to: .tcp(host: "127.0.0.1", port: address.port!))
+            await #expect(throws: SMTPClientError.extensionNotSupported("XFORWARD")) {
+                try await client.xforward([XForwardAttribute(name: .address, value: .value("192.0.2.1"))])
+            }
+            try await client.quit()
+        }
+    }
+
     @Test("DELIVERBY, MT-PRIORITY and RRVS over a real socket: sent when offered and handed to the backend; otherwise dropped where the RFCs let delivery go on, an error where they do not")
     func deliverByPriorityRRVS() async throws {
         let by = DeliverBy(seconds: 600, mode: .returnMessage, trace: true)

@@ -189,6 +189,28 @@ struct ServerStateMachineTests {
         c.send("EHLO a")
         #expect(Capabilities(ehloReply: c.replies.last!)["XCLIENT"]?.parameters ==
                 ["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"])
+        #expect(Capabilities(ehloReply: c.replies.last!)["XFORWARD"] == nil)
+    }
+
+    @Test("XFORWARD is announced with every attribute; what it says lasts until the transaction ends")
+    func xforwardKeptForOneTransaction() throws {
+        var c = Conversation(ServerConfiguration(), facts: ConnectionFacts(xforwardPermitted: true))
+        c.send("EHLO a")
+        #expect(Capabilities(ehloReply: c.replies.last!)["XFORWARD"]?.parameters ==
+                ["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"])
+        c.send("XFORWARD NAME=mail.example.org ADDR=IPV6:2001:db8::1 PORT=4711")
+        c.send("XFORWARD HELO=[2001+3Adb8+3A+3A1] SOURCE=remote NAME=[TEMPUNAVAIL]")
+        let forwarded = ForwardedClient(attributes: c.machine.forwarded)
+        #expect(forwarded.name == nil && forwarded.address == "2001:db8::1" && forwarded.port == 4711)
+        #expect(forwarded.helo == "[2001:db8::1]" && forwarded.isLocal == false)
+        let command = try CommandParser().parse("XFORWARD NAME=mail.example.org ADDR=IPV6:2001:db8::1 HELO=a+20b")
+        #expect(command.line == "XFORWARD NAME=mail.example.org ADDR=IPV6:2001:db8::1 HELO=a+20b")
+        c.send("MAIL FROM:<>")
+        #expect(c.machine.forwarded.count == 6)
+        c.send("RCPT TO:<x@y.test>")
+        c.send("DATA")
+        c.finishData()
+        #expect(c.machine.forwarded.isEmpty)
     }
 
     @Test("AUTH= from an unauthenticated client is passed on as AUTH=<> (RFC 4954 §5)")

@@ -12,7 +12,7 @@ import TestSupport
 struct ProtocolSequenceSocketTests {
     static let runnable = ProtocolSequence.all.filter { sequence in
         !sequence.facts.tlsActive && !sequence.lines.contains { line in
-            ["AUTH", "STARTTLS", "XCLIENT"].contains(line.split(separator: " ").first?.uppercased() ?? "")
+            ["AUTH", "STARTTLS", "XCLIENT", "XFORWARD"].contains(line.split(separator: " ").first?.uppercased() ?? "")
         }
     }
 

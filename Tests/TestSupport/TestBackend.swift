@@ -18,6 +18,8 @@ public final class Recorder: Sendable {
         public var messages: [ReceivedMessage] = []
         public var dataErrors: [SMTPError] = []
         public var logins: [String] = []
+        /// What XFORWARD said before each transaction that had it.
+        public var forwarded: [ForwardedClient] = []
         public var resets = 0
         public var logouts = 0
     }
@@ -28,6 +30,7 @@ public final class Recorder: Sendable {
     public var messages: [ReceivedMessage] { events.withLock { $0.messages } }
     public var dataErrors: [SMTPError] { events.withLock { $0.dataErrors } }
     public var logins: [String] { events.withLock { $0.logins } }
+    public var forwarded: [ForwardedClient] { events.withLock { $0.forwarded } }
 }
 
 /// Scripted behaviour of the test backend.
@@ -106,6 +109,10 @@ public class TestSession: Session {
 
     public func logout() async {
         recorder.events.withLock { $0.logouts += 1 }
+    }
+
+    public func xforward(_ client: ForwardedClient) async {
+        recorder.events.withLock { $0.forwarded.append(client) }
     }
 
     public func mail(from: ReversePath, options: MailOptions) async throws {

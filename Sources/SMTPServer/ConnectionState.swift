@@ -16,7 +16,8 @@ public struct ConnectionState: Sendable, CustomStringConvertible {
     public var tls: TLSConnectionState?
     /// Facts asserted by a proxy with XCLIENT (name, login, protocol), when any.
     public var proxied: [String: String]
-    /// The connection's real state when a proxy replaced it with XCLIENT.
+    /// The connection's own state when a proxy replaced it: with XCLIENT, or with a PROXY
+    /// protocol header (``Server/ProxyProtocol``; then the load balancer's addresses).
     public var original: Box<ConnectionState>?
 
     /// Creates a state.

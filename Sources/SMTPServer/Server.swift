@@ -94,7 +94,7 @@ public final class Server: Sendable {
     typealias Listener = NIOAsyncChannel<any Channel, Never>
 
     private struct State {
-        var listeners: [(listener: Listener, endpoint: Endpoint)] = []
+        var listeners: [(listener: Listener, endpoint: Endpoint, proxyProtocol: ProxyProtocol?)] = []
         var running = false
         var closed = false
         var connections: [ObjectIdentifier: any Channel] = [:]
@@ -142,9 +142,10 @@ public final class Server: Sendable {
     }
 
     /// Binds `endpoint` and returns the address it is bound to. Connections are served once
-    /// ``run()`` is called.
+    /// ``run()`` is called. With `proxyProtocol`, every connection must begin with a PROXY
+    /// protocol header from a trusted load balancer (``ProxyProtocol``).
     @discardableResult
-    public func listen(_ endpoint: Endpoint) async throws -> SocketAddress? {
+    public func listen(_ endpoint: Endpoint, proxyProtocol: ProxyProtocol? = nil) async throws -> SocketAddress? {
         let implicitTLS: NIOSSLContext?
         if case .tls = endpoint {
             guard let tls = configuration.tls else { throw ListenError.tlsNotConfigured }
@@ -175,6 +176,10 @@ public final class Server: Sendable {
                 }
                 guard open else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
+                // The header comes before anything else, TLS's handshake included.
+                if let proxyProtocol {
+                    try sync.addHandler(ProxyHeaderHandler(eventLoop: channel.eventLoop, timeout: proxyProtocol.headerTimeout))
+                }
                 if let implicitTLS { try sync.addHandler(NIOSSLServerHandler(context: implicitTLS)) }
                 // The last handler keeps the read and write timeouts itself: NIO's IdleStateHandler
                 // would be one more handler for every read and write to pass through, and with
@@ -204,7 +209,7 @@ public final class Server: Sendable {
         }
         let accepted = state.withLock { state -> Bool in
             guard !state.running, !state.closed else { return false }
-            state.listeners.append((listener, endpoint))
+            state.listeners.append((listener, endpoint, proxyProtocol))
             return true
         }
         guard accepted else {
@@ -225,16 +230,16 @@ public final class Server: Sendable {
         }
         try await runAsService {
             try await withThrowingDiscardingTaskGroup { group in
-                for (listener, endpoint) in listeners {
+                for (listener, endpoint, proxyProtocol) in listeners {
                     group.addTask {
-                        try await self.accept(on: listener, endpoint: endpoint)
+                        try await self.accept(on: listener, endpoint: endpoint, proxyProtocol: proxyProtocol)
                     }
                 }
             }
         }
     }
 
-    private func accept(on listener: Listener, endpoint: Endpoint) async throws {
+    private func accept(on listener: Listener, endpoint: Endpoint, proxyProtocol: ProxyProtocol?) async throws {
         let isUnix: Bool
         switch endpoint {
         case .unix: isUnix = true
@@ -250,7 +255,7 @@ public final class Server: Sendable {
                     try await withThrowingDiscardingTaskGroup { connections in
                         for try await channel in inbound {
                             connections.addTask(executorPreference: self.executor(for: channel)) {
-                                await self.serve(channel, local: isUnix, implicitTLS: implicitTLS)
+                                await self.serve(channel, local: isUnix, implicitTLS: implicitTLS, proxyProtocol: proxyProtocol)
                             }
                         }
                     }
@@ -272,16 +277,19 @@ public final class Server: Sendable {
         }
     }
 
-    private func serve(_ rawChannel: any Channel, local: Bool, implicitTLS: Bool) async {
+    private func serve(_ rawChannel: any Channel, local socketIsLocal: Bool, implicitTLS: Bool, proxyProtocol: ProxyProtocol?) async {
         let id = ObjectIdentifier(rawChannel)
         defer { _ = state.withLock { $0.connections.removeValue(forKey: id) } }
         let channel = rawChannel
         let io: ConnectionIO
+        let proxyHeader: EventLoopFuture<ProxyProtocolHeader>?
         do {
-            io = try await channel.eventLoop.submit {
-                let io = try channel.pipeline.syncOperations.handler(type: ConnectionChannelHandler.self).io
+            (io, proxyHeader) = try await channel.eventLoop.submit {
+                let sync = channel.pipeline.syncOperations
+                let io = try sync.handler(type: ConnectionChannelHandler.self).io
+                let header = proxyProtocol == nil ? nil : try sync.handler(type: ProxyHeaderHandler.self).header
                 try channel.syncOptions?.setOption(.autoRead, value: true)
-                return io
+                return (io, header)
             }.get()
         } catch {
             try? await channel.close()
@@ -289,22 +297,49 @@ public final class Server: Sendable {
         }
         defer { channel.close(promise: nil) }
         let context = self.context
-        let remote = channel.remoteAddress
+        var local = socketIsLocal
+        var remote = channel.remoteAddress
+        var localAddress = channel.localAddress
+        var original: ConnectionState?
+        if let proxyProtocol, let proxyHeader {
+            guard proxyProtocol.trusts(remote) else {
+                context.logger.notice("closed connection: PROXY protocol header from an untrusted address",
+                                      metadata: ["smtp.client": "\(remote?.ipAddress ?? "unknown")"])
+                return
+            }
+            do {
+                let header = try await proxyHeader.get()
+                if let source = header.source {
+                    original = ConnectionState(sessionID: "", localAddress: localAddress, remoteAddress: socketIsLocal ? nil : remote)
+                    remote = source
+                    localAddress = header.destination
+                    local = false
+                }
+            } catch {
+                context.logger.notice("closed connection: no valid PROXY protocol header (\(error))",
+                                      metadata: ["smtp.client": "\(remote?.ipAddress ?? "unknown")"])
+                return
+            }
+        }
         let clientKey = local ? "local" : (remote?.ipAddress ?? "unknown")
         if let refusal = admit(clientKey) {
             var wire = ByteBuffer()
             refusal.write(to: &wire)
             try? await io.write(NIOAny(wire))
             if let observer = configuration.replyObserver {
-                observer(refusal, ConnectionState(sessionID: "", localAddress: channel.localAddress, remoteAddress: local ? nil : remote))
+                observer(refusal, ConnectionState(sessionID: "", localAddress: localAddress, remoteAddress: local ? nil : remote))
             }
             context.logger.notice("refused connection: \(refusal.lines[0])", metadata: ["smtp.client": "\(clientKey)"])
             return
         }
         defer { release(clientKey) }
         var connectionState = ConnectionState(sessionID: context.backend.generateSessionID(),
-                                              localAddress: channel.localAddress,
+                                              localAddress: localAddress,
                                               remoteAddress: local ? nil : remote)
+        if var original {
+            original.sessionID = connectionState.sessionID
+            connectionState.original = Box(original)
+        }
         if let accept = configuration.acceptConnection, let refusal = accept(connectionState) {
             var wire = ByteBuffer()
             refusal.write(to: &wire)

@@ -28,20 +28,23 @@ final class ProxyingBackend: ProxyBackend {
     }
 }
 
+/// A server whose backend is a ``ProxyingBackend`` (allowing every proxy, or none), handed to
+/// `body` for what it was asked.
+func withProxyingServer(allow: Bool = true, _ configuration: Server.Configuration = .test(),
+                        endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0), proxyProtocol: Server.ProxyProtocol? = nil,
+                        _ body: (SocketAddress, Recorder, ProxyingBackend) async throws -> Void) async throws {
+    let holder = Mutex<ProxyingBackend?>(nil)
+    try await withServer(configuration, endpoint: endpoint, proxyProtocol: proxyProtocol, backend: { inner in
+        let backend = ProxyingBackend(inner, allow: allow)
+        holder.withLock { $0 = backend }
+        return backend
+    }) { address, recorder, _ in
+        try await body(address, recorder, try #require(holder.withLock { $0 }))
+    }
+}
+
 @Suite("XCLIENT", .timeLimit(.minutes(1)))
 struct XClientTests {
-    /// A server whose backend allows every proxy, handed to `body` for what it was asked.
-    func withProxyingServer(_ body: (SocketAddress, Recorder, ProxyingBackend) async throws -> Void) async throws {
-        let holder = Mutex<ProxyingBackend?>(nil)
-        try await withServer(backend: { inner in
-            let backend = ProxyingBackend(inner, allow: true)
-            holder.withLock { $0 = backend }
-            return backend
-        }) { address, recorder, _ in
-            try await body(address, recorder, try #require(holder.withLock { $0 }))
-        }
-    }
-
     @Test("a permitted proxy asserts the client; the greeting is re-sent and the real state kept as original")
     func permitted() async throws {
         try await withProxyingServer { address, recorder, backend in

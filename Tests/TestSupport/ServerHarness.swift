@@ -9,6 +9,7 @@ public func withServer<T>(
     _ configuration: Server.Configuration = .test(),
     behaviour: Behaviour = Behaviour(),
     endpoint: Server.Endpoint = .tcp(host: "127.0.0.1", port: 0),
+    proxyProtocol: Server.ProxyProtocol? = nil,
     backend makeBackend: ((TestBackend) -> any Backend)? = nil,
     logger customLogger: Logger? = nil,
     eventLoopGroup: (any EventLoopGroup)? = nil,
@@ -20,7 +21,7 @@ public func withServer<T>(
     let testBackend = TestBackend(recorder: recorder, behaviour: behaviour)
     let server = Server(backend: makeBackend?(testBackend) ?? testBackend, configuration: configuration, logger: logger,
                         eventLoopGroup: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton)
-    let address = try await server.listen(endpoint)!
+    let address = try await server.listen(endpoint, proxyProtocol: proxyProtocol)!
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         do {

@@ -17,7 +17,7 @@ let package = Package(
         .package(name: "Letterbox", path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
-    targets: ["FuzzCommand", "FuzzReply", "FuzzData", "FuzzText", "FuzzXClient"].map { name in
+    targets: ["FuzzCommand", "FuzzReply", "FuzzData", "FuzzText", "FuzzXClient", "FuzzProxy"].map { name in
         .executableTarget(
             name: name,
             dependencies: [

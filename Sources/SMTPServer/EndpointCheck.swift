@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 extension Server.Endpoint {
-    /// Checks, without listening, that ``Server/listen(_:)`` could listen here now, so that a
+    /// Checks, without listening, that ``Server/listen(_:proxyProtocol:)`` could listen here now, so that a
     /// program can refuse to start before it creates anything: a Unix socket's path must be
     /// free (or a socket nobody listens on) and, when its directory exists, that directory
     /// writable; a TCP address must resolve and be bindable (probed with a socket bound and

@@ -130,7 +130,7 @@ public final class Server: Sendable {
         state.withLock { $0.mechanisms.set(name, factory) }
     }
 
-    /// Creates a server; nothing listens until ``listen(_:)`` and ``run()``. Its metrics
+    /// Creates a server; nothing listens until ``listen(_:proxyProtocol:)`` and ``run()``. Its metrics
     /// (`smtp_connections_total`, `smtp_messages_total`, …) go to the
     /// swift-metrics backend bootstrapped before this call, if any.
     public init(backend: any Backend, configuration: Configuration = Configuration(),

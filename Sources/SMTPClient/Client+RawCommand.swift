@@ -32,8 +32,9 @@ extension Client {
     /// xtext-encoded (RFC 3461 §4); `[UNAVAILABLE]` and `[TEMPUNAVAIL]` pass as they are.
     /// Throws ``SMTPClientError/extensionNotSupported(_:)`` when the server does not offer
     /// XCLIENT or an attribute it did not list, and the server's refusal when it refuses. On
-    /// success the server greets anew (220): the client forgets its greeting and capabilities,
-    /// and the next command sends EHLO again.
+    /// success Postfix's smtpd greets anew (220): the client then forgets its greeting and
+    /// capabilities, and the next command sends EHLO again. A 250 (the first XCLIENT, still
+    /// Postfix's smtp-sink) leaves the session as it was.
     public func xclient(_ attributes: [(name: String, value: String)]) async throws {
         try await ensureHello()
         guard let offered = capabilities["XCLIENT"] else { throw SMTPClientError.extensionNotSupported("XCLIENT") }
@@ -50,8 +51,11 @@ extension Client {
         let line = words.joined(separator: " ")
         try Self.checkLine(line)
         let reply = try await command(line)
-        guard reply.code == 220 else { throw Self.failure(reply) }
-        forgetHello()
+        switch reply.code {
+        case 220: forgetHello()
+        case 250: break
+        default: throw Self.failure(reply)
+        }
     }
 
     /// Sends XFORWARD with `attributes` (Postfix's XFORWARD_README): an MTA telling the server

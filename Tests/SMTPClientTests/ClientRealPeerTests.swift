@@ -89,6 +89,32 @@ struct ClientRealPeerTests {
         }
     }
 
+    @Test("Postfix smtp-sink: xclient and xforward with the attributes it lists, a raw command, and the parameters it does not offer dropped")
+    func sinkExtensions() async throws {
+        try await withSink(lmtp: false) { socket, dump in
+            let client = try await Client.connect(to: .unix(path: socket))
+            // smtp-sink lists XCLIENT NAME HELO and XFORWARD NAME ADDR PROTO HELO, and answers 250.
+            try await client.xclient([("NAME", "client.example"), ("HELO", "client.example")])
+            await #expect(throws: SMTPClientError.extensionNotSupported("XCLIENT ADDR")) { try await client.xclient([("ADDR", "192.0.2.9")]) }
+            try await client.xforward([XForwardAttribute(name: .address, value: .value("192.0.2.10")),
+                                       XForwardAttribute(name: .proto, value: .value("ESMTP"))])
+            await #expect(throws: SMTPClientError.extensionNotSupported("XFORWARD IDENT")) {
+                try await client.xforward([XForwardAttribute(name: .ident, value: .value("q1"))])
+            }
+            let etrn = try await client.rawCommand("ETRN example.com")
+            #expect(etrn.code == 500)
+            try await client.mail(from: "a@b.test", options: MailOptions(deliverBy: DeliverBy(seconds: 60, mode: .notify), priority: 3))
+            try await client.rcpt(to: "c@d.test")
+            let writer = try await client.data()
+            try await writer.write("Subject: extensions\r\n\r\nbody\r\n")
+            #expect(try await writer.finish().code == 250)
+            try await client.quit()
+            try await Task.sleep(for: .milliseconds(100))
+            let content = (try? String(contentsOfFile: dump, encoding: .utf8)) ?? ""
+            #expect(content.contains("X-Mail-Args: <a@b.test> BODY=8BITMIME\n"), "\(content)")
+        }
+    }
+
     @Test("Postfix smtp-sink, LMTP: one status per recipient")
     func lmtpSink() async throws {
         try await withSink(lmtp: true) { socket, _ in

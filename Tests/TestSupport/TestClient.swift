@@ -103,6 +103,14 @@ public final class TestClient {
         return lines
     }
 
+    /// Reads until the server closes or resets the connection (as the kernel does when a server
+    /// closes with the client's octets unread); returns the lines that came before.
+    public func readUntilClosedOrReset() async -> [String] {
+        var lines: [String] = []
+        while let line = try? await readLine() { lines.append(line) }
+        return lines
+    }
+
     /// Bytes received but not yet read as lines.
     public var pendingBytes: Int { buffer.readableBytes }
 }

@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "SMTPClient", targets: ["SMTPClient"]),
         .library(name: "SMTPBackendUtilities", targets: ["SMTPBackendUtilities"]),
+        .library(name: "Sieve", targets: ["Sieve"]),
         .executable(name: "letterbox", targets: ["letterbox"]),
     ],
     dependencies: [
@@ -101,6 +102,12 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strictness
         ),
+        // RFC 5228 Sieve and its extensions, pure: script text and a message in, actions out.
+        .target(
+            name: "Sieve",
+            dependencies: ["SMTPCore"],
+            swiftSettings: strictness
+        ),
         .target(
             name: "LocalDelivery",
             dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess",
@@ -113,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "letterbox",
             dependencies: ["SMTPClient", "SMTPServer", "SMTPCore", "SASL", "LocalDelivery", "DeliveryLog", "Maildir", "SMTPBackendUtilities",
-                           "CMallocTuning", "PostgresAccess",
+                           "CMallocTuning", "PostgresAccess", "Sieve",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -184,6 +191,11 @@ let package = Package(
         .testTarget(
             name: "MaildirTests",
             dependencies: ["Maildir", "TestSupport"],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "SieveTests",
+            dependencies: ["Sieve"],
             swiftSettings: strictness
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 //
-// libFuzzer targets for the protocol core (issue 8). A package of its own so that only
-// SMTPCore and NIOCore are built with the sanitizers:
+// libFuzzer targets for the protocol core and the Sieve parser. A package of its own so that
+// only SMTPCore, NIOCore and Sieve are built with the sanitizers:
 //
 //   cd Fuzz && swift build -c release --sanitize=fuzzer --sanitize=address \
 //       -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table
@@ -26,6 +26,12 @@ let package = Package(
             ],
             swiftSettings: [.treatAllWarnings(as: .error)]
         )
-    },
+    } + [
+        .executableTarget(
+            name: "FuzzSieve",
+            dependencies: [.product(name: "Sieve", package: "Letterbox")],
+            swiftSettings: [.treatAllWarnings(as: .error)]
+        ),
+    ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export SWIFT_BACKTRACE=enable=no
-for target in command reply data text xclient proxy; do
+for target in command reply data text xclient proxy sieve; do
     name="Fuzz$(tr '[:lower:]' '[:upper:]' <<< "${target:0:1}")${target:1}"
     [ "$target" = xclient ] && name=FuzzXClient
     rm -rf "Corpus/$target.min" && mkdir "Corpus/$target.min"

@@ -14,7 +14,7 @@ swift build -c release --sanitize=fuzzer --sanitize=address \
     -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table 2>&1 | tail -1
 bin=.build/release
 export SWIFT_BACKTRACE=enable=no
-for target in command reply data text xclient proxy; do
+for target in command reply data text xclient proxy sieve; do
     name="Fuzz$(tr '[:lower:]' '[:upper:]' <<< "${target:0:1}")${target:1}"
     [ "$target" = xclient ] && name=FuzzXClient
     counters=$("$bin/$name" -runs=0 2>&1 | sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline.*/\1/p')

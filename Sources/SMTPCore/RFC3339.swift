@@ -68,8 +68,8 @@ public enum RFC3339 {
     }
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date (the "days from civil"
-    /// computation on 400-year eras).
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
+    /// computation on 400-year eras); negative before it.
+    public static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
         let shiftedYear = month <= 2 ? year - 1 : year
         let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
         let yearOfEra = shiftedYear - era * 400

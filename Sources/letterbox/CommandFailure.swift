@@ -26,6 +26,8 @@ struct CommandFailure: Error, CustomStringConvertible {
 enum CommandExit {
     /// EX_USAGE: the command line is wrong (ArgumentParser's own status for usage errors).
     static let usage: Int32 = 64
+    /// EX_DATAERR: the input (a Sieve script) is wrong.
+    static let dataError: Int32 = 65
     /// EX_NOINPUT: a file to read is missing or unreadable.
     static let noInput: Int32 = 66
     /// EX_NOUSER: an address is not a local user.

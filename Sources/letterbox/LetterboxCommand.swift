@@ -10,7 +10,7 @@ struct LetterboxCommand: AsyncParsableCommand {
         abstract: "Letterbox: SMTP/LMTP tools and a local LMTP delivery agent.",
         version: PackageVersion.current,
         subcommands: [ServeCommand.self, DeliverCommand.self, DeliveriesCommand.self, CheckCommand.self, ConfigCommand.self, SendCommand.self,
-                      DebugServerCommand.self]
+                      SieveCommand.self, DebugServerCommand.self]
     )
 
     /// Expands `--config FILE` before parsing (see ``ConfigFile``), runs the command, and

@@ -1,0 +1,2 @@
+# message: plain
+if exists "subject" { if exists "x-none" { discard; } else { keep; } }

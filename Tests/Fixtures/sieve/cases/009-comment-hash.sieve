@@ -1,0 +1,4 @@
+# message: plain
+# a comment
+keep; # after
+

@@ -1,0 +1,3 @@
+# message: plain
+/* a
+ multi-line comment */ keep;

@@ -1,0 +1,2 @@
+# message: plain
+IF Header :IS "Subject" "hello there" { DISCARD; }

@@ -1,0 +1,3 @@
+# message: plain
+require "no-such-extension";
+keep;

@@ -1,0 +1,2 @@
+# message: plain
+if header :frob "subject" "x" { keep; }

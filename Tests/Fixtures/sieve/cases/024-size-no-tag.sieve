@@ -1,0 +1,2 @@
+# message: plain
+if size 100 { discard; }

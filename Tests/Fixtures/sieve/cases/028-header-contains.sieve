@@ -1,0 +1,2 @@
+# message: plain
+if header :contains "subject" "lo th" { discard; }

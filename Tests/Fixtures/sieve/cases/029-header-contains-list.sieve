@@ -1,0 +1,2 @@
+# message: plain
+if header :contains ["to", "cc"] ["nobody", "carol"] { discard; }

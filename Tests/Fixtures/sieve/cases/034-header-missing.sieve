@@ -1,0 +1,2 @@
+# message: plain
+if header :contains "x-nothere" "" { discard; }

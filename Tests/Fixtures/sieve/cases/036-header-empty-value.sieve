@@ -1,0 +1,2 @@
+# message: many
+if header :is "x-empty" "" { discard; }

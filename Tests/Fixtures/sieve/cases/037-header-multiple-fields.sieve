@@ -1,0 +1,2 @@
+# message: many
+if header :is "x-tag" "second" { discard; }

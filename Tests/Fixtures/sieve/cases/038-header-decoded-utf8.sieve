@@ -1,0 +1,2 @@
+# message: encoded
+if header :contains "subject" "café" { discard; }

@@ -1,0 +1,2 @@
+# message: encoded
+if header :is "x-label" "café" { discard; }

@@ -1,0 +1,2 @@
+# message: encoded
+if header :is "subject" "École et café réunion" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if address :is "from" "alice@example.org" { discard; }

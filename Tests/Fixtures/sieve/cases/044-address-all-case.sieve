@@ -1,0 +1,2 @@
+# message: plain
+if address :is :all "FROM" "ALICE@EXAMPLE.ORG" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if address :domain :is "from" "example.org" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if address :domain :contains "cc" "net" { discard; }

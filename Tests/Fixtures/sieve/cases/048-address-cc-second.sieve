@@ -1,0 +1,2 @@
+# message: plain
+if address :is "cc" "carol@example.net" { discard; }

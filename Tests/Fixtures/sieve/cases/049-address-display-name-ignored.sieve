@@ -1,0 +1,2 @@
+# message: plain
+if address :contains "cc" "Bob B." { discard; }

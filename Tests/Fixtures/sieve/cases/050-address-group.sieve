@@ -1,0 +1,2 @@
+# message: many
+if address :is "cc" "frank@example.com" { discard; }

@@ -1,0 +1,2 @@
+# message: many
+if address :matches "to" "*" { discard; }

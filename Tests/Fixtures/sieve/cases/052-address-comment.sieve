@@ -1,0 +1,2 @@
+# message: many
+if address :is "from" "dave@example.com" { discard; }

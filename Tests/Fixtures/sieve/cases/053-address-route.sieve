@@ -1,0 +1,2 @@
+# message: many
+if address :is "reply-to" "dave@example.com" { discard; }

@@ -1,0 +1,2 @@
+# message: encoded
+if address :is "to" "me@example.com" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if address :domain :matches "from" "*.org" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "envelope";
+if envelope :is "to" "me@example.com" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "envelope";
+if envelope :domain :is "from" "example.org" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if envelope :is "from" "x@y" { discard; }

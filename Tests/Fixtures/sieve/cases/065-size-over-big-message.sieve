@@ -1,0 +1,2 @@
+# message: big
+if size :over 10K { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if allof (exists "subject", header :contains "from" "alice") { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if anyof (false, header :contains "from" "alice") { discard; }

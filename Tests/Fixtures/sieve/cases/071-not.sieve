@@ -1,0 +1,2 @@
+# message: plain
+if not exists "x-nothere" { discard; }

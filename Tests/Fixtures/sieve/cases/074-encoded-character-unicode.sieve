@@ -1,0 +1,3 @@
+# message: encoded
+require "encoded-character";
+if header :contains "subject" "${unicode:E9}" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require ["fileinto", "copy"];
+fileinto :copy "Copies";

@@ -1,0 +1,3 @@
+# message: plain
+require ["fileinto", "mailbox"];
+fileinto :create "New/Folder";

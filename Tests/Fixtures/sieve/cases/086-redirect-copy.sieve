@@ -1,0 +1,3 @@
+# message: plain
+require "copy";
+redirect :copy "bob@example.net";

@@ -1,0 +1,3 @@
+# message: plain
+redirect "bob@example.net";
+keep;

@@ -1,0 +1,3 @@
+# message: plain
+require "reject";
+reject "Not wanted here";

@@ -1,0 +1,4 @@
+# message: plain
+require ["reject", "fileinto"];
+fileinto "A";
+reject "x";

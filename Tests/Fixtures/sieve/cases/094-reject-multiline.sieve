@@ -1,0 +1,7 @@
+# message: plain
+require "reject";
+reject text:
+No thanks.
+Goodbye.
+.
+;

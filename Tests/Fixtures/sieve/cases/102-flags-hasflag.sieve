@@ -1,0 +1,4 @@
+# message: plain
+require "imap4flags";
+addflag "\\Flagged";
+if hasflag "\\flagged" { discard; }

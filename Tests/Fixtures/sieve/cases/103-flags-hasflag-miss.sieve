@@ -1,0 +1,3 @@
+# message: plain
+require "imap4flags";
+if hasflag "\\Seen" { discard; }

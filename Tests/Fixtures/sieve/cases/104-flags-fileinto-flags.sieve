@@ -1,0 +1,4 @@
+# message: plain
+require ["imap4flags", "fileinto"];
+addflag "\\Seen";
+fileinto :flags "Custom" "Tagged";

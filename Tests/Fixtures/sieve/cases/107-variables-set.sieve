@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set "folder" "Work";
+fileinto "${folder}";

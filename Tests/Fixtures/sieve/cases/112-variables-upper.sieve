@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set :upper "f" "MiXeD";
+fileinto "${f}";

@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set :lowerfirst :upper "f" "mixed";
+fileinto "${f}";

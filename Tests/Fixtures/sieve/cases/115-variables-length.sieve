@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set :length "f" "hello";
+fileinto "len${f}";

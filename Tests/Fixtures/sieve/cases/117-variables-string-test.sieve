@@ -1,0 +1,4 @@
+# message: plain
+require ["variables"];
+set "a" "value";
+if string :is "${a}" "value" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+set "a" "b";

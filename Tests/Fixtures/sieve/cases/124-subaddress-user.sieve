@@ -1,0 +1,3 @@
+# message: plain
+require "subaddress";
+if address :user :is "cc" "bob" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "subaddress";
+if address :detail :is "cc" "lists" { discard; }

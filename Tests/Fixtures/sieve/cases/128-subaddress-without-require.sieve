@@ -1,0 +1,2 @@
+# message: plain
+if address :user :is "cc" "bob" { discard; }

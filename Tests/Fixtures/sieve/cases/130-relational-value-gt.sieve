@@ -1,0 +1,3 @@
+# message: plain
+require ["relational", "comparator-i;ascii-numeric"];
+if header :value "gt" :comparator "i;ascii-numeric" "x-spam-score" "5" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "relational";
+if header :value "gt" "subject" "Apple" { discard; }

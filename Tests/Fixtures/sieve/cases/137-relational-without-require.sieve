@@ -1,0 +1,2 @@
+# message: plain
+if header :value "gt" "subject" "x" { discard; }

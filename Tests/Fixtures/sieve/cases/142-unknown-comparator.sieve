@@ -1,0 +1,2 @@
+# message: plain
+if header :is :comparator "i;frob" "subject" "x" { discard; }

@@ -1,0 +1,3 @@
+# message: many
+require "relational";
+if header :value "ne" "x-tag" "first" { discard; }

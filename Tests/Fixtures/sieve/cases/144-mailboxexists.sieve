@@ -1,0 +1,3 @@
+# message: plain
+require ["mailbox", "fileinto"];
+if mailboxexists "Nowhere" { fileinto "Nowhere"; } else { fileinto :create "Nowhere"; }

@@ -1,0 +1,3 @@
+# message: plain
+require "body";
+if body :contains "invoices" { discard; }

@@ -1,0 +1,3 @@
+# message: multipart
+require "body";
+if body :raw :contains "Caf=E9" { discard; }

@@ -1,0 +1,3 @@
+# message: multipart
+require "body";
+if body :content "application" :contains "secret" { discard; }

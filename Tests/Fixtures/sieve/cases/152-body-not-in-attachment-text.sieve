@@ -1,0 +1,3 @@
+# message: multipart
+require "body";
+if body :text :contains "secret payload" { discard; }

@@ -1,0 +1,3 @@
+# message: encoded
+require "body";
+if body :contains "café" { discard; }

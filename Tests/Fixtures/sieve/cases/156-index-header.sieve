@@ -1,0 +1,3 @@
+# message: many
+require "index";
+if header :index 2 :is "x-tag" "second" { discard; }

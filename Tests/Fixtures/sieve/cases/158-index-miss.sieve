@@ -1,0 +1,3 @@
+# message: many
+require "index";
+if header :index 1 :is "x-tag" "second" { discard; }

@@ -1,0 +1,3 @@
+# message: many
+require "index";
+if header :last :is "x-tag" "third" { discard; }

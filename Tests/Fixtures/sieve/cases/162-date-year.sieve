@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is :zone "+0000" "date" "year" "2026" { discard; }

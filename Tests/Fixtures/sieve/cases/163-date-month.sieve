@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is :zone "+0100" "date" "month" "12" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is :zone "+0000" "date" "hour" "09" { discard; }

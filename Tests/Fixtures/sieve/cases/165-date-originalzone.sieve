@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is :originalzone "date" "hour" "10" { discard; }

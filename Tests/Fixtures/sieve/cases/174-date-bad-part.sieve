@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is "date" "fortnight" "1" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :is "x-nothere" "year" "2026" { discard; }

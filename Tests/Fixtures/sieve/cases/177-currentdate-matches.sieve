@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if currentdate :matches "date" "20*-*-*" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "vacation";
+vacation :days 3 :subject "Away" "I am away.";

@@ -1,0 +1,3 @@
+# message: list
+require "vacation";
+vacation "I am away.";

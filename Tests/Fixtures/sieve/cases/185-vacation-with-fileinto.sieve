@@ -1,0 +1,4 @@
+# message: plain
+require ["vacation", "fileinto"];
+fileinto "Away";
+vacation "I am away.";

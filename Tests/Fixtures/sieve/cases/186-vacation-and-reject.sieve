@@ -1,0 +1,4 @@
+# message: plain
+require ["vacation", "reject"];
+vacation "I am away.";
+reject "no";

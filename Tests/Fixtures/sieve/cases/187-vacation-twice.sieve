@@ -1,0 +1,4 @@
+# message: plain
+require "vacation";
+vacation "one";
+vacation "two";

@@ -1,0 +1,3 @@
+# message: plain
+require "vacation";
+vacation :from "me@example.com" "I am away.";

@@ -1,0 +1,4 @@
+# message: plain
+require "fileinto";
+if true { fileinto "A"; stop; }
+fileinto "B";

@@ -1,0 +1,4 @@
+# message: plain
+require "fileinto";
+discard;
+fileinto "A";

@@ -1,0 +1,5 @@
+# message: plain
+if header :is "subject" text:
+Hello there
+.
+{ discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if header :CONTAINS "subject" "hello" { discard; }

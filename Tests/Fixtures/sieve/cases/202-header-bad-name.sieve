@@ -1,0 +1,2 @@
+# message: plain
+if header :is "sub ject" "x" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if address :index 1 :is "cc" "x@y" { discard; }

@@ -5,7 +5,12 @@ enum Addresses {
     /// around it; `nil` for anything else.
     static func mailbox(_ text: String) -> (localPart: String, domain: String)? {
         var address = Substring(text.trimmingSpaces)
-        if address.hasPrefix("<") && address.hasSuffix(">") { address = address.dropFirst().dropLast() }
+        // `Name <addr>` names one mailbox as well (Pigeonhole takes it for redirect).
+        if address.contains("<") {
+            let found = HeaderDecoding.addresses(String(address))
+            guard found.count == 1 else { return nil }
+            address = Substring(found[0])
+        }
         guard let at = address.lastIndex(of: "@") else { return nil }
         let local = address[..<at], domain = address[address.index(after: at)...]
         guard !local.isEmpty, !domain.isEmpty, !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains(".."),
@@ -18,7 +23,7 @@ enum Addresses {
     /// detail without a separator, RFC 5233 §4).
     static func part(_ part: AddressPart, of address: String, separator: Character = "+") -> String? {
         let at = address.lastIndex(of: "@")
-        let local = at.map { String(address[..<$0]) } ?? address
+        let local = unquoted(at.map { String(address[..<$0]) } ?? address)
         let domain = at.map { String(address[address.index(after: $0)...]) } ?? ""
         switch part {
         case .all: return address
@@ -30,6 +35,18 @@ enum Addresses {
             return local.firstIndex(of: separator).map { String(local[local.index(after: $0)...]) }
         }
     }
+}
+
+/// A quoted-string local part without its quotes and escapes (RFC 5322 §3.2.4), as
+/// Pigeonhole compares it; any other text as it is.
+func unquoted(_ local: String) -> String {
+    guard local.count >= 2, local.hasPrefix("\""), local.hasSuffix("\"") else { return local }
+    var result = ""
+    var escaped = false
+    for character in local.dropFirst().dropLast() {
+        if escaped || character != "\\" { result.append(character); escaped = false } else { escaped = true }
+    }
+    return result
 }
 
 extension StringProtocol {

@@ -35,9 +35,10 @@ extension Interpreter {
             var values: [String] = []
             for name in expand(headers) {
                 for field in Self.select(message.values(of: name), index) {
-                    let addresses = HeaderDecoding.addresses(field)
-                    // A field that holds no address (an empty group, or not an address list)
-                    // is compared whole by :all, as Pigeonhole does; it has no other part.
+                    // Addresses that are not one (no domain) are left out; a field left with no
+                    // address at all (an empty group, or not an address list) is compared whole
+                    // by :all, as Pigeonhole does, and has no other part.
+                    let addresses = HeaderDecoding.addresses(field).filter { Addresses.mailbox($0) != nil }
                     if addresses.isEmpty && part == .all && !field.isEmpty { values.append(field); continue }
                     for address in addresses {
                         if let value = Addresses.part(part, of: address, separator: environment.subaddressSeparator) { values.append(value) }
@@ -84,7 +85,10 @@ extension Interpreter {
             return compare(bodyValues(transform), with: expand(keys), match)
         case .date(let match, let zone, let header, let part, let keys, let index):
             var values: [String] = []
-            for text in Self.select(decodedValues(expand(header)), index) {
+            let name = expand(header)
+            for field in Self.select(decodedValues(name), index) {
+                // RFC 5260 §4.1: a Received field's date is what follows its last semicolon.
+                let text = name.lowercased() == "received" ? field.split(separator: ";").last.map(String.init) ?? field : field
                 guard let moment = DateParts.parse(text), let offset = zoneOffset(zone, original: moment.zone),
                       let value = DateParts.part(expand(part), of: moment, in: offset) else { continue }
                 values.append(value)
@@ -117,11 +121,12 @@ extension Interpreter {
                 .map { String(decoding: $0.content, as: UTF8.self) }
         case .content(let templates):
             let wanted = expand(templates).map { $0.lowercased() }
+            // A multipart part that matches is searched in its preamble and epilogue (RFC 5173 §5.2).
             return MIMEParts.parts(fields: message.fields, body: message.body).filter { part in
                 wanted.contains { type in
                     type.isEmpty || part.contentType == type || (!type.contains("/") && part.contentType.hasPrefix(type + "/"))
                 }
-            }.filter { !$0.isMultipart }.map { String(decoding: $0.content, as: UTF8.self) }
+            }.map { String(decoding: $0.content, as: UTF8.self) }
         }
     }
 

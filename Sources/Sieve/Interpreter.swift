@@ -156,9 +156,11 @@ struct Interpreter {
         if case .vacation = action, actions.contains(where: { if case .vacation = $0 { true } else { false } }) {
             throw .failure("vacation: more than one vacation action")
         }
-        // Storing into the inbox twice, or into one folder twice, is one delivery; flags merge.
+        // Storing into the inbox twice, or into one folder twice, is one delivery with the later
+        // action's flags, as Pigeonhole has it; folder names other than INBOX are compared as
+        // written.
         let target = Self.folder(of: action)
-        if let target, let existing = actions.firstIndex(where: { Self.folder(of: $0).map { $0.lowercased() == target.lowercased() } ?? false }) {
+        if let target, let existing = actions.firstIndex(where: { Self.folder(of: $0) == target }) {
             actions[existing] = Self.merging(actions[existing], action)
             return
         }
@@ -195,8 +197,7 @@ struct Interpreter {
             default: ([], false)
             }
         }
-        let (firstFlags, firstCreate) = parts(first), (secondFlags, secondCreate) = parts(second)
-        let flags = firstFlags + secondFlags.filter { flag in !firstFlags.contains { $0.lowercased() == flag.lowercased() } }
+        let (_, firstCreate) = parts(first), (flags, secondCreate) = parts(second)
         switch first {
         case .keep: return .keep(flags: flags)
         case .fileInto(let folder, _, _): return .fileInto(folder: folder, flags: flags, create: firstCreate || secondCreate)

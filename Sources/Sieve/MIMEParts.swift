@@ -46,8 +46,9 @@ enum MIMEParts {
     private static func walk(fields: [SieveMessage.Field], body: [UInt8], depth: Int, deepest: Int, into result: inout [Part]) {
         let (type, parameters) = contentType(header("content-type", in: fields))
         if type.hasPrefix("multipart/"), depth < deepest, let boundary = parameters["boundary"], !boundary.isEmpty {
-            result.append(Part(contentType: type, content: [], isMultipart: true))
-            for part in split(body, boundary: boundary) {
+            let (parts, outside) = split(body, boundary: boundary)
+            result.append(Part(contentType: type, content: outside, isMultipart: true))
+            for part in parts {
                 let parsed = SieveMessage(part, envelopeFrom: "", envelopeTo: "")
                 walk(fields: parsed.fields, body: parsed.body, depth: depth + 1, deepest: deepest, into: &result)
             }
@@ -67,11 +68,14 @@ enum MIMEParts {
         result.append(Part(contentType: type, content: content, isMultipart: false))
     }
 
-    /// The bodies between `--boundary` lines (RFC 2046 §5.1.1), preamble and epilogue left out.
-    static func split(_ body: [UInt8], boundary: String) -> [[UInt8]] {
+    /// The bodies between `--boundary` lines (RFC 2046 §5.1.1), and the preamble and epilogue
+    /// together.
+    static func split(_ body: [UInt8], boundary: String) -> (parts: [[UInt8]], outside: [UInt8]) {
         let delimiter = Array(("--" + boundary).utf8)
         var parts: [[UInt8]] = []
         var current: [UInt8]?
+        var outside: [UInt8] = []
+        var closed = false
         var index = 0
         while index < body.count {
             var end = index
@@ -79,8 +83,10 @@ enum MIMEParts {
             let lineEnd = min(end + 1, body.count)
             var line = body[index..<end]
             if line.last == 0x0D { line = line.dropLast() }
-            if line.starts(with: delimiter) {
-                let rest = line.dropFirst(delimiter.count)
+            let rest = line.dropFirst(delimiter.count)
+            // A delimiter line is the boundary and then `--`, or only white space (RFC 2046 §5.1.1).
+            if line.starts(with: delimiter),
+               rest.starts(with: [UInt8(ascii: "-"), UInt8(ascii: "-")]) || rest.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 if let open = current {
                     // The CRLF before the delimiter belongs to the delimiter.
                     var finished = open
@@ -88,15 +94,17 @@ enum MIMEParts {
                     if finished.last == 0x0D { finished.removeLast() }
                     parts.append(finished)
                 }
-                if rest.starts(with: [UInt8(ascii: "-"), UInt8(ascii: "-")]) { return parts }
-                current = []
-            } else if current != nil {
+                current = nil
+                if rest.starts(with: [UInt8(ascii: "-"), UInt8(ascii: "-")]) { closed = true } else { current = [] }
+            } else if current != nil && !closed {
                 current! += body[index..<lineEnd]
+            } else {
+                outside += body[index..<lineEnd]
             }
             index = lineEnd
         }
         if let open = current { parts.append(open) }
-        return parts
+        return (parts, outside)
     }
 
     /// Content decoded from `base64` or `quoted-printable` (RFC 2045 §6); other encodings as is.

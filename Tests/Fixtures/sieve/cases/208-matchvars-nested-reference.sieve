@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set "a" "b";
+fileinto "x${${a}}y";

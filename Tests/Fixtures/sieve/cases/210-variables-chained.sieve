@@ -1,0 +1,5 @@
+# message: plain
+require ["variables", "fileinto"];
+set "a" "one";
+set "b" "${a}-two";
+fileinto "${b}";

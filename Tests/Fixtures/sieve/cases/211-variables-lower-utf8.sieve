@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set :lower "a" "ÉCOLE";
+fileinto "${a}";

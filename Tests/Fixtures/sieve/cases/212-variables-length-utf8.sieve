@@ -1,0 +1,4 @@
+# message: plain
+require ["variables", "fileinto"];
+set :length "a" "café";
+fileinto "n${a}";

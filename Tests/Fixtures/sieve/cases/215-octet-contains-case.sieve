@@ -1,0 +1,2 @@
+# message: plain
+if header :comparator "i;octet" :contains "subject" "hello" { discard; }

@@ -1,0 +1,2 @@
+# message: quirks
+if header :is "subject" "éclair and éclair àé" { discard; }

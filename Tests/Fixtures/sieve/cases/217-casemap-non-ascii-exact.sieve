@@ -1,0 +1,2 @@
+# message: quirks
+if header :is "subject" "Éclair and éclair ÀÉ" { discard; }

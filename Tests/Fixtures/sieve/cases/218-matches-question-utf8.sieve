@@ -1,0 +1,2 @@
+# message: quirks
+if header :matches "subject" "?clair*" { discard; }

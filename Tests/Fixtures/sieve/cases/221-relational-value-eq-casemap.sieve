@@ -1,0 +1,3 @@
+# message: plain
+require "relational";
+if header :value "eq" "subject" "HELLO THERE" { discard; }

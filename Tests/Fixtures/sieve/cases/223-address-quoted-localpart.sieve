@@ -1,0 +1,3 @@
+# message: quirks
+require ["variables", "fileinto"];
+if address :localpart :matches "from" "*" { fileinto "lp-${1}"; }

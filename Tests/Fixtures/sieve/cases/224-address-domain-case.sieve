@@ -1,0 +1,2 @@
+# message: quirks
+if address :domain :is "from" "example.com" { discard; }

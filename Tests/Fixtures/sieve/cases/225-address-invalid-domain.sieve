@@ -1,0 +1,3 @@
+# message: quirks
+require ["variables", "fileinto"];
+if address :all :matches "cc" "*" { fileinto "cc-${1}"; }

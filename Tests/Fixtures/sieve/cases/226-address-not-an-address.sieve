@@ -1,0 +1,3 @@
+# message: quirks
+require ["variables", "fileinto"];
+if address :localpart :is "to" "not-an-address" { fileinto "found"; }

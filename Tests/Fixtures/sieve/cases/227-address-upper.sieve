@@ -1,0 +1,2 @@
+# message: quirks
+if address :is "to" "upper@example.com" { discard; }

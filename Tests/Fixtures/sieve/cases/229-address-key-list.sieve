@@ -1,0 +1,2 @@
+# message: plain
+if address :is "from" ["x@y.z", "alice@example.org"] { discard; }

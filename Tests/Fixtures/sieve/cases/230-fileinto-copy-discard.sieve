@@ -1,0 +1,4 @@
+# message: plain
+require ["fileinto", "copy"];
+fileinto :copy "Copies";
+discard;

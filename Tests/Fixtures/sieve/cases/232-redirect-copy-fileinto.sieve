@@ -1,0 +1,4 @@
+# message: plain
+require ["fileinto", "copy"];
+redirect :copy "bob@example.net";
+fileinto "Sent";

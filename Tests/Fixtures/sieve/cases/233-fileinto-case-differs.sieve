@@ -1,0 +1,4 @@
+# message: plain
+require "fileinto";
+fileinto "Archive";
+fileinto "archive";

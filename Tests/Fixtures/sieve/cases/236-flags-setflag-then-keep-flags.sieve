@@ -1,0 +1,4 @@
+# message: plain
+require "imap4flags";
+setflag "\\Seen";
+keep :flags "\\Draft";

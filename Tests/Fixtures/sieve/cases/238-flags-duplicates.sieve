@@ -1,0 +1,3 @@
+# message: plain
+require "imap4flags";
+addflag ["\\Seen", "\\seen", "\\SEEN"];

@@ -1,0 +1,2 @@
+# message: plain
+if not allof (true, false) { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if header :comparator ["i;octet"] :is "subject" "Hello there" { discard; }

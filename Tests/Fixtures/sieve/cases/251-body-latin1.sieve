@@ -1,0 +1,3 @@
+# message: quirks
+require "body";
+if body :contains "naïve résumé" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "body";
+if body :raw :contains "Subject" { discard; }

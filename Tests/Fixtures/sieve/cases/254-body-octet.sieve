@@ -1,0 +1,3 @@
+# message: plain
+require "body";
+if body :comparator "i;octet" :contains "HELLO" { discard; }

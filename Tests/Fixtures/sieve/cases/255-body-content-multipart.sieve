@@ -1,0 +1,3 @@
+# message: multipart
+require "body";
+if body :content "multipart" :contains "preamble" { discard; }

@@ -1,0 +1,3 @@
+# message: quirks
+require "date";
+if date :is :originalzone "date" "year" "2026" { discard; }

@@ -1,0 +1,3 @@
+# message: bounce
+require "vacation";
+vacation "Away";

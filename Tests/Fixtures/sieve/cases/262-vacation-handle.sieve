@@ -1,0 +1,3 @@
+# message: plain
+require "vacation";
+vacation :handle "h1" :days 1 "Away";

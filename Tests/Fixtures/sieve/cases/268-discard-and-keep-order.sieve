@@ -1,0 +1,3 @@
+# message: plain
+discard;
+keep;

@@ -1,0 +1,2 @@
+# message: plain
+if false { keep; } elsif false { keep; } else { discard; }

@@ -358,7 +358,7 @@ public enum Compiler {
                 let arguments = try reader(addressTags)
                 try arguments.expectPositional([.strings, .strings], names: ["envelope part", "key list"])
                 for part in arguments.positionalStrings(0) where !(has("variables") && part.contains("${")) {
-                    guard ["from", "to", "orig_to"].contains(part.lowercased()) else {
+                    guard ["from", "to"].contains(part.lowercased()) else {
                         throw SieveError("unknown envelope part \"\(part)\"", at: arguments.positional[0].position)
                     }
                 }

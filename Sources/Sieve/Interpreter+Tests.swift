@@ -53,7 +53,6 @@ extension Interpreter {
                 switch name.lowercased() {
                 case "from": address = message.envelopeFrom
                 case "to": address = message.envelopeTo
-                case "orig_to": address = message.originalRecipient ?? message.envelopeTo
                 default: address = nil
                 }
                 guard let address else { continue }

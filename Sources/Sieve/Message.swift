@@ -20,12 +20,9 @@ public struct SieveMessage: Sendable {
     public var envelopeFrom: String
     /// The envelope recipient this delivery is for (`RCPT TO`).
     public var envelopeTo: String
-    /// The recipient as the client first gave it (DSN's ORCPT), when known; Pigeonhole's
-    /// `envelope "orig_to"`.
-    public var originalRecipient: String?
 
     /// Splits `octets` into header fields and body; header lines end with CRLF or LF.
-    public init(_ octets: [UInt8], envelopeFrom: String, envelopeTo: String, originalRecipient: String? = nil) {
+    public init(_ octets: [UInt8], envelopeFrom: String, envelopeTo: String) {
         var fields: [Field] = []
         var index = 0
         var bodyStart = octets.count
@@ -72,7 +69,6 @@ public struct SieveMessage: Sendable {
         self.size = octets.count
         self.envelopeFrom = envelopeFrom
         self.envelopeTo = envelopeTo
-        self.originalRecipient = originalRecipient
     }
 
     /// The raw values of the fields named `name` (case-insensitive), in order.

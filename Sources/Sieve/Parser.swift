@@ -9,8 +9,8 @@ public enum Parser {
         return Script(commands: commands)
     }
 
-    /// How deep blocks and tests may nest (Pigeonhole's limit is 32 for blocks).
-    static let deepestNesting = 64
+    /// How deep blocks, and tests, may nest: Pigeonhole's limit of 32 each.
+    static let deepestNesting = 32
 
     private struct State {
         let tokens: [Token]

@@ -61,11 +61,15 @@ struct StringTemplate: Hashable, Sendable {
     private static func reference(_ name: Substring) -> Part? {
         guard let first = name.first else { return nil }
         if first.isASCII && first.isNumber {
-            guard name.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(name), number <= 9 else { return nil }
-            return .match(number)
+            guard name.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            // Only ${0} to ${9} are ever set; a larger number is a reference to nothing.
+            return .match(Int(name.prefix(3)) ?? 999)
         }
-        guard isIdentifier(name) else { return nil }
-        return .variable(name.lowercased())
+        // `namespace "." name` (RFC 5229 §3): no namespace is implemented, so such a
+        // reference is empty, as Pigeonhole makes it.
+        let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard pieces.allSatisfy(isIdentifier) else { return nil }
+        return pieces.count == 1 ? .variable(name.lowercased()) : .literal("")
     }
 
     /// `identifier = (ALPHA / "_") *(ALPHA / DIGIT / "_")`.

@@ -1,0 +1,3 @@
+# message: plain
+require "fileinto";
+fileinto 5;

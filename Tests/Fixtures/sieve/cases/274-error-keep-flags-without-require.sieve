@@ -1,0 +1,2 @@
+# message: plain
+keep :flags "\\Seen";

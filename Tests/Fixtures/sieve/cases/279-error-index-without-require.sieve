@@ -1,0 +1,2 @@
+# message: plain
+if header :index 1 :is "x-tag" "a" { discard; }

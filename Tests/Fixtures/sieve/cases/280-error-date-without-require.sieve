@@ -1,0 +1,2 @@
+# message: plain
+if date :is "date" "year" "2026" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if currentdate :is "year" "2026" "extra" { discard; }

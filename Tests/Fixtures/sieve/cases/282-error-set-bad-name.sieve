@@ -1,0 +1,3 @@
+# message: plain
+require "variables";
+set "1abc" "x";

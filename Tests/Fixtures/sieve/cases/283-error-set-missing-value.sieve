@@ -1,0 +1,3 @@
+# message: plain
+require "variables";
+set "a";

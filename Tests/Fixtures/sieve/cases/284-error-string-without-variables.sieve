@@ -1,0 +1,2 @@
+# message: plain
+if string :is "a" "a" { discard; }

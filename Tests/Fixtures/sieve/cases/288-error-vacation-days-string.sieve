@@ -1,0 +1,3 @@
+# message: plain
+require "vacation";
+vacation :days "x" "Away";

@@ -1,0 +1,3 @@
+# message: plain
+require "reject";
+reject 5;

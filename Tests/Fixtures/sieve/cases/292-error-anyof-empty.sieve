@@ -1,0 +1,2 @@
+# message: plain
+if anyof () { discard; }

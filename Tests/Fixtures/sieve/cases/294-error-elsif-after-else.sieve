@@ -1,0 +1,2 @@
+# message: plain
+if true { keep; } else { keep; } elsif true { keep; }

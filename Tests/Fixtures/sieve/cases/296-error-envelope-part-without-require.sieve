@@ -1,0 +1,2 @@
+# message: plain
+if envelope :localpart :is "from" "alice" { discard; }

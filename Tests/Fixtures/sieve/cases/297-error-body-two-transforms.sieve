@@ -1,0 +1,3 @@
+# message: plain
+require "body";
+if body :raw :text :contains "x" { discard; }

@@ -1,0 +1,3 @@
+# message: plain
+require "date";
+if date :zone "+0000" :originalzone :is "date" "year" "2026" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+header :is "a" "b";

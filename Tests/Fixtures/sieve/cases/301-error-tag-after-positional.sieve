@@ -1,0 +1,2 @@
+# message: plain
+if header "subject" :is "x" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if header :is "subject" "x" :comparator { discard; }

@@ -1,0 +1,4 @@
+# message: plain
+require "reject";
+reject text:
+no end

@@ -1,0 +1,2 @@
+# message: plain
+if size :over 10X { discard; }

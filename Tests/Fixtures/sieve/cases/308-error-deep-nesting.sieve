@@ -1,0 +1,2 @@
+# message: plain
+if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { if true { keep; } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } } }

@@ -1,0 +1,3 @@
+# message: plain
+require ["variables", "fileinto"];
+fileinto "a${env.x}b";

@@ -1,0 +1,3 @@
+# message: plain
+require ["encoded-character", "fileinto"];
+fileinto "${hex:zz}";

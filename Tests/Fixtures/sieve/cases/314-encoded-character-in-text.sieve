@@ -1,0 +1,6 @@
+# message: plain
+require ["encoded-character", "reject"];
+reject text:
+${hex:41}
+.
+;

@@ -1,0 +1,4 @@
+# message: plain
+# difference: see docs/sieve.md
+require "fileinto";
+fileinto "";

@@ -1,0 +1,4 @@
+# message: plain
+require "variables";
+set "a" "not an address";
+redirect "${a}";

@@ -1,0 +1,4 @@
+# message: plain
+require "reject";
+reject "a";
+redirect "bob@example.net";

@@ -1,0 +1,4 @@
+# message: plain
+require "reject";
+discard;
+reject "no";

@@ -1,0 +1,4 @@
+# message: plain
+require "reject";
+keep;
+reject "no";

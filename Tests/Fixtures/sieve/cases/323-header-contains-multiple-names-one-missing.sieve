@@ -1,0 +1,2 @@
+# message: plain
+if header :contains ["x-missing", "subject"] "there" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if exists "SUBJECT" { discard; }

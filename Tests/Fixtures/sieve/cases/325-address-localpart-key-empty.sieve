@@ -1,0 +1,2 @@
+# message: plain
+if address :localpart :is "from" "" { discard; }

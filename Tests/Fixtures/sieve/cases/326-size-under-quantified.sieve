@@ -1,0 +1,2 @@
+# message: plain
+if size :under 1K { discard; }

@@ -1,0 +1,2 @@
+# message: quirks
+if header :contains "subject" "ÉCLAIR" { discard; }

@@ -1,0 +1,2 @@
+# message: plain
+if header :matches "subject" "Hello\\ there" { discard; }

@@ -1,0 +1,2 @@
+# message: many
+if header :matches "x-empty" "*" { discard; }

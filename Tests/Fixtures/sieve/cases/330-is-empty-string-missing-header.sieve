@@ -1,0 +1,2 @@
+# message: plain
+if header :is "x-missing" "" { discard; }

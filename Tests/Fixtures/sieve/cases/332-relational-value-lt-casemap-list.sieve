@@ -1,0 +1,3 @@
+# message: plain
+require "relational";
+if address :value "lt" :all "cc" ["a", "c"] { discard; }

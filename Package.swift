@@ -110,7 +110,7 @@ let package = Package(
         ),
         .target(
             name: "LocalDelivery",
-            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess",
+            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess", "Sieve",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log"),
@@ -185,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalDeliveryTests",
-            dependencies: ["LocalDelivery", "DeliveryLog", "SMTPCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["LocalDelivery", "DeliveryLog", "SMTPCore", "Sieve", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictness
         ),
         .testTarget(

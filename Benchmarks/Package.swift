@@ -27,6 +27,13 @@ let package = Package(
             swiftSettings: [.treatAllWarnings(as: .error)]
         ),
         .executableTarget(
+            name: "SieveBenchmark",
+            dependencies: [.product(name: "Sieve", package: "Letterbox")],
+            path: "SieveBenchmark",
+            exclude: ["fifty-rules.sieve"],
+            swiftSettings: [.treatAllWarnings(as: .error)]
+        ),
+        .executableTarget(
             name: "NullServer",
             dependencies: [
                 .product(name: "SMTPCore", package: "Letterbox"),

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The comparators of RFC 4790 that Sieve scripts name (RFC 5228 §2.7.3): how two strings are
 /// equal, ordered, or one found in the other.
 public enum Comparator: String, Hashable, Sendable, CaseIterable {
@@ -17,10 +23,8 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
 
     /// The octets a comparison looks at.
     func key(_ text: String) -> [UInt8] {
-        switch self {
-        case .octet, .asciiNumeric: return Array(text.utf8)
-        case .asciiCaseMap: return text.utf8.map(Self.fold)
-        }
+        var text = text
+        return text.withUTF8 { octets in self == .asciiCaseMap ? octets.map(Self.fold) : Array(octets) }
     }
 
     /// The number an i;ascii-numeric string stands for; `nil` for "positive infinity".
@@ -29,6 +33,14 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
         guard !digits.isEmpty else { return nil }
         let significant = Array(digits.drop { $0 == 0x30 })
         return significant
+    }
+
+    /// Runs `body` on the UTF-8 octets of `a` and `b` without copying them (native strings
+    /// are contiguous; others are copied once).
+    private static func withOctets<Result>(_ a: String, _ b: String,
+                                           _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in body(x, y) } }
     }
 
     /// -1, 0 or 1 as `a` is less than, equal to, or more than `b`.
@@ -44,21 +56,61 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
                 return x.lexicographicallyPrecedes(y) ? -1 : (x == y ? 0 : 1)
             }
         case .octet, .asciiCaseMap:
-            let x = key(a), y = key(b)
-            if x == y { return 0 }
-            return x.lexicographicallyPrecedes(y) ? -1 : 1
+            let folds = self == .asciiCaseMap
+            return Self.withOctets(a, b) { x, y in
+                for index in 0..<min(x.count, y.count) {
+                    let p = folds ? Self.fold(x[index]) : x[index], q = folds ? Self.fold(y[index]) : y[index]
+                    if p != q { return p < q ? -1 : 1 }
+                }
+                return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+            }
+        }
+    }
+
+    /// Whether `folded`, a value already through ``key(_:)``, contains `key`: for long values
+    /// (bodies) tested against several keys, folded once.
+    func contains(folded: [UInt8], _ key: String) -> Bool {
+        let needle = self.key(key)
+        if needle.isEmpty { return true }
+        guard folded.count >= needle.count else { return false }
+        return folded.withUnsafeBufferPointer { haystack in
+            needle.withUnsafeBufferPointer { needle in
+                let first = needle[0], last = haystack.count - needle.count
+                var start = 0
+                while start <= last {
+                    // Find the first octet, then compare the rest in one memcmp.
+                    guard let found = UnsafeBufferPointer(rebasing: haystack[start...last]).firstIndex(of: first) else { return false }
+                    let at = start + found
+                    if memcmp(haystack.baseAddress! + at, needle.baseAddress!, needle.count) == 0 { return true }
+                    start = at + 1
+                }
+                return false
+            }
         }
     }
 
     /// Whether `value` contains `key` (RFC 5228 §2.7.1 `:contains`).
     func contains(_ value: String, _ key: String) -> Bool {
-        let haystack = self.key(value), needle = self.key(key)
-        if needle.isEmpty { return true }
-        guard haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
-            if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+        let folds = self == .asciiCaseMap
+        return Self.withOctets(value, key) { haystack, needle in
+            if needle.isEmpty { return true }
+            guard haystack.count >= needle.count else { return false }
+            let first = folds ? Self.fold(needle[0]) : needle[0]
+            var start = 0
+            while start <= haystack.count - needle.count {
+                if (folds ? Self.fold(haystack[start]) : haystack[start]) == first {
+                    var offset = 1
+                    while offset < needle.count,
+                          (folds ? Self.fold(haystack[start + offset]) : haystack[start + offset])
+                            == (folds ? Self.fold(needle[offset]) : needle[offset]) {
+                        offset += 1
+                    }
+                    if offset == needle.count { return true }
+                }
+                start += 1
+            }
+            return false
         }
-        return false
     }
 
     /// Whether `value` matches the wildcard `pattern` (`*` any run, `?` one character, `\`
@@ -85,8 +137,9 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
         }
         // Backtracking with the leftmost-shortest `*` first, as Pigeonhole assigns the
         // match variables; memoised on (piece, position) so that the work stays polynomial.
+        // Captures are kept as ranges and made into strings once, on success.
         var failed = Set<Int>()
-        var captures: [String] = []
+        var ranges: [Range<Int>] = []
         func match(_ piece: Int, _ position: Int) -> Bool {
             if piece == pieces.count { return position == text.count }
             let key = piece * (text.count + 1) + position
@@ -96,20 +149,23 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
                 if position < text.count, same(text[position], scalar), match(piece + 1, position + 1) { return true }
             case .one:
                 if position < text.count {
-                    captures.append(String(String.UnicodeScalarView(text[position...position])))
+                    ranges.append(position..<position + 1)
                     if match(piece + 1, position + 1) { return true }
-                    captures.removeLast()
+                    ranges.removeLast()
                 }
             case .any:
-                for end in position...text.count {
-                    captures.append(String(String.UnicodeScalarView(text[position..<end])))
+                // A `*` that ends the pattern takes the rest at once.
+                let ends = piece == pieces.count - 1 ? text.count...text.count : position...text.count
+                for end in ends {
+                    ranges.append(position..<end)
                     if match(piece + 1, end) { return true }
-                    captures.removeLast()
+                    ranges.removeLast()
                 }
             }
             failed.insert(key)
             return false
         }
-        return match(0, 0) ? captures : nil
+        guard match(0, 0) else { return nil }
+        return ranges.map { String(String.UnicodeScalarView(text[$0])) }
     }
 }

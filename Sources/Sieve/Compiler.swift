@@ -127,6 +127,11 @@ public enum Compiler {
 
         func templates(_ texts: [String]) -> [StringTemplate] { texts.map(template) }
 
+        /// Header field names, lower-cased now (they are case-insensitive, RFC 5322 §1.2.2) so
+        /// that running the script need not; a name with a variable in it is lower-cased when
+        /// it is expanded.
+        func fieldNames(_ texts: [String]) -> [StringTemplate] { texts.map { template($0.lowercased()) } }
+
         // MARK: Commands
 
         mutating func command(_ command: Script.Command) throws(SieveError) -> Statement? {
@@ -350,7 +355,7 @@ public enum Compiler {
                 try arguments.expectPositional([.strings, .strings], names: ["header list", "key list"])
                 checkHeaderNames(arguments.positionalStrings(0), at: arguments.positional[0].position)
                 return .address(part: try addressPart(arguments), match: try matchSpec(arguments),
-                                headers: templates(arguments.positionalStrings(0)), keys: templates(arguments.positionalStrings(1)),
+                                headers: fieldNames(arguments.positionalStrings(0)), keys: templates(arguments.positionalStrings(1)),
                                 index: try fieldIndex(arguments))
             case "envelope":
                 try need("envelope", for: "envelope", at: test.position)
@@ -369,14 +374,14 @@ public enum Compiler {
                 let arguments = try reader(matchTags.merging(indexTags) { first, _ in first })
                 try arguments.expectPositional([.strings, .strings], names: ["header names", "key list"])
                 checkHeaderNames(arguments.positionalStrings(0), at: arguments.positional[0].position)
-                return .header(match: try matchSpec(arguments), names: templates(arguments.positionalStrings(0)),
+                return .header(match: try matchSpec(arguments), names: fieldNames(arguments.positionalStrings(0)),
                                keys: templates(arguments.positionalStrings(1)), index: try fieldIndex(arguments))
             case "exists":
                 try noTests()
                 let arguments = try reader([:])
                 try arguments.expectPositional([.strings], names: ["header names"])
                 checkHeaderNames(arguments.positionalStrings(0), at: arguments.positional[0].position)
-                return .exists(templates(arguments.positionalStrings(0)))
+                return .exists(fieldNames(arguments.positionalStrings(0)))
             case "size":
                 try noTests()
                 let arguments = try reader(["over": .flag, "under": .flag])
@@ -458,7 +463,7 @@ public enum Compiler {
                 }
                 let keys = templates(arguments.positionalStrings(partIndex + 1))
                 if test.name == "date" {
-                    return .date(match: try matchSpec(arguments), zone: zone, header: template(arguments.positionalStrings(0)[0]),
+                    return .date(match: try matchSpec(arguments), zone: zone, header: fieldNames([arguments.positionalStrings(0)[0]])[0],
                                  part: template(part), keys: keys, index: try fieldIndex(arguments))
                 }
                 return .currentDate(match: try matchSpec(arguments), zone: zone, part: template(part), keys: keys)

@@ -7,7 +7,10 @@ enum HeaderDecoding {
     /// between two adjacent encoded words dropped (RFC 2047 §6.2). A word in an unknown charset
     /// or malformed stays as written.
     static func decodeEncodedWords(_ value: String) -> String {
-        guard value.contains("=?") else { return value }
+        // Most values have no encoded word: a scan of the octets says so without Foundation.
+        let utf8 = value.utf8
+        guard let equals = utf8.firstIndex(of: UInt8(ascii: "=")),
+              utf8[equals...].dropFirst().contains(UInt8(ascii: "?")) else { return value }
         var result = ""
         var pendingSpace = ""
         var previousWasEncoded = false
@@ -100,7 +103,7 @@ enum HeaderDecoding {
         var commentDepth = 0
         var escape = false
         func finishMailbox() {
-            let address = (bracketed ?? current).trimmingCharacters(in: .whitespaces)
+            let address = (bracketed ?? current).trimmingSpaces
             if !address.isEmpty { result.append(address) }
             current = ""
             bracketed = nil

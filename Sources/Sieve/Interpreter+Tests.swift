@@ -1,15 +1,15 @@
 extension Interpreter {
     /// The decoded values of the header fields named `name` (RFC 2047 words decoded).
+    /// `name` is lower-cased already (``fieldNames(_:)``).
     mutating func decodedValues(_ name: String) -> [String] {
-        let key = name.lowercased()
-        if let cached = decodedCache[key] { return cached }
-        let values = message.values(of: key).map(HeaderDecoding.decodeEncodedWords)
-        decodedCache[key] = values
+        if let cached = decodedCache[name] { return cached }
+        let values = message.values(of: name).map(HeaderDecoding.decodeEncodedWords)
+        decodedCache[name] = values
         return values
     }
 
     /// The values `index` selects (RFC 5260 §6), all of them without one.
-    static func select(_ values: [String], _ index: FieldIndex?) -> [String] {
+    static func select<Value>(_ values: [Value], _ index: FieldIndex?) -> [Value] {
         guard let index else { return values }
         let position = index.fromLast ? values.count - index.number : index.number - 1
         return values.indices.contains(position) ? [values[position]] : []
@@ -29,16 +29,24 @@ extension Interpreter {
             return false
         case .header(let match, let names, let keys, let index):
             var values: [String] = []
-            for name in expand(names) { values += Self.select(decodedValues(name), index) }
+            for name in fieldNames(names) { values += Self.select(decodedValues(name), index) }
             return compare(values, with: expand(keys), match)
         case .address(let part, let match, let headers, let keys, let index):
             var values: [String] = []
-            for name in expand(headers) {
-                for field in Self.select(message.values(of: name), index) {
-                    // Addresses that are not one (no domain) are left out; a field left with no
-                    // address at all (an empty group, or not an address list) is compared whole
-                    // by :all, as Pigeonhole does, and has no other part.
-                    let addresses = HeaderDecoding.addresses(field).filter { Addresses.mailbox($0) != nil }
+            for name in fieldNames(headers) {
+                let parsed: [(field: String, addresses: [String])]
+                if let cached = addressCache[name] {
+                    parsed = cached
+                } else {
+                    // Addresses that are not one (no domain) are left out.
+                    parsed = message.values(of: name).map { field in
+                        (field, HeaderDecoding.addresses(field).filter { Addresses.mailbox($0) != nil })
+                    }
+                    addressCache[name] = parsed
+                }
+                for (field, addresses) in Self.select(parsed, index) {
+                    // A field left with no address at all (an empty group, or not an address
+                    // list) is compared whole by :all, as Pigeonhole does, and has no other part.
                     if addresses.isEmpty && part == .all && !field.isEmpty { values.append(field); continue }
                     for address in addresses {
                         if let value = Addresses.part(part, of: address, separator: environment.subaddressSeparator) { values.append(value) }
@@ -62,7 +70,7 @@ extension Interpreter {
             }
             return compare(values, with: expand(keys), match)
         case .exists(let names):
-            return expand(names).allSatisfy { !message.values(of: $0).isEmpty }
+            return fieldNames(names).allSatisfy { name in message.fields.contains { $0.key == name } }
         case .size(let over, let limit):
             return over ? message.size > limit : message.size < limit
         case .string(let match, let sources, let keys):
@@ -81,10 +89,26 @@ extension Interpreter {
         case .mailboxExists(let names):
             return expand(names).allSatisfy { environment.mailboxExists($0) }
         case .body(let match, let transform, let keys):
-            return compare(bodyValues(transform), with: expand(keys), match)
+            let key: String
+            switch transform {
+            case .raw: key = "raw"
+            case .text: key = "text"
+            case .content(let types): key = "content:" + expand(types).joined(separator: "\u{0}")
+            }
+            var entry = bodyCache[key] ?? (bodyValues(transform), nil)
+            // :contains with i;ascii-casemap, the usual body test: the parts are folded once and
+            // searched with memmem for each key (joined by NUL, which no key holds).
+            if case .contains = match.type, match.comparator == .asciiCaseMap {
+                let folded = entry.folded ?? Comparator.asciiCaseMap.key(entry.values.joined(separator: "\u{0}"))
+                entry.folded = folded
+                bodyCache[key] = entry
+                return expand(keys).contains { !$0.utf8.contains(0) && match.comparator.contains(folded: folded, $0) }
+            }
+            bodyCache[key] = entry
+            return compare(entry.values, with: expand(keys), match)
         case .date(let match, let zone, let header, let part, let keys, let index):
             var values: [String] = []
-            let name = expand(header)
+            let name = fieldNames([header])[0]
             for field in Self.select(decodedValues(name), index) {
                 // RFC 5260 §4.1: a Received field's date is what follows its last semicolon.
                 let text = name.lowercased() == "received" ? field.split(separator: ";").last.map(String.init) ?? field : field
@@ -123,7 +147,7 @@ extension Interpreter {
             // A multipart part that matches is searched in its preamble and epilogue (RFC 5173 §5.2).
             return MIMEParts.parts(fields: message.fields, body: message.body).filter { part in
                 wanted.contains { type in
-                    type.isEmpty || part.contentType == type || (!type.contains("/") && part.contentType.hasPrefix(type + "/"))
+                    type.isEmpty || part.contentType == type || (!type.utf8.contains(UInt8(ascii: "/")) && part.contentType.hasPrefix(type + "/"))
                 }
             }.map { String(decoding: $0.content, as: UTF8.self) }
         }

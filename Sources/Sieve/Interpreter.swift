@@ -31,6 +31,11 @@ struct Interpreter {
     var implicitKeep = true
     /// Decoded header values, by lower-cased name, made once.
     var decodedCache: [String: [String]] = [:]
+    /// The body's values, by transform, made once (RFC 5173's MIME walk is the costly part).
+    var bodyCache: [String: (values: [String], folded: [UInt8]?)] = [:]
+    /// Each field's raw value and addresses (valid ones only), by lower-cased field name, made
+    /// once.
+    var addressCache: [String: [(field: String, addresses: [String])]] = [:]
 
     /// Pigeonhole's limits: sieve_max_actions 32, sieve_max_redirects 4; values of variables at
     /// most 4,000 octets.
@@ -51,6 +56,7 @@ struct Interpreter {
     // MARK: Strings
 
     func expand(_ template: StringTemplate) -> String {
+        if template.parts.count == 1, case .literal(let literal) = template.parts[0] { return literal }
         var text = ""
         for part in template.parts {
             switch part {
@@ -63,6 +69,14 @@ struct Interpreter {
     }
 
     func expand(_ templates: [StringTemplate]) -> [String] { templates.map(expand) }
+
+    /// Header field names, lower-cased (constant ones were at compile time).
+    func fieldNames(_ templates: [StringTemplate]) -> [String] {
+        templates.map { template in
+            if template.parts.count == 1, case .literal(let literal) = template.parts[0] { return literal }
+            return expand(template).lowercased()
+        }
+    }
 
     /// Flag lists: each string may hold several flags separated by spaces (RFC 5232 §3).
     func flagList(_ templates: [StringTemplate]) -> [String] {

@@ -22,7 +22,7 @@ enum MIMEParts {
     }
 
     private static func header(_ name: String, in fields: [SieveMessage.Field]) -> String? {
-        fields.first { $0.name.lowercased() == name }?.value
+        fields.first { $0.key == name }?.value
     }
 
     /// `type/subtype` and the parameters of a Content-Type value.
@@ -40,7 +40,7 @@ enum MIMEParts {
             }
             parameters[name] = parameter
         }
-        return (type.contains("/") ? type : "text/plain", parameters)
+        return (type.utf8.contains(UInt8(ascii: "/")) ? type : "text/plain", parameters)
     }
 
     private static func walk(fields: [SieveMessage.Field], body: [UInt8], depth: Int, deepest: Int, into result: inout [Part]) {

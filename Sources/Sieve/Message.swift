@@ -8,6 +8,8 @@ public struct SieveMessage: Sendable {
         public var name: String
         /// The unfolded raw value.
         public var value: String
+        /// The name lower-cased, for lookups.
+        var key: String
     }
 
     /// The header fields in order.
@@ -33,7 +35,7 @@ public struct SieveMessage: Sendable {
             while let last = value.last, last == 0x20 || last == 0x09 { value.removeLast() }
             var start = 0
             while start < value.count, value[start] == 0x20 || value[start] == 0x09 { start += 1 }
-            fields.append(Field(name: field.name, value: String(decoding: value[start...], as: UTF8.self)))
+            fields.append(Field(name: field.name, value: String(decoding: value[start...], as: UTF8.self), key: field.name.lowercased()))
             current = nil
         }
         while index < octets.count {
@@ -74,7 +76,7 @@ public struct SieveMessage: Sendable {
     /// The raw values of the fields named `name` (case-insensitive), in order.
     func values(of name: String) -> [String] {
         let lower = name.lowercased()
-        return fields.compactMap { $0.name.lowercased() == lower ? $0.value : nil }
+        return fields.compactMap { $0.key == lower ? $0.value : nil }
     }
 }
 

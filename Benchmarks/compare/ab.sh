@@ -17,10 +17,12 @@
 #
 # Like run.sh, the mail goes to an ext4 file system of its own (default format, with its
 # journal) on a loop device with direct I/O, made for this invocation and removed after it.
-# Needs root, smtp-source (Debian's postfix), mkfs.ext4 and losetup.
+# --fs makes the mail's file system of that type instead of ext4 (mail-fs.sh).
+#
+# Needs root, smtp-source (Debian's postfix), mkfs for the file system and losetup.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds=8 sessions=8 recipients=1 messages=3000 size=4096 warm_up=""
+rounds=8 sessions=8 recipients=1 messages=3000 size=4096 warm_up="" fs=ext4
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
@@ -29,12 +31,15 @@ while [ $# -gt 0 ]; do
         --messages) messages=$2; shift 2 ;;
         --size) size=$2; shift 2 ;;
         --warm-up) warm_up=$2; shift 2 ;;
+        --fs) fs=$2; shift 2 ;;
         --*) echo "unknown option $1" >&2; exit 64 ;;
         *) break ;;
     esac
 done
-[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] [--warm-up W] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
-for tool in smtp-source mkfs.ext4 losetup; do
+[ $# -ge 2 ] || { echo "usage: $0 [--rounds N] [--sessions S] [--recipients R] [--messages M] [--size OCTETS] [--warm-up W] [--fs ext4|xfs|btrfs] LABEL=BINARY[+memlog][,NAME=VALUE…] …" >&2; exit 64; }
+source Benchmarks/compare/mail-fs.sh
+mail_fs_tool "$fs" >/dev/null || exit 64
+for tool in smtp-source "$(mail_fs_tool "$fs")" losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix e2fsprogs mount)" >&2; exit 1; }
 done
 labels=() binaries=() memlogs=() environments=()
@@ -62,11 +67,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-truncate -s 8G "$work/fs.img"
-mkfs.ext4 -q "$work/fs.img"
-loop=$(losetup --find --show --direct-io=on "$work/fs.img")
-mkdir -p "$work/fs"
-mount "$loop" "$work/fs"
+make_mail_fs "$fs" "$work/fs.img" "$work/fs"
 disk=$(basename "$loop")
 # Whether a Unix socket takes a connection: the agent's socket file appears at bind(2), a moment
 # before listen(2), so the file alone does not say smtp-source can connect.

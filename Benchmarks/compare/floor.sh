@@ -6,20 +6,25 @@
 # the loop device's workers), which is what the agent's deliveries cost the machine besides
 # the agent's own CPU.
 #
-#   Benchmarks/compare/floor.sh [--rounds N] [--deliveries N]
+#   Benchmarks/compare/floor.sh [--rounds N] [--deliveries N] [--fs ext4|xfs|btrfs]
 #
-# Needs root, a C compiler, mkfs.ext4 and losetup.
+# --fs measures that file system instead of ext4 (mail-fs.sh), as run.sh --fs does.
+#
+# Needs root, a C compiler, mkfs for the file system and losetup.
 set -euo pipefail
 cd "$(dirname "$0")"
-rounds=3 deliveries=3000
+rounds=3 deliveries=3000 fs=ext4
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --deliveries) deliveries=$2; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--deliveries N]" >&2; exit 64 ;;
+        --fs) fs=$2; shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--deliveries N] [--fs ext4|xfs|btrfs]" >&2; exit 64 ;;
     esac
 done
-for tool in cc mkfs.ext4 losetup; do
+source ./mail-fs.sh
+mail_fs_tool "$fs" >/dev/null || exit 64
+for tool in cc "$(mail_fs_tool "$fs")" losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install gcc e2fsprogs mount)" >&2; exit 1; }
 done
 work=$(mktemp -d /var/tmp/letterbox-floor.XXXXXX)
@@ -32,11 +37,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cc -O2 -Wall -o "$work/floor" floor.c
-truncate -s 8G "$work/fs.img"
-mkfs.ext4 -q "$work/fs.img"
-loop=$(losetup --find --show --direct-io=on "$work/fs.img")
-mkdir -p "$work/fs"
-mount "$loop" "$work/fs"
+make_mail_fs "$fs" "$work/fs.img" "$work/fs"
+echo "the mail on $fs"
 number=0
 for round in $(seq "$rounds"); do
     echo "round $round:"

@@ -7,7 +7,10 @@
 # agent, smtp-sink, Dovecot, the null server or the agent with its log on a tmpfs. Prints one table (and, with --write, replaces the comparison
 # section of docs/performance.md with it).
 #
-#   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX]
+#   Benchmarks/compare/run.sh [--runs N] [--write] [--only REGEX] [--fs ext4|xfs|btrfs]
+#
+# --fs makes the mail's file system (and the spent-message directory's) of that type instead of
+# ext4; the line before the table names it.
 #
 # With LETTERBOX_BIN set, that binary is measured as the agent instead of this tree's release
 # build (to compare two builds in turn). With PROFILE_DIR set, every run is also recorded by `perf record -e cpu-clock -a -g` (Debian's
@@ -27,16 +30,21 @@ cd "$(dirname "$0")/../.."
 runs=3
 write=no
 only=""
+fs=ext4
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --write) write=yes; shift ;;
         --only) only=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--write] [--only REGEX]" >&2; exit 64 ;;
+        --fs) fs=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--write] [--only REGEX] [--fs ext4|xfs|btrfs]" >&2; exit 64 ;;
     esac
 done
+source Benchmarks/compare/mail-fs.sh
+mail_fs_tool "$fs" >/dev/null || exit 64
+if [ "$write" = yes ] && [ "$fs" != ext4 ]; then echo "--write records the ext4 comparison; drop --fs" >&2; exit 64; fi
 if [ "$write" = yes ] && [ -n "$only" ]; then echo "--write needs every case; drop --only" >&2; exit 64; fi
-for tool in smtp-source smtp-sink dovecot postfix bc mkfs.ext4 losetup; do
+for tool in smtp-source smtp-sink dovecot postfix bc "$(mail_fs_tool "$fs")" losetup; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install postfix dovecot-core dovecot-lmtpd bc)" >&2; exit 1; }
 done
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -71,18 +79,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The mail of every server goes to a new ext4 file system of its own (the default format, with
-# its journal, as on most mail hosts), on a loop device over a file on the machine's disk with
-# direct I/O, so every flush still reaches that disk. Its own file system makes runs repeatable:
+# The mail of every server goes to a new file system of its own (ext4 by default, in its default
+# format, with its journal, as on most mail hosts; --fs picks another), on a loop device over a
+# file on the machine's disk with direct I/O, so every flush still reaches that disk
+# (mail-fs.sh). Its own file system makes runs repeatable:
 # on the machine's root file system (ext4 without a journal here) a run was slowed by whatever
 # had been deleted in the minutes before — ext4 skips inodes freed less than 30 s ago (5 min
 # while their table block is dirty) when it allocates, and after `rm -rf` of a few thousand
 # files a third of the agent's CPU time went into that search.
-truncate -s 8G "$work/fs.img"
-mkfs.ext4 -q "$work/fs.img"
-loop=$(losetup --find --show --direct-io=on "$work/fs.img")
-mkdir -p "$work/fs"
-mount "$loop" "$work/fs"
+make_mail_fs "$fs" "$work/fs.img" "$work/fs"
 chmod 755 "$work/fs"
 mail="$work/fs"
 mkdir -p "$mail/spent"
@@ -419,6 +424,7 @@ done
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr), $(dovecot --version | cut -d' ' -f1) Dovecot, Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3)"
 echo
 echo "Machine: $machine; $runs runs per case, servers in turn, medians (peaks for memory)."
+echo "The mail on $fs:"
 echo "$table"
 if [ "$write" = yes ]; then
     python3 - "$machine" "$runs" "$table" <<'PY'

@@ -55,8 +55,12 @@ public struct SpooledMessage: Hashable, Sendable {
     /// then syncs them with ``syncLinks(into:)``: on a journaled file system one commit then
     /// carries every link, where linking and syncing in turn would wait for one journal commit
     /// per recipient.
-    public func link(into target: Maildir, fsync sync: Bool) throws(MaildirError) -> String {
-        let destination = target.new + "/" + deliveredName
+    ///
+    /// With `flags`, the link goes into `cur/` with the flags in its name (`:2,FS`), as a
+    /// delivery that sets flags does in Dovecot: a message in `new/` has none. Its sync is then
+    /// that of `cur/` (``syncLinks(intoDirectories:)``).
+    public func link(into target: Maildir, flags: MaildirFlags = .none, fsync sync: Bool) throws(MaildirError) -> String {
+        let destination = flags.isEmpty ? target.new + "/" + deliveredName : target.cur + "/" + deliveredName + flags.info
         if hardLink(path, destination) != 0 {
             guard errno == EXDEV else { throw .last("link", destination) }
             try copy(into: target, destination: destination, fsync: sync)
@@ -71,31 +75,36 @@ public struct SpooledMessage: Hashable, Sendable {
     /// and send the device a cache flush of its own. Every sync has finished when this returns.
     /// The file itself is not synced (see ``isSynced``).
     public func syncLinks(into maildirs: [Maildir]) -> [MaildirError?] {
-        var failures = [MaildirError?](repeating: nil, count: maildirs.count)
+        syncLinks(intoDirectories: maildirs.map(\.new))
+    }
+
+    /// ``syncLinks(into:)`` for the directories themselves: the `new/` or `cur/` (for copies
+    /// linked with flags) of each Maildir that received a copy, each named once.
+    public func syncLinks(intoDirectories directories: [String]) -> [MaildirError?] {
+        var failures = [MaildirError?](repeating: nil, count: directories.count)
         // In groups, so that a delivery to a thousand Maildirs does not hold a thousand
         // directories open at once.
         var start = 0
         repeat {
-            let group = start..<min(start + Self.syncGroup, maildirs.count)
-            syncGroup(maildirs, group, into: &failures)
+            let group = start..<min(start + Self.syncGroup, directories.count)
+            syncGroup(directories, group, into: &failures)
             start = group.upperBound
-        } while start < maildirs.count
+        } while start < directories.count
         return failures
     }
 
     /// How many directories one ``syncLinks(into:)`` group syncs at once (and holds open).
     static let syncGroup = 32
 
-    /// Opens the `new/` of `maildirs[group]`, syncs them together, closes them, and records
-    /// what failed.
-    private func syncGroup(_ maildirs: [Maildir], _ group: Range<Int>, into failures: inout [MaildirError?]) {
+    /// Opens `directories[group]`, syncs them together, closes them, and records what failed.
+    private func syncGroup(_ directories: [String], _ group: Range<Int>, into failures: inout [MaildirError?]) {
         var descriptors: [Int32] = []
         var owners: [Int] = []   // the Maildir of each descriptor
         descriptors.reserveCapacity(group.count)
         owners.reserveCapacity(group.count)
         defer { for descriptor in descriptors { close(descriptor) } }
         for index in group {
-            let path = maildirs[index].new
+            let path = directories[index]
             let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if descriptor < 0 {
                 failures[index] = .last("open", path)
@@ -107,7 +116,7 @@ public struct SpooledMessage: Hashable, Sendable {
         var errors = [Int32](repeating: 0, count: descriptors.count)
         letterbox_fsync_together(descriptors, Int32(descriptors.count), &errors)
         for (owner, error) in zip(owners, errors) where error != 0 {
-            failures[owner] = MaildirError(operation: "fsync", path: maildirs[owner].new, errno: error)
+            failures[owner] = MaildirError(operation: "fsync", path: directories[owner], errno: error)
         }
     }
 

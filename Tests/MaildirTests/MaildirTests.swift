@@ -55,6 +55,29 @@ struct MaildirTests {
         }
     }
 
+    @Test("flags: IMAP system flags become the info letters in order, keywords have none; a copy with flags goes into cur/ and syncs there")
+    func flags() async throws {
+        #expect(MaildirFlags(imapFlags: ["\\Seen", "\\flagged", "$Label1", "\\SEEN", "\\Answered"]).letters == "FRS")
+        #expect(MaildirFlags(imapFlags: ["\\Draft", "\\Deleted"]).info == ":2,DT")
+        #expect(MaildirFlags(imapFlags: ["Custom"]).isEmpty)
+        try await withTemporaryDirectory { root in
+            let maildir = Maildir(path: root + "/box")
+            try maildir.create()
+            let spool = try MessageSpool(in: maildir, name: "m2")
+            try spool.write(Array("Subject: flagged\r\n\r\nbody\r\n".utf8))
+            let spooled = try spool.finish(fsync: true)
+            let folder = maildir.folder("Read")
+            try folder.create()
+            let plain = try spooled.link(into: maildir, fsync: true)
+            let flagged = try spooled.link(into: folder, flags: MaildirFlags(imapFlags: ["\\Seen"]), fsync: true)
+            #expect(plain == maildir.new + "/" + spooled.deliveredName)
+            #expect(flagged == folder.cur + "/" + spooled.deliveredName + ":2,S")
+            #expect(spooled.syncLinks(intoDirectories: [maildir.new, folder.cur]) == [nil, nil])
+            #expect(spooled.syncLinks(intoDirectories: [root + "/missing/cur"]).first??.errno == ENOENT)
+            #expect(Self.contents(flagged) == Self.contents(plain))
+        }
+    }
+
     @Test("the spool stores LF line ends, keeps a bare CR, and S= and W= are true", arguments: [1, 2, 3, 7, 4096])
     func spoolLineEndings(chunkSize: Int) async throws {
         try await withTemporaryDirectory { root in

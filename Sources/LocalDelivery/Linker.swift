@@ -30,7 +30,7 @@ struct Linker: Sendable {
         let copies = try? lookup?.wait()
         for index in recipients.indices where recipients[index].isPending {
             let started = Date()
-            recipients[index].outcome = link(recipients[index].target, copies: copies)
+            recipients[index].outcome = link(recipients[index].target, to: recipients[index].destinations, copies: copies)
             recipients[index].duration = Date().timeIntervalSince(started)
         }
     }
@@ -45,28 +45,31 @@ struct Linker: Sendable {
                                         since: Date(timeIntervalSinceNow: -configuration.duplicateWindow))
     }
 
-    /// Syncs the `new/` of every linked copy (once per Maildir), when fsync is on, all at once
-    /// (``SpooledMessage/syncLinks(into:)``; a spooled file that was only written back before
-    /// the links becomes durable with them). A copy whose `new/` cannot be synced is taken back
-    /// and its recipient becomes `unsynced`. Returns whether any did.
+    /// Syncs the directories of every linked copy (each once: a `new/`, or a `cur/` for copies
+    /// with flags), when fsync is on, all at once (``SpooledMessage/syncLinks(intoDirectories:)``;
+    /// a spooled file that was only written back before the links becomes durable with them).
+    /// A recipient with a copy in a directory that cannot be synced has all its copies taken
+    /// back and becomes `unsynced`. Returns whether any did.
     func sync(_ recipients: inout [Recipient]) -> Bool {
         guard configuration.fsync else { return false }
-        var maildirs: [Maildir] = []
+        var directories: [String] = []
         var position: [String: Int] = [:]
-        for copy in recipients.compactMap(\.linkedCopy) where position[copy.maildir.path] == nil {
-            position[copy.maildir.path] = maildirs.count
-            maildirs.append(copy.maildir)
+        for recipient in recipients {
+            for copy in recipient.linkedCopies where position[copy.directory] == nil {
+                position[copy.directory] = directories.count
+                directories.append(copy.directory)
+            }
         }
-        guard !maildirs.isEmpty else { return false }
-        let synced = spooled.syncLinks(into: maildirs)
+        guard !directories.isEmpty else { return false }
+        let synced = spooled.syncLinks(intoDirectories: directories)
         var anyFailed = false
         for index in recipients.indices {
-            guard let copy = recipients[index].linkedCopy, let at = position[copy.maildir.path],
-                  let failure = synced[at] else { continue }
-            unlink(copy.path)   // not durable: the client will be told to retry
+            let copies = recipients[index].linkedCopies
+            guard let failure = copies.lazy.compactMap({ position[$0.directory].flatMap { synced[$0] } }).first else { continue }
+            for copy in copies { unlink(copy.path) }   // not durable: the client will be told to retry
             let reply = DeliveryReplies.failure(failure, for: recipients[index].target.address,
                                                 quotaTempfail: configuration.quotaTempfail)
-            recipients[index].outcome = .unsynced(copy, reply)
+            recipients[index].outcome = .unsynced(copies, reply)
             anyFailed = true
         }
         return anyFailed
@@ -74,32 +77,46 @@ struct Linker: Sendable {
 
     /// After the syncs: counts the copies kept against their quotas and removes the spool.
     func finish(_ recipients: [Recipient]) {
-        for recipient in recipients where recipient.linkedCopy != nil && recipient.target.quota != nil {
-            MaildirSize.record(bytes: spooled.size, in: recipient.target.inbox)
+        for recipient in recipients where recipient.target.quota != nil {
+            for _ in recipient.linkedCopies { MaildirSize.record(bytes: spooled.size, in: recipient.target.inbox) }
         }
         spooled.remove()
     }
 
-    /// The checks and the link of one recipient (`copies`: the message's earlier deliveries,
-    /// when the duplicate check is on and could read them); `new/` is not synced yet.
-    private func link(_ target: DeliveryTarget, copies: DeliveredCopies?) -> Recipient.Outcome {
+    /// The checks and the links of one recipient into each of its destinations (`copies`: the
+    /// message's earlier deliveries, when the duplicate check is on and could read them); no
+    /// directory is synced yet. One link that fails takes back those made before it.
+    private func link(_ target: DeliveryTarget, to destinations: [Recipient.Destination], copies: DeliveredCopies?) -> Recipient.Outcome {
         if let copies, copies.hasCopy(for: target.canonical, isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) }) {
             return .duplicate
         }
         do {
-            guard try Self.fits(spooled.size, target) else {
+            guard try Self.fits(spooled.size * destinations.count, target) else {
                 return .failed(DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail))
             }
-            let maildir = target.maildir
-            // Made (or made whole again) only when the link finds a directory missing.
-            let path: String
+            var linked: [Recipient.Copy] = []
             do {
-                path = try spooled.link(into: maildir, fsync: configuration.fsync)
-            } catch where error.errno == ENOENT {
-                try maildir.create()
-                path = try spooled.link(into: maildir, fsync: configuration.fsync)
+                for destination in destinations {
+                    // A folder that may not be made, and is not there, is the inbox's copy.
+                    let maildir = destination.create || destination.maildir.exists ? destination.maildir : target.inbox
+                    // Two destinations that come to one Maildir are one copy (the first's flags).
+                    if linked.contains(where: { $0.maildir.path == maildir.path }) { continue }
+                    // Made (or made whole again) only when the link finds a directory missing.
+                    let path: String
+                    do {
+                        path = try spooled.link(into: maildir, flags: destination.flags, fsync: configuration.fsync)
+                    } catch where error.errno == ENOENT {
+                        try maildir.create()
+                        path = try spooled.link(into: maildir, flags: destination.flags, fsync: configuration.fsync)
+                    }
+                    linked.append(Recipient.Copy(path: path, maildir: maildir,
+                                                 directory: destination.flags.isEmpty ? maildir.new : maildir.cur))
+                }
+            } catch {
+                for copy in linked { unlink(copy.path) }
+                throw error
             }
-            return .linked(Recipient.Copy(path: path, maildir: maildir))
+            return .linked(linked)
         } catch {
             return .failed(DeliveryReplies.failure(error, for: target.address, quotaTempfail: configuration.quotaTempfail))
         }

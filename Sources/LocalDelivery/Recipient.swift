@@ -17,17 +17,34 @@ struct Recipient: Sendable {
     /// How long its checks and its link took (the log's `duration`).
     var duration: TimeInterval = 0
 
+    /// Where its copies go: its Maildir (the detail's folder or INBOX) unless a Sieve script
+    /// decides otherwise — several folders, flags, or none at all (discard).
+    var destinations: [Destination]
+
     init(_ target: DeliveryTarget, rcptPosition: Int) {
         self.target = target
         self.rcptPositions = [rcptPosition]
+        self.destinations = [Destination(maildir: target.maildir)]
     }
 
-    /// A copy of the message linked into a Maildir's `new/`.
+    /// One place a copy goes.
+    struct Destination: Sendable, Hashable {
+        /// The Maildir (INBOX or a folder).
+        var maildir: Maildir
+        /// Its flags: a copy with flags goes into `cur/` (``SpooledMessage/link(into:flags:fsync:)``).
+        var flags: MaildirFlags = .none
+        /// Whether the folder may be made when it does not exist (else it is the inbox's copy).
+        var create = true
+    }
+
+    /// A copy of the message linked into a Maildir's `new/` (or `cur/`, with flags).
     struct Copy: Sendable {
         /// The copy's path.
         var path: String
         /// The Maildir (INBOX or folder) it is in.
         var maildir: Maildir
+        /// The directory it is in, synced before the reply.
+        var directory: String
 
         /// The file's name: the part after the last "/", found on the octets (splitting the
         /// path into Characters cost more than the rest of a recipient's bookkeeping).
@@ -40,13 +57,14 @@ struct Recipient: Sendable {
     enum Outcome: Sendable {
         /// Nothing decided yet.
         case pending
-        /// Linked into `new/`; durable once that directory is synced and the row committed.
-        case linked(Copy)
+        /// Linked into `new/` (or `cur/`); durable once those directories are synced and the row
+        /// committed.
+        case linked([Copy])
         /// Already delivered within the duplicate window: nothing linked, a 250.
         case duplicate
-        /// Linked, but its `new/` could not be synced: the copy was taken back, the reply is
-        /// the failure, and the row already handed to the log as delivered is amended.
-        case unsynced(Copy, SMTPError)
+        /// Linked, but a directory of its could not be synced: its copies were taken back, the
+        /// reply is the failure, and the row already handed to the log as delivered is amended.
+        case unsynced([Copy], SMTPError)
         /// Not delivered, with the reply that says why.
         case failed(SMTPError)
     }
@@ -63,10 +81,10 @@ struct Recipient: Sendable {
         return false
     }
 
-    /// The copy it has in a Maildir now, if any.
-    var linkedCopy: Copy? {
-        if case .linked(let copy) = outcome { return copy }
-        return nil
+    /// The copies it has in Maildirs now.
+    var linkedCopies: [Copy] {
+        if case .linked(let copies) = outcome { return copies }
+        return []
     }
 
     /// Marks it not delivered, unless its outcome is known already.
@@ -92,7 +110,9 @@ struct Recipient: Sendable {
         switch outcome {
         case .pending, .failed:
             break   // the reply below says what happened
-        case .linked(let copy), .unsynced(let copy, _):
+        case .linked(let copies), .unsynced(let copies, _):
+            // The row names the first copy; every copy has the same file name.
+            guard let copy = copies.first else { break }
             DeliveryReplies.recordDelivered(target.address, file: copy.file, in: &record)
             record.file = copy.file
             record.folder = copy.maildir.folderName

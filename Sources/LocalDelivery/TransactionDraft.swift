@@ -66,7 +66,7 @@ struct TransactionDraft: Sendable {
     }
 
     /// The paths of the copies linked so far.
-    var copies: [String] { recipients.compactMap { $0.linkedCopy?.path } }
+    var copies: [String] { recipients.flatMap { $0.linkedCopies.map(\.path) } }
 
     /// One reply per accepted RCPT command, in their order: `nil` for 250.
     var replies: [SMTPError?] {

@@ -98,6 +98,11 @@ enum DeliveryLogSchema {
         migrator.registerMigration("v3: the agent's host") { db in
             try db.execute(sql: "ALTER TABLE transactions ADD COLUMN host TEXT")
         }
+        // What each recipient's Sieve scripts did; rows from before, and recipients without a
+        // script, have none.
+        migrator.registerMigration("v4: the Sieve outcome") { db in
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN sieve TEXT")
+        }
         return migrator
     }
 }

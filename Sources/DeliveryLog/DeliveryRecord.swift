@@ -30,9 +30,13 @@ public struct RecipientRecord: Sendable, Hashable {
     public var text: String
     /// How long this recipient's delivery took, in seconds.
     public var duration: Double
+    /// What the recipient's Sieve scripts did (`fileinto Lists.dev; discard; error: …`), when
+    /// it has any.
+    public var sieve: String?
 
     public init(recipient: String, originalRecipient: String? = nil, mailbox: String? = nil, folder: String? = nil,
-                file: String? = nil, status: DeliveryStatus, code: Int, enhancedCode: String, text: String, duration: Double = 0) {
+                file: String? = nil, status: DeliveryStatus, code: Int, enhancedCode: String, text: String, duration: Double = 0,
+                sieve: String? = nil) {
         self.recipient = recipient
         self.originalRecipient = originalRecipient
         self.mailbox = mailbox
@@ -43,6 +47,7 @@ public struct RecipientRecord: Sendable, Hashable {
         self.enhancedCode = enhancedCode
         self.text = text
         self.duration = duration
+        self.sieve = sieve
     }
 }
 
@@ -103,9 +108,11 @@ public struct Delivery: Sendable, Hashable, Codable {
     public var duration: Double
     /// The agent that took it (``TransactionRecord/host``); nil in rows older than the column.
     @NullWhenAbsent public var host: String?
+    /// What the recipient's Sieve scripts did (``RecipientRecord/sieve``); nil without any.
+    @NullWhenAbsent public var sieve: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration, host
+        case id, time, recipient, sender, status, code, text, mailbox, folder, file, size, helo, duration, host, sieve
         case originalRecipient = "original_recipient"
         case enhancedCode = "enhanced_code"
         case messageID = "message_id"

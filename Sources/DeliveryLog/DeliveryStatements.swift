@@ -15,11 +15,11 @@ enum DeliveryStatements {
         for recipient in record.recipients {
             try db.cachedStatement(sql: """
                 INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
-                                        status, code, enhanced_code, text, duration)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        status, code, enhanced_code, text, duration, sieve)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [id, time, recipient.recipient, recipient.originalRecipient, recipient.mailbox,
                                  recipient.folder, recipient.file, recipient.status.rawValue, recipient.code,
-                                 recipient.enhancedCode, recipient.text, recipient.duration])
+                                 recipient.enhancedCode, recipient.text, recipient.duration, recipient.sieve])
         }
         return id
     }

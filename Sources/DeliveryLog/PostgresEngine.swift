@@ -137,7 +137,7 @@ final class PostgresEngine: DeliveryLogEngine {
         var sender: [String] = [], size: [Int64] = [], messageID: [String] = [], hash: [String] = [], host: [String] = []
         var recipientOrd: [Int64] = [], recipient: [String] = [], original: [String] = [], mailbox: [String] = []
         var folder: [String] = [], file: [String] = [], status: [String] = [], code: [Int64] = []
-        var enhanced: [String] = [], text: [String] = [], duration: [Double] = []
+        var enhanced: [String] = [], text: [String] = [], duration: [Double] = [], sieve: [String] = []
         for (index, record) in records.enumerated() {
             ord.append(Int64(index))
             session.append(record.sessionID)
@@ -161,6 +161,7 @@ final class PostgresEngine: DeliveryLogEngine {
                 enhanced.append(row.enhancedCode)
                 text.append(row.text)
                 duration.append(row.duration)
+                sieve.append(row.sieve ?? "")
             }
         }
         // The statement is prepared once per connection: each batch only binds its arrays.
@@ -173,7 +174,8 @@ final class PostgresEngine: DeliveryLogEngine {
         let binds = [integers(ord), integers(size), texts(session), texts(time), texts(client), texts(helo), texts(sender),
                      texts(messageID), texts(hash), integers(recipientOrd), texts(recipient), texts(original), texts(mailbox),
                      texts(folder), texts(file), texts(status), integers(code), texts(enhanced), texts(text),
-                     PostgresData(array: duration.map { PostgresData(double: $0) }, elementType: .float8), texts(host)]
+                     PostgresData(array: duration.map { PostgresData(double: $0) }, elementType: .float8), texts(host),
+                     texts(sieve)]
         let rows = try writer.preparedRows(Self.insertSQL, binds)
         return try rows.map { row in
             // The ids come back as text: a statement prepared through postgres-nio's
@@ -200,13 +202,14 @@ final class PostgresEngine: DeliveryLogEngine {
             FROM input ORDER BY ord
         ), new_deliveries AS (
             INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
-                                    status, code, enhanced_code, text, duration)
+                                    status, code, enhanced_code, text, duration, sieve)
             SELECT input.id, input.time, r.recipient, NULLIF(r.original_recipient, ''), NULLIF(r.mailbox, ''),
-                   NULLIF(r.folder, ''), NULLIF(r.file, ''), r.status, r.code, r.enhanced_code, r.text, r.duration
+                   NULLIF(r.folder, ''), NULLIF(r.file, ''), r.status, r.code, r.enhanced_code, r.text, r.duration,
+                   NULLIF(r.sieve, '')
             FROM unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-                        $17::bigint[], $18::text[], $19::text[], $20::float8[]) WITH ORDINALITY
+                        $17::bigint[], $18::text[], $19::text[], $20::float8[], $22::text[]) WITH ORDINALITY
                 AS r(ord, recipient, original_recipient, mailbox, folder, file, status, code, enhanced_code, text,
-                     duration, position)
+                     duration, sieve, position)
             JOIN input ON input.ord = r.ord
             ORDER BY r.position
         )

@@ -9,20 +9,21 @@ struct PostgresQueries: DeliveryLogQueries {
 
     private static let selection = """
         SELECT d.id, d.time, d.recipient, d.original_recipient, t.sender, d.status, d.code::bigint, d.enhanced_code, d.text,
-               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration, t.host
+               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration, t.host,
+               d.sieve
         FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
         """
 
     private static func delivery(_ row: PostgresRow) throws -> Delivery {
         let (id, time, recipient, original, sender, status, code, enhanced, text, mailbox, folder, file, size, messageID,
-             sessionID, client, helo, duration, host) = try row.decode((Int64, String, String, String?, String, String, Int64,
-                                                                         String, String, String?, String?, String?, Int64,
-                                                                         String?, String, String?, String?, Double,
-                                                                         String?).self)
+             sessionID, client, helo, duration, host, sieve) = try row.decode((Int64, String, String, String?, String, String, Int64,
+                                                                                String, String, String?, String?, String?, Int64,
+                                                                                String?, String, String?, String?, Double,
+                                                                                String?, String?).self)
         return Delivery(id: id, time: time, recipient: recipient, originalRecipient: original, sender: sender,
                         status: DeliveryStatus(rawValue: status) ?? .failed, code: Int(code), enhancedCode: enhanced, text: text,
                         mailbox: mailbox, folder: folder, file: file, size: Int(size), messageID: messageID, sessionID: sessionID,
-                        clientAddress: client, helo: helo, duration: duration, host: host)
+                        clientAddress: client, helo: helo, duration: duration, host: host, sieve: sieve)
     }
 
     func deliveries(matching filter: DeliveryFilter) async throws -> [Delivery] {

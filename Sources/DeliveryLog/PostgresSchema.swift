@@ -52,6 +52,7 @@ enum PostgresSchema {
         ]),
         // SQLite's v2 remade its tables into what v1 is here; there is nothing for it to do.
         Migration(identifier: "v3: the agent's host", statements: ["ALTER TABLE transactions ADD COLUMN host TEXT"]),
+        Migration(identifier: "v4: the Sieve outcome", statements: ["ALTER TABLE deliveries ADD COLUMN sieve TEXT"]),
     ]
 
     /// The advisory lock (`pg_advisory_lock`) that makes agents starting at once migrate one

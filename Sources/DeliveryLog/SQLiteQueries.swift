@@ -8,7 +8,8 @@ struct SQLiteQueries: DeliveryLogQueries {
 
     private static let selection = """
         SELECT d.id, d.time, d.recipient, d.original_recipient, t.sender, d.status, d.code, d.enhanced_code, d.text,
-               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration, t.host
+               d.mailbox, d.folder, d.file, t.size, t.message_id, t.session_id, t.client_address, t.helo, d.duration, t.host,
+               d.sieve
         FROM deliveries d JOIN transactions t ON t.id = d.transaction_id
         """
 
@@ -16,7 +17,7 @@ struct SQLiteQueries: DeliveryLogQueries {
         Delivery(id: row[0], time: row[1], recipient: row[2], originalRecipient: row[3], sender: row[4],
                  status: DeliveryStatus(rawValue: row[5]) ?? .failed, code: row[6], enhancedCode: row[7], text: row[8],
                  mailbox: row[9], folder: row[10], file: row[11], size: row[12], messageID: row[13], sessionID: row[14],
-                 clientAddress: row[15], helo: row[16], duration: row[17], host: row[18])
+                 clientAddress: row[15], helo: row[16], duration: row[17], host: row[18], sieve: row[19])
     }
 
     /// The deliveries matching `filter`, newest first.

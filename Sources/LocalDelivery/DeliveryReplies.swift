@@ -32,6 +32,16 @@ enum DeliveryReplies {
         record.text = "<\(address)> already delivered (duplicate suppressed)"
     }
 
+    /// Puts a message its Sieve scripts discarded into its record: 250 2.0.0 (the message was
+    /// taken, as the user asked), no file.
+    static func recordDiscarded(_ address: Address, in record: inout RecipientRecord) {
+        record.status = .delivered
+        record.code = 250
+        record.enhancedCode = "2.0.0"
+        record.text = "<\(address)> discarded by Sieve"
+        record.mailbox = nil
+    }
+
     /// A file-system failure for one recipient.
     static func failure(_ error: MaildirError, for address: Address, quotaTempfail: Bool) -> SMTPError {
         if error.isDiskFull {

@@ -24,6 +24,8 @@ struct FinalStep: Sendable {
     /// This delivery's place among them, taken when its body began.
     let arrival: LinkGathering.Arrival
     let metrics: DeliveryMetrics
+    /// The recipients' Sieve scripts and the message they read, when Sieve is configured.
+    let sieve: TransactionDraft.SieveInput?
 
     /// What the step came to.
     enum Outcome: Sendable {
@@ -38,6 +40,8 @@ struct FinalStep: Sendable {
     func run(_ draft: TransactionDraft) -> Outcome {
         var draft = draft
         defer { arrival.arrive() }
+        // Here, on the thread pool: a script is found with stat(2) and read when it changed.
+        if let sieve { draft.applySieve(sieve) }
         let lookup = Linker.startDuplicateCheck(log: log, configuration: configuration, messageID: messageID,
                                                 bodyHash: bodyHash, for: draft.recipients)
         let progress: SpoolProgress

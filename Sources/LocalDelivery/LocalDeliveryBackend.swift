@@ -21,6 +21,8 @@ public final class LocalDeliveryBackend: Backend {
     let linkGathering: LinkGathering
     /// The file work's timers (made once, with the backend).
     let metrics = DeliveryMetrics()
+    /// Recipients' Sieve scripts, compiled once per change, when Sieve is configured.
+    let sieveScripts: SieveScripts?
 
     /// Creates the backend. `users`, when given, has the only local users (the users file, or
     /// a users table).
@@ -33,6 +35,10 @@ public final class LocalDeliveryBackend: Backend {
         self.pool = pool
         self.users = Mutex(users)
         self.linkGathering = LinkGathering(window: configuration.linkGatherWindow, onRelease: { [log] in log.announce($0) })
+        self.sieveScripts = configuration.sieve.map { sieve in
+            SieveScripts(SieveScripts.Settings(template: sieve.script, before: sieve.before, after: sieve.after,
+                                               mailRoot: configuration.mailRoot))
+        }
     }
 
     /// Replaces the users (SIGHUP); sessions already running keep what they resolved.

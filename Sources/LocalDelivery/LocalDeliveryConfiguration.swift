@@ -45,6 +45,30 @@ public struct LocalDeliveryConfiguration: Sendable {
     /// program and its arguments, as Dovecot's `sendmail_path`), given the notice on standard
     /// input; nil sends none (they are logged as not sent).
     public var sendmail: [String]? = nil
+    /// Sieve filtering at delivery (RFC 5228), `nil` for none.
+    public var sieve: SieveFiltering? = nil
+
+    /// Where recipients' Sieve scripts are (`--sieve`, `--sieve-before`, `--sieve-after`).
+    public struct SieveFiltering: Sendable, Hashable {
+        /// Each user's script: `%u`, `%d`, `%n` as in the mailbox template; relative to the mail
+        /// root unless absolute. `nil`: only the before and after scripts.
+        public var script: String?
+        /// Scripts run for every recipient before the user's, in order.
+        public var before: [String]
+        /// Scripts run for every recipient after the user's, in order.
+        public var after: [String]
+        /// Whether `fileinto` makes a folder that does not exist (else only with `:create`;
+        /// without, the copy goes to the inbox).
+        public var createFolders: Bool
+
+        /// A Sieve configuration.
+        public init(script: String?, before: [String] = [], after: [String] = [], createFolders: Bool = false) {
+            self.script = script
+            self.before = before
+            self.after = after
+            self.createFolders = createFolders
+        }
+    }
 
     /// Creates a configuration.
     public init(mailRoot: String, mailboxTemplate: String = "%d/%n", domains: Set<String>? = nil,

@@ -20,7 +20,10 @@ public enum MailboxTemplate {
     /// The values put in are single path components already (an address's parts are refused
     /// at RCPT when they hold `/` or are `.`/`..`), so a template that passes keeps every
     /// expansion under the mail root.
-    public static func check(_ template: String) throws(Problem) {
+    ///
+    /// With `file`, the template names a file (a Sieve script): its last part may start with
+    /// a dot (`.dovecot.sieve`), and an absolute template is allowed.
+    public static func check(_ template: String, file: Bool = false) throws(Problem) {
         let utf8 = Array(template.utf8)
         var index = 0
         while index < utf8.count {
@@ -34,10 +37,17 @@ public enum MailboxTemplate {
                 index += 1
             }
         }
-        guard !template.hasPrefix("/") else {
+        guard file || !template.hasPrefix("/") else {
             throw Problem(template: template, reason: "must be relative to the mail root")
         }
         let sample = expand(template, user: "user@example.org", domain: "example.org", name: "user")
+        if file {
+            let parts = sample.split(separator: "/", omittingEmptySubsequences: false).dropFirst(sample.hasPrefix("/") ? 1 : 0)
+            guard parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+                throw Problem(template: template, reason: "every part must name a directory or file (no empty part, . or ..)")
+            }
+            return
+        }
         guard RecipientResolver.underMailRoot(sample, root: "/") != nil else {
             throw Problem(template: template, reason: "every part must name a directory under the mail root (no empty part, . or ..)")
         }

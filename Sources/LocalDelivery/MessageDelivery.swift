@@ -50,13 +50,21 @@ struct MessageDelivery {
         var scanner = HeaderScanner()
         var batch: [ByteBuffer] = []
         var batchBytes = 0
+        // What the recipients' Sieve scripts read: the trace fields and the message as received,
+        // up to a limit; and the whole message's size.
+        var sieveCopy: [UInt8]? = backend.sieveScripts == nil ? nil : header
+        var receivedSize = header.count
         var state = SpoolState.unopened
         do {
             for try await chunk in body {
                 chunk.withUnsafeReadableBytes { bytes in
                     hash.update(bytes)
                     scanner.feed(bytes)
+                    if let copied = sieveCopy?.count, copied < TransactionDraft.SieveInput.largestCopy {
+                        sieveCopy?.append(contentsOf: bytes.prefix(TransactionDraft.SieveInput.largestCopy - copied))
+                    }
                 }
+                receivedSize += chunk.readableBytes
                 batch.append(chunk)
                 batchBytes += chunk.readableBytes
                 guard batchBytes >= Self.batchSize else { continue }
@@ -87,7 +95,8 @@ struct MessageDelivery {
         if !deliveredTo.isEmpty { draft.refuseLoops(deliveredTo: deliveredTo) }
         let step = FinalStep(spool: spool, chunks: batch, open: state == .unopened, log: backend.log, logger: backend.logger,
                              configuration: configuration, messageID: scanner.messageID, bodyHash: hash.finalize(),
-                             gathering: backend.linkGathering, arrival: arrival, metrics: backend.metrics)
+                             gathering: backend.linkGathering, arrival: arrival, metrics: backend.metrics,
+                             sieve: sieveInput(sieveCopy, size: receivedSize))
         let linking = draft
         switch try await backend.pool.runIfActive({ step.run(linking) }) {
         case .finished(let finished):
@@ -98,6 +107,13 @@ struct MessageDelivery {
         case .spoolFailed(let error):
             return try await spoolFailed(error, spool, draft)
         }
+    }
+
+    /// The Sieve step's input, when Sieve is configured.
+    private func sieveInput(_ copy: [UInt8]?, size: Int) -> TransactionDraft.SieveInput? {
+        guard let scripts = backend.sieveScripts, let copy, let settings = backend.configuration.sieve else { return nil }
+        return TransactionDraft.SieveInput(scripts: scripts, message: copy, size: size, createFolders: settings.createFolders,
+                                           now: Date().timeIntervalSince1970, localZone: TimeZone.current.secondsFromGMT() / 60)
     }
 
     /// The spool failed, or the body did: the spool is discarded. A refused body (too large) is

@@ -16,6 +16,8 @@ struct Recipient: Sendable {
     var outcome: Outcome = .pending
     /// How long its checks and its link took (the log's `duration`).
     var duration: TimeInterval = 0
+    /// What its Sieve scripts did (the log's `sieve`), when it has any.
+    var sieve: String?
 
     /// Where its copies go: its Maildir (the detail's folder or INBOX) unless a Sieve script
     /// decides otherwise — several folders, flags, or none at all (discard).
@@ -62,6 +64,8 @@ struct Recipient: Sendable {
         case linked([Copy])
         /// Already delivered within the duplicate window: nothing linked, a 250.
         case duplicate
+        /// Discarded by its Sieve scripts (RFC 5228 §4.4): nothing linked, a 250.
+        case discarded
         /// Linked, but a directory of its could not be synced: its copies were taken back, the
         /// reply is the failure, and the row already handed to the log as delivered is amended.
         case unsynced([Copy], SMTPError)
@@ -96,7 +100,7 @@ struct Recipient: Sendable {
     /// not delivered, so it never gets a 250.
     var reply: SMTPError? {
         switch outcome {
-        case .linked, .duplicate: nil
+        case .linked, .duplicate, .discarded: nil
         case .failed(let reply), .unsynced(_, let reply): reply
         case .pending: DeliveryReplies.localError(target.address)
         }
@@ -106,7 +110,7 @@ struct Recipient: Sendable {
     var record: RecipientRecord {
         var record = RecipientRecord(recipient: target.canonical, originalRecipient: target.originalRecipient,
                                      mailbox: target.inbox.path, status: .deferred, code: 451, enhancedCode: "4.3.0",
-                                     text: "", duration: duration)
+                                     text: "", duration: duration, sieve: sieve)
         switch outcome {
         case .pending, .failed:
             break   // the reply below says what happened
@@ -119,6 +123,8 @@ struct Recipient: Sendable {
             record.mailbox = copy.maildir.path
         case .duplicate:
             DeliveryReplies.recordDuplicate(target.address, in: &record)
+        case .discarded:
+            DeliveryReplies.recordDiscarded(target.address, in: &record)
         }
         if let reply { DeliveryReplies.record(reply, in: &record) }
         return record

@@ -2,6 +2,7 @@ import DeliveryLog
 import Foundation
 import Maildir
 import SMTPCore
+import Sieve
 
 /// A transaction while it is delivered: its distinct recipients, whose outcomes the steps fill
 /// in, the recipients refused at RCPT, and the log's record of it all.
@@ -63,6 +64,51 @@ struct TransactionDraft: Sendable {
             let address = recipients[index].target.address
             recipients[index].failIfPending(DeliveryReplies.failure(error, for: address, quotaTempfail: quotaTempfail))
         }
+    }
+
+    /// Runs each pending recipient's Sieve scripts on `message` and applies what they decide:
+    /// its destinations, a rejection (550 5.7.1), or a discard; recipients without scripts
+    /// keep their one destination.
+    mutating func applySieve(_ input: SieveInput) {
+        for index in recipients.indices where recipients[index].isPending {
+            let target = recipients[index].target
+            // The escapes of the mailbox template: the canonical address and its parts.
+            let at = target.canonical.lastIndex(of: "@")
+            let name = at.map { String(target.canonical[..<$0]) } ?? target.canonical
+            let domain = at.map { String(target.canonical[target.canonical.index(after: $0)...]) } ?? ""
+            let found = input.scripts.scripts(user: target.canonical, domain: domain, name: name)
+            guard !found.isEmpty else { continue }
+            var parsed = SieveMessage(input.message, envelopeFrom: transaction.sender, envelopeTo: target.address.description)
+            parsed.size = input.size
+            let inbox = target.inbox
+            let environment = SieveEnvironment(now: input.now, localZone: input.localZone, mailboxExists: { folder in
+                folder.uppercased() == "INBOX" || ((try? MailboxName.component(folder)) != nil && inbox.folder(folder).exists)
+            })
+            let decision = SieveDecision.decide(found, message: parsed, target: target, environment: environment,
+                                                createFolders: input.createFolders)
+            recipients[index].sieve = decision.summary.joined(separator: "; ")
+            if let refusal = decision.refusal {
+                recipients[index].outcome = .failed(refusal)
+            } else if decision.isDiscard {
+                recipients[index].outcome = .discarded
+            } else {
+                recipients[index].destinations = decision.destinations
+            }
+        }
+    }
+
+    /// What a delivery's Sieve step needs: the scripts, the message as received (its first
+    /// ``SieveInput/largestCopy`` octets, the trace fields first), its whole size.
+    struct SieveInput: Sendable {
+        /// How much of a message the scripts see: a body test looks at no more than this.
+        static let largestCopy = 1 << 20
+        let scripts: SieveScripts
+        let message: [UInt8]
+        let size: Int
+        let createFolders: Bool
+        /// When the message arrived (currentdate), and the local zone in minutes east of UTC.
+        let now: Double
+        let localZone: Int
     }
 
     /// The paths of the copies linked so far.

@@ -73,7 +73,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 ("reply", "\(delivery.code) \(delivery.enhancedCode) \(delivery.text)"), ("recipient", delivery.recipient),
                 ("original recipient", delivery.originalRecipient ?? ""), ("sender", delivery.sender.isEmpty ? "<>" : delivery.sender),
                 ("mailbox", delivery.mailbox ?? ""), ("folder", delivery.folder ?? ""), ("file", delivery.file ?? ""),
-                ("size", String(delivery.size)), ("message id", delivery.messageID ?? ""), ("session", delivery.sessionID),
+                ("sieve", delivery.sieve ?? ""), ("size", String(delivery.size)), ("message id", delivery.messageID ?? ""), ("session", delivery.sessionID),
                 ("client", delivery.clientAddress ?? ""), ("helo", delivery.helo ?? ""), ("host", delivery.host ?? ""),
                 ("duration", String(format: "%.3f s", delivery.duration)),
             ]

@@ -3,6 +3,7 @@ import Foundation
 import LocalDelivery
 import Maildir
 import PostgresAccess
+import Sieve
 
 /// How mail is delivered: the options `serve` and `deliver` share.
 struct DeliveryOptions: ParsableArguments {
@@ -53,6 +54,23 @@ struct DeliveryOptions: ParsableArguments {
     @Option(name: .long, help: "Suppress a re-sent message (same Message-ID and body) within this time; 0 turns it off.")
     var duplicateWindow: String = "24h"
 
+    @Option(name: .long, help: """
+        Each user's Sieve script (RFC 5228): %d, %n, %u as in --mailbox-template, under the mail root unless \
+        absolute (e.g. %d/%n/.dovecot.sieve); a user without one is delivered as without Sieve. keep, fileinto \
+        (flags into the file name), discard and reject are carried out; redirect and vacation are not: a script \
+        that takes them keeps the message in the inbox and the log says why.
+        """)
+    var sieve: String?
+
+    @Option(name: .long, help: "A Sieve script run for every recipient before the user's (repeatable, in order).")
+    var sieveBefore: [String] = []
+
+    @Option(name: .long, help: "A Sieve script run for every recipient after the user's (repeatable, in order).")
+    var sieveAfter: [String] = []
+
+    @Flag(name: .long, help: "Sieve's fileinto makes a folder that does not exist (else only with :create; without, the copy goes to the inbox).")
+    var sieveCreateFolders = false
+
     /// Whether files, directories and the log are synced before an answer.
     var durable: Bool { fsync != .never }
 
@@ -68,10 +86,45 @@ struct DeliveryOptions: ParsableArguments {
         } catch {
             throw CommandFailure("bad --mailbox-template: \(error)", status: CommandExit.configuration)
         }
-        return LocalDeliveryConfiguration(
+        var configuration = LocalDeliveryConfiguration(
             mailRoot: absolutePath(mailRoot ?? dataDir + "/mail"), mailboxTemplate: mailboxTemplate, domains: domain.isEmpty ? nil : Set(domain),
             recipientDelimiter: recipientDelimiter, detailFolders: detailFolders, fsync: durable, duplicateWindow: window,
             hostname: hostname, quotaTempfail: quotaTempfail, syncOrder: fsync == .portable ? .portable : .automatic)
+        configuration.sieve = try sieveFiltering()
+        return configuration
+    }
+
+    /// The Sieve settings, checked: the template's escapes, and the before and after scripts,
+    /// which must exist and compile (a broken one would otherwise only show in the log).
+    func sieveFiltering() throws -> LocalDeliveryConfiguration.SieveFiltering? {
+        guard sieve != nil || !sieveBefore.isEmpty || !sieveAfter.isEmpty else {
+            if sieveCreateFolders { throw CommandFailure("--sieve-create-folders needs --sieve, --sieve-before or --sieve-after", status: CommandExit.configuration) }
+            return nil
+        }
+        if let sieve {
+            do {
+                try MailboxTemplate.check(sieve, file: true)
+            } catch {
+                throw CommandFailure("bad --sieve: \(error)", status: CommandExit.configuration)
+            }
+        }
+        for (option, path) in sieveBefore.map({ ("--sieve-before", $0) }) + sieveAfter.map({ ("--sieve-after", $0) }) {
+            let text: String
+            do {
+                text = try TextFile.contents(of: path)
+            } catch {
+                throw CommandFailure("cannot read the \(option) script: \(path): \(describe(error))", status: CommandExit.noInput)
+            }
+            do {
+                _ = try Compiler.compile(text)
+            } catch {
+                let first = error.errors.first.map { "line \($0.position.line), column \($0.position.column): \($0.message)" } ?? ""
+                throw CommandFailure("bad \(option) script: \(path): \(first)", status: CommandExit.configuration)
+            }
+        }
+        return LocalDeliveryConfiguration.SieveFiltering(script: sieve,
+                                                        before: sieveBefore.map(absolutePath), after: sieveAfter.map(absolutePath),
+                                                        createFolders: sieveCreateFolders)
     }
 
     /// The users, if given: the users file read and parsed, or the users table's lookup (not

@@ -43,6 +43,20 @@ struct ConfigCommandTests {
         }
     }
 
+    @Test("every option of serve but --config, --help and --version is a setting of the file")
+    func everyOptionIsASetting() async throws {
+        let help = try await runProcess(letterboxExecutable(), ["serve", "--help"])
+        let options = Set(help.output.matches(of: /--[a-z][a-z0-9-]+/).map { String($0.output.dropFirst(2)) })
+            .subtracting(["config", "help", "version"])
+        let printed = try await runProcess(letterboxExecutable(), ["config"])
+        let settings = Set(printed.output.split(separator: "\n").compactMap { line -> String? in
+            if line.hasPrefix("# configuration file") || line.hasPrefix("# no configuration file") { return nil }
+            return String((line.hasPrefix("# ") ? line.dropFirst(2) : line).split(separator: " ")[0])
+        })
+        #expect(options.count >= 30)
+        #expect(options.subtracting(settings).isEmpty, "options the configuration file does not take: \(options.subtracting(settings).sorted())")
+    }
+
     @Test("$LETTERBOX_CONFIG names the file every command reads when --config is not given")
     func environment() async throws {
         try await withTemporaryDirectory { directory in

@@ -21,6 +21,19 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
 
     private static func fold(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
+    /// `octets` with ASCII letters in lower case, as i;ascii-casemap compares them.
+    static func fold<Octets: Collection<UInt8>>(_ octets: Octets) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: octets.count)
+        result.withUnsafeMutableBufferPointer { output in
+            var index = 0
+            for octet in octets {
+                output[index] = fold(octet)
+                index += 1
+            }
+        }
+        return result
+    }
+
     /// The octets a comparison looks at.
     func key(_ text: String) -> [UInt8] {
         var text = text
@@ -73,16 +86,18 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
         let needle = self.key(key)
         if needle.isEmpty { return true }
         guard folded.count >= needle.count else { return false }
+        // Boyer–Moore–Horspool: on a mismatch, skip by how far the octet under the needle's
+        // last position is from the needle's end (most of a body is passed over in strides).
+        var skip = [Int](repeating: needle.count, count: 256)
+        for index in 0..<(needle.count - 1) { skip[Int(needle[index])] = needle.count - 1 - index }
         return folded.withUnsafeBufferPointer { haystack in
             needle.withUnsafeBufferPointer { needle in
-                let first = needle[0], last = haystack.count - needle.count
+                let last = needle.count - 1
                 var start = 0
-                while start <= last {
-                    // Find the first octet, then compare the rest in one memcmp.
-                    guard let found = UnsafeBufferPointer(rebasing: haystack[start...last]).firstIndex(of: first) else { return false }
-                    let at = start + found
-                    if memcmp(haystack.baseAddress! + at, needle.baseAddress!, needle.count) == 0 { return true }
-                    start = at + 1
+                while start <= haystack.count - needle.count {
+                    let octet = haystack[start + last]
+                    if octet == needle[last], memcmp(haystack.baseAddress! + start, needle.baseAddress!, last) == 0 { return true }
+                    start += skip[Int(octet)]
                 }
                 return false
             }

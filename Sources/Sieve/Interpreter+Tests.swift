@@ -95,17 +95,18 @@ extension Interpreter {
             case .text: key = "text"
             case .content(let types): key = "content:" + expand(types).joined(separator: "\u{0}")
             }
-            var entry = bodyCache[key] ?? (bodyValues(transform), nil)
-            // :contains with i;ascii-casemap, the usual body test: the parts are folded once and
-            // searched with memmem for each key (joined by NUL, which no key holds).
+            var entry = bodyCache[key] ?? (bodyParts(transform), nil, nil)
+            defer { bodyCache[key] = entry }
+            // :contains with i;ascii-casemap, the usual body test: the parts' octets are folded
+            // once (joined by NUL, which no key holds) and searched for each key.
             if case .contains = match.type, match.comparator == .asciiCaseMap {
-                let folded = entry.folded ?? Comparator.asciiCaseMap.key(entry.values.joined(separator: "\u{0}"))
+                let folded = entry.folded ?? Comparator.fold(Array(entry.parts.joined(separator: [0])))
                 entry.folded = folded
-                bodyCache[key] = entry
                 return expand(keys).contains { !$0.utf8.contains(0) && match.comparator.contains(folded: folded, $0) }
             }
-            bodyCache[key] = entry
-            return compare(entry.values, with: expand(keys), match)
+            let values = entry.values ?? entry.parts.map { String(decoding: $0, as: UTF8.self) }
+            entry.values = values
+            return compare(values, with: expand(keys), match)
         case .date(let match, let zone, let header, let part, let keys, let index):
             var values: [String] = []
             let name = fieldNames([header])[0]
@@ -133,15 +134,15 @@ extension Interpreter {
         }
     }
 
-    /// The strings the body test compares (RFC 5173 §5).
-    func bodyValues(_ transform: BodyTransform) -> [String] {
+    /// The octets of what the body test compares (RFC 5173 §5): the body, or its parts.
+    func bodyParts(_ transform: BodyTransform) -> [[UInt8]] {
         switch transform {
         case .raw:
-            return [String(decoding: message.body, as: UTF8.self)]
+            return [message.body]
         case .text:
             return MIMEParts.parts(fields: message.fields, body: message.body)
                 .filter { !$0.isMultipart && $0.contentType.hasPrefix("text/") }
-                .map { String(decoding: $0.content, as: UTF8.self) }
+                .map(\.content)
         case .content(let templates):
             let wanted = expand(templates).map { $0.lowercased() }
             // A multipart part that matches is searched in its preamble and epilogue (RFC 5173 §5.2).
@@ -149,7 +150,7 @@ extension Interpreter {
                 wanted.contains { type in
                     type.isEmpty || part.contentType == type || (!type.utf8.contains(UInt8(ascii: "/")) && part.contentType.hasPrefix(type + "/"))
                 }
-            }.map { String(decoding: $0.content, as: UTF8.self) }
+            }.map(\.content)
         }
     }
 

@@ -32,7 +32,7 @@ struct Interpreter {
     /// Decoded header values, by lower-cased name, made once.
     var decodedCache: [String: [String]] = [:]
     /// The body's values, by transform, made once (RFC 5173's MIME walk is the costly part).
-    var bodyCache: [String: (values: [String], folded: [UInt8]?)] = [:]
+    var bodyCache: [String: (parts: [[UInt8]], values: [String]?, folded: [UInt8]?)] = [:]
     /// Each field's raw value and addresses (valid ones only), by lower-cased field name, made
     /// once.
     var addressCache: [String: [(field: String, addresses: [String])]] = [:]

@@ -127,10 +127,13 @@ public enum Compiler {
 
         func templates(_ texts: [String]) -> [StringTemplate] { texts.map(template) }
 
+        /// A test's string list.
+        func list(_ texts: [String]) -> Templates { Templates(templates(texts)) }
+
         /// Header field names, lower-cased now (they are case-insensitive, RFC 5322 §1.2.2) so
         /// that running the script need not; a name with a variable in it is lower-cased when
         /// it is expanded.
-        func fieldNames(_ texts: [String]) -> [StringTemplate] { texts.map { template($0.lowercased()) } }
+        func fieldNames(_ texts: [String]) -> Templates { Templates(texts.map { template($0.lowercased()) }) }
 
         // MARK: Commands
 
@@ -355,7 +358,7 @@ public enum Compiler {
                 try arguments.expectPositional([.strings, .strings], names: ["header list", "key list"])
                 checkHeaderNames(arguments.positionalStrings(0), at: arguments.positional[0].position)
                 return .address(part: try addressPart(arguments), match: try matchSpec(arguments),
-                                headers: fieldNames(arguments.positionalStrings(0)), keys: templates(arguments.positionalStrings(1)),
+                                headers: fieldNames(arguments.positionalStrings(0)), keys: list(arguments.positionalStrings(1)),
                                 index: try fieldIndex(arguments))
             case "envelope":
                 try need("envelope", for: "envelope", at: test.position)
@@ -368,14 +371,14 @@ public enum Compiler {
                     }
                 }
                 return .envelope(part: try addressPart(arguments), match: try matchSpec(arguments),
-                                 parts: templates(arguments.positionalStrings(0)), keys: templates(arguments.positionalStrings(1)))
+                                 parts: list(arguments.positionalStrings(0)), keys: list(arguments.positionalStrings(1)))
             case "header":
                 try noTests()
                 let arguments = try reader(matchTags.merging(indexTags) { first, _ in first })
                 try arguments.expectPositional([.strings, .strings], names: ["header names", "key list"])
                 checkHeaderNames(arguments.positionalStrings(0), at: arguments.positional[0].position)
                 return .header(match: try matchSpec(arguments), names: fieldNames(arguments.positionalStrings(0)),
-                               keys: templates(arguments.positionalStrings(1)), index: try fieldIndex(arguments))
+                               keys: list(arguments.positionalStrings(1)), index: try fieldIndex(arguments))
             case "exists":
                 try noTests()
                 let arguments = try reader([:])
@@ -395,8 +398,8 @@ public enum Compiler {
                 try noTests()
                 let arguments = try reader(matchTags)
                 try arguments.expectPositional([.strings, .strings], names: ["source", "key list"])
-                return .string(match: try matchSpec(arguments), sources: templates(arguments.positionalStrings(0)),
-                               keys: templates(arguments.positionalStrings(1)))
+                return .string(match: try matchSpec(arguments), sources: list(arguments.positionalStrings(0)),
+                               keys: list(arguments.positionalStrings(1)))
             case "hasflag":
                 try need("imap4flags", for: "hasflag", at: test.position)
                 try noTests()
@@ -404,17 +407,17 @@ public enum Compiler {
                 if arguments.positional.count == 2 {
                     try arguments.expectPositional([.strings, .strings], names: ["variable list", "flags"])
                     try need("variables", for: "a flag variable", at: arguments.positional[0].position)
-                    return .hasFlag(match: try matchSpec(arguments), variables: templates(arguments.positionalStrings(0).map { $0.lowercased() }),
-                                    keys: templates(arguments.positionalStrings(1)))
+                    return .hasFlag(match: try matchSpec(arguments), variables: list(arguments.positionalStrings(0).map { $0.lowercased() }),
+                                    keys: list(arguments.positionalStrings(1)))
                 }
                 try arguments.expectPositional([.strings], names: ["flags"])
-                return .hasFlag(match: try matchSpec(arguments), variables: [], keys: templates(arguments.positionalStrings(0)))
+                return .hasFlag(match: try matchSpec(arguments), variables: Templates([]), keys: list(arguments.positionalStrings(0)))
             case "mailboxexists":
                 try need("mailbox", for: "mailboxexists", at: test.position)
                 try noTests()
                 let arguments = try reader([:])
                 try arguments.expectPositional([.strings], names: ["mailbox names"])
-                return .mailboxExists(templates(arguments.positionalStrings(0)))
+                return .mailboxExists(list(arguments.positionalStrings(0)))
             case "body":
                 try need("body", for: "body", at: test.position)
                 try noTests()
@@ -428,7 +431,7 @@ public enum Compiler {
                 case "content": transform = .content(templates(arguments.strings("content") ?? []))
                 default: transform = .text
                 }
-                return .body(match: try matchSpec(arguments), transform: transform, keys: templates(arguments.positionalStrings(0)))
+                return .body(match: try matchSpec(arguments), transform: transform, keys: list(arguments.positionalStrings(0)))
             case "date", "currentdate":
                 try need("date", for: test.name, at: test.position)
                 try noTests()
@@ -461,9 +464,9 @@ public enum Compiler {
                 if !(has("variables") && part.contains("${")), !DateParts.names.contains(part.lowercased()) {
                     warnings.append(SieveError("unknown date part \"\(part)\" (the test is false)", at: arguments.positional[partIndex].position))
                 }
-                let keys = templates(arguments.positionalStrings(partIndex + 1))
+                let keys = list(arguments.positionalStrings(partIndex + 1))
                 if test.name == "date" {
-                    return .date(match: try matchSpec(arguments), zone: zone, header: fieldNames([arguments.positionalStrings(0)[0]])[0],
+                    return .date(match: try matchSpec(arguments), zone: zone, header: fieldNames([arguments.positionalStrings(0)[0]]).items[0],
                                  part: template(part), keys: keys, index: try fieldIndex(arguments))
                 }
                 return .currentDate(match: try matchSpec(arguments), zone: zone, part: template(part), keys: keys)

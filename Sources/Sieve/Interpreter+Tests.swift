@@ -80,12 +80,12 @@ extension Interpreter {
             return compare(values, with: expand(keys), match)
         case .hasFlag(let match, let variableNames, let keys):
             let present: [String]
-            if variableNames.isEmpty {
+            if variableNames.items.isEmpty {
                 present = flags
             } else {
                 present = expand(variableNames).flatMap { (variables[$0.lowercased()] ?? "").split(separator: " ").map(String.init) }
             }
-            return compare(present, with: flagList(keys), match)
+            return compare(present, with: flagList(keys.items), match)
         case .mailboxExists(let names):
             return expand(names).allSatisfy { environment.mailboxExists($0) }
         case .body(let match, let transform, let keys):

@@ -70,6 +70,11 @@ struct Interpreter {
 
     func expand(_ templates: [StringTemplate]) -> [String] { templates.map(expand) }
 
+    func expand(_ templates: Templates) -> [String] { templates.constants ?? templates.items.map(expand) }
+
+    /// Header field names, lower-cased (constant ones were at compile time).
+    func fieldNames(_ templates: Templates) -> [String] { templates.constants ?? fieldNames(templates.items) }
+
     /// Header field names, lower-cased (constant ones were at compile time).
     func fieldNames(_ templates: [StringTemplate]) -> [String] {
         templates.map { template in

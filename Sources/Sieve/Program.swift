@@ -87,22 +87,35 @@ struct VacationCommand: Hashable, Sendable {
     var reason: StringTemplate
 }
 
+/// A test's string list, with its strings ready when none of them has a reference to expand
+/// (the usual case): running the test then makes no new list.
+struct Templates: Hashable, Sendable {
+    let items: [StringTemplate]
+    /// The strings, when every item is constant.
+    let constants: [String]?
+
+    init(_ items: [StringTemplate]) {
+        self.items = items
+        self.constants = items.allSatisfy(\.isConstant) ? items.compactMap(\.constant) : nil
+    }
+}
+
 indirect enum Condition: Hashable, Sendable {
     case constant(Bool)
     case not(Condition)
     case allOf([Condition])
     case anyOf([Condition])
-    case address(part: AddressPart, match: MatchSpec, headers: [StringTemplate], keys: [StringTemplate], index: FieldIndex?)
-    case envelope(part: AddressPart, match: MatchSpec, parts: [StringTemplate], keys: [StringTemplate])
-    case header(match: MatchSpec, names: [StringTemplate], keys: [StringTemplate], index: FieldIndex?)
-    case exists([StringTemplate])
+    case address(part: AddressPart, match: MatchSpec, headers: Templates, keys: Templates, index: FieldIndex?)
+    case envelope(part: AddressPart, match: MatchSpec, parts: Templates, keys: Templates)
+    case header(match: MatchSpec, names: Templates, keys: Templates, index: FieldIndex?)
+    case exists(Templates)
     case size(over: Bool, limit: Int)
-    case string(match: MatchSpec, sources: [StringTemplate], keys: [StringTemplate])
-    case hasFlag(match: MatchSpec, variables: [StringTemplate], keys: [StringTemplate])
-    case mailboxExists([StringTemplate])
-    case body(match: MatchSpec, transform: BodyTransform, keys: [StringTemplate])
-    case date(match: MatchSpec, zone: DateZone, header: StringTemplate, part: StringTemplate, keys: [StringTemplate], index: FieldIndex?)
-    case currentDate(match: MatchSpec, zone: DateZone, part: StringTemplate, keys: [StringTemplate])
+    case string(match: MatchSpec, sources: Templates, keys: Templates)
+    case hasFlag(match: MatchSpec, variables: Templates, keys: Templates)
+    case mailboxExists(Templates)
+    case body(match: MatchSpec, transform: BodyTransform, keys: Templates)
+    case date(match: MatchSpec, zone: DateZone, header: StringTemplate, part: StringTemplate, keys: Templates, index: FieldIndex?)
+    case currentDate(match: MatchSpec, zone: DateZone, part: StringTemplate, keys: Templates)
 }
 
 /// Which time zone a date test reads in (RFC 5260 §4.1).

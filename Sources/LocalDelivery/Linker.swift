@@ -97,8 +97,7 @@ struct Linker: Sendable {
             var linked: [Recipient.Copy] = []
             do {
                 for destination in destinations {
-                    // A folder that may not be made, and is not there, is the inbox's copy.
-                    let maildir = destination.create || destination.maildir.exists ? destination.maildir : target.inbox
+                    let maildir = destination.maildir
                     // Two destinations that come to one Maildir are one copy (the first's flags).
                     if linked.contains(where: { $0.maildir.path == maildir.path }) { continue }
                     // Made (or made whole again) only when the link finds a directory missing.

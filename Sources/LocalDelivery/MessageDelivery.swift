@@ -40,7 +40,7 @@ struct MessageDelivery {
         let configuration = backend.configuration
         var draft = draft
         let spool = SpoolWriter(box: SpoolBox(), name: backend.names.next(), header: header, lineEndings: lineEndings,
-                                candidates: draft.recipients.map(\.target.maildir), sync: configuration.fsync,
+                                candidates: draft.recipients.map { $0.destinations.first?.maildir ?? $0.target.inbox }, sync: configuration.fsync,
                                 order: configuration.syncOrder)
         // On its way to its links from now: a delivery that links meanwhile waits for this one
         // (a little) before it syncs, so that one journal commit carries both (LinkGathering).

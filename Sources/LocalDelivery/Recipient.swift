@@ -29,14 +29,13 @@ struct Recipient: Sendable {
         self.destinations = [Destination(maildir: target.maildir)]
     }
 
-    /// One place a copy goes.
+    /// One place a copy goes. Whether a missing folder may be made is decided when it is chosen
+    /// (``DeliveryTarget/maildir``, ``SieveDecision``); the link then makes it if need be.
     struct Destination: Sendable, Hashable {
         /// The Maildir (INBOX or a folder).
         var maildir: Maildir
         /// Its flags: a copy with flags goes into `cur/` (``SpooledMessage/link(into:flags:fsync:)``).
         var flags: MaildirFlags = .none
-        /// Whether the folder may be made when it does not exist (else it is the inbox's copy).
-        var create = true
     }
 
     /// A copy of the message linked into a Maildir's `new/` (or `cur/`, with flags).

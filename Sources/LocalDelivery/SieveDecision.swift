@@ -34,8 +34,7 @@ struct SieveDecision: Sendable {
                 errors.append("\(name): cannot read: \(reason)")
                 break sequence
             case .broken(let failure):
-                let first = failure.errors.first.map { "line \($0.position.line): \($0.message)" } ?? "does not compile"
-                errors.append("\(name): \(first)")
+                errors.append("\(name): " + (failure.errors.first.map(\.description) ?? "does not compile"))
                 break sequence
             case .program(let program):
                 let result = program.run(on: message, environment: environment)
@@ -52,12 +51,8 @@ struct SieveDecision: Sendable {
                 }
             }
         }
-        if !errors.isEmpty {
-            // Nothing of a failed sequence is carried out but the keep, as on a runtime error.
-            var kept = SieveDecision(destinations: [Recipient.Destination(maildir: target.inbox)])
-            kept.summary = errors.map { "error: " + $0 } + ["keep"]
-            return kept
-        }
+        // Nothing of a failed sequence is carried out but the keep, as on a runtime error.
+        if !errors.isEmpty { return kept(target, errors: errors) }
         return decide(actions, implicitKeep: implicitKeep, keepFlags: keepFlags, target: target, createFolders: createFolders)
     }
 
@@ -65,11 +60,7 @@ struct SieveDecision: Sendable {
     static func decide(_ actions: [SieveAction], implicitKeep: Bool, keepFlags: [String], target: DeliveryTarget,
                        createFolders: Bool) -> SieveDecision {
         var decision = SieveDecision()
-        func fail(_ reason: String) -> SieveDecision {
-            var kept = SieveDecision(destinations: [Recipient.Destination(maildir: target.inbox)])
-            kept.summary = ["error: " + reason, "keep"]
-            return kept
-        }
+        func fail(_ reason: String) -> SieveDecision { kept(target, errors: [reason]) }
         for action in actions {
             switch action {
             case .keep(let flags):
@@ -115,6 +106,11 @@ struct SieveDecision: Sendable {
         }
         if decision.refusal != nil { decision.destinations = [] }
         return decision
+    }
+
+    /// The message kept in the inbox because of `errors`, which the summary names.
+    static func kept(_ target: DeliveryTarget, errors: [String]) -> SieveDecision {
+        SieveDecision(destinations: [Recipient.Destination(maildir: target.inbox)], summary: errors.map { "error: " + $0 } + ["keep"])
     }
 
     static func flagsText(_ flags: [String]) -> String {

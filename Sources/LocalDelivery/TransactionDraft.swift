@@ -70,6 +70,9 @@ struct TransactionDraft: Sendable {
     /// its destinations, a rejection (550 5.7.1), or a discard; recipients without scripts
     /// keep their one destination.
     mutating func applySieve(_ input: SieveInput) {
+        // Read once, for the first recipient with a script; each run differs only in its
+        // envelope recipient.
+        var message: SieveMessage?
         for index in recipients.indices where recipients[index].isPending {
             let target = recipients[index].target
             // The escapes of the mailbox template: the canonical address and its parts.
@@ -78,8 +81,10 @@ struct TransactionDraft: Sendable {
             let domain = at.map { String(target.canonical[target.canonical.index(after: $0)...]) } ?? ""
             let found = input.scripts.scripts(user: target.canonical, domain: domain, name: name)
             guard !found.isEmpty else { continue }
-            var parsed = SieveMessage(input.message, envelopeFrom: transaction.sender, envelopeTo: target.address.description)
+            var parsed = message ?? SieveMessage(input.message, envelopeFrom: transaction.sender, envelopeTo: "")
             parsed.size = input.size
+            parsed.envelopeTo = target.address.description
+            message = parsed
             let inbox = target.inbox
             let environment = SieveEnvironment(now: input.now, localZone: input.localZone, mailboxExists: { folder in
                 folder.uppercased() == "INBOX" || ((try? MailboxName.component(folder)) != nil && inbox.folder(folder).exists)

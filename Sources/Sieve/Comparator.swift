@@ -37,7 +37,7 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
     /// The octets a comparison looks at.
     func key(_ text: String) -> [UInt8] {
         var text = text
-        return text.withUTF8 { octets in self == .asciiCaseMap ? octets.map(Self.fold) : Array(octets) }
+        return text.withUTF8 { octets in self == .asciiCaseMap ? Self.fold(octets) : Array(octets) }
     }
 
     /// The number an i;ascii-numeric string stands for; `nil` for "positive infinity".

@@ -118,8 +118,8 @@ struct DeliveryOptions: ParsableArguments {
             do {
                 _ = try Compiler.compile(text)
             } catch {
-                let first = error.errors.first.map { "line \($0.position.line), column \($0.position.column): \($0.message)" } ?? ""
-                throw CommandFailure("bad \(option) script: \(path): \(first)", status: CommandExit.configuration)
+                throw CommandFailure("bad \(option) script: \(path): \(error.errors.first.map(\.description) ?? "")",
+                                     status: CommandExit.configuration)
             }
         }
         return LocalDeliveryConfiguration.SieveFiltering(script: sieve,

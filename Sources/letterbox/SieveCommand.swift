@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Maildir
 import Sieve
 
 /// `letterbox sieve`: try Sieve scripts without delivering anything.
@@ -11,12 +12,13 @@ struct SieveCommand: ParsableCommand {
     )
 }
 
-/// Reads a script, or fails with EX_NOINPUT naming it.
+/// Reads a script, or fails with EX_NOINPUT naming it and why.
 func readScript(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CommandFailure("cannot read \(path): \(String(cString: strerror(errno)))", status: CommandExit.noInput)
+    do {
+        return try TextFile.contents(of: path)
+    } catch {
+        throw CommandFailure("cannot read \(path): \(describe(error))", status: CommandExit.noInput)
     }
-    return String(decoding: data, as: UTF8.self)
 }
 
 /// Compiles `text`, or fails with EX_DATAERR and one `FILE:LINE:COLUMN: message` line per error.
@@ -85,6 +87,7 @@ struct SieveTestCommand: ParsableCommand {
 
     func run() throws {
         let program = try compileScript(try readScript(script), path: script)
+        // Read as octets: a message's 8-bit parts need not be UTF-8.
         guard let data = FileManager.default.contents(atPath: message) else {
             throw CommandFailure("cannot read \(message): \(String(cString: strerror(errno)))", status: CommandExit.noInput)
         }

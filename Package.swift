@@ -110,7 +110,7 @@ let package = Package(
         ),
         .target(
             name: "LocalDelivery",
-            dependencies: ["SMTPServer", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess", "Sieve",
+            dependencies: ["SMTPServer", "SMTPClient", "SMTPCore", "Maildir", "DeliveryLog", "PostgresAccess", "Sieve",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log"),

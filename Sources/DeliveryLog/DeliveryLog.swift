@@ -183,6 +183,19 @@ public final class DeliveryLog: Sendable {
         writer.withdraw()
     }
 
+    /// Remembers a response a Sieve script had sent (a vacation reply, a redirect) until it
+    /// expires; returns once committed. It blocks the calling thread: call it where blocking is
+    /// expected.
+    public func remember(_ response: SieveResponse) throws {
+        _ = try writer.enqueue(.remember(response), request: true, announced: false).wait()
+    }
+
+    /// Whether a response of `kind` with `key` was sent for `recipient` and has not expired by
+    /// `now` (see ``remember(_:)``). One read, blocking the calling thread.
+    public func hasResponded(recipient: String, kind: SieveResponse.Kind, key: String, now: Date = Date()) throws -> Bool {
+        try engine.responded(recipient: recipient, kind: kind, key: key, now: now)
+    }
+
     /// Rewrites the outcome of recipients of a committed transaction whose delivery failed
     /// after the record was submitted (their copy could not be synced): `status`, reply and no
     /// file, so that the log says what the client was told. When its commit fails, the

@@ -41,6 +41,10 @@ package protocol DeliveryLogEngine: Sendable {
     /// once, so that its round trip overlaps the caller's other work; a local one reads then.
     func startDeliveredCopies(messageID: String, bodySHA256: String, since: Date) -> CopiesLookup
 
+    /// Whether a response of `kind` with `key` was sent for `recipient` and is remembered
+    /// after `now` (committed rows only): one read, blocking the calling thread.
+    func responded(recipient: String, kind: SieveResponse.Kind, key: String, now: Date) throws -> Bool
+
     /// The queries of `letterbox deliveries`, over committed rows.
     var queries: any DeliveryLogQueries { get }
 
@@ -66,6 +70,8 @@ package enum LogOperation: Sendable {
     case record(TransactionRecord)
     /// Rewrites recipients of a committed transaction.
     case amend(Amendment)
+    /// Remembers a Sieve response (replacing an earlier one with its key).
+    case remember(SieveResponse)
 }
 
 /// New outcomes for recipients of a committed transaction whose delivery failed after its

@@ -87,6 +87,8 @@ private struct SQLitePruneStore: PruneStore {
 
     func pruneBatch(before cutoff: String, limit: Int) async throws -> Int {
         try await queue.write { db in
+            // Sieve responses go when they expire, whatever the cutoff.
+            try db.execute(sql: "DELETE FROM sieve_responses WHERE expires <= ?", arguments: [Timestamp.format(Date())])
             let rows = try Row.fetchAll(db, sql: "SELECT id, time FROM transactions ORDER BY id LIMIT ?", arguments: [limit])
             guard let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM transactions"),
                   let first = rows.first.map({ $0["id"] as Int64 }),
@@ -111,6 +113,8 @@ private struct PostgresPruneStore: PruneStore {
         let slot = queries.slot
         _ = try await slot.rows("BEGIN")
         do {
+            // Sieve responses go when they expire, whatever the cutoff.
+            _ = try await slot.rows("DELETE FROM sieve_responses WHERE expires <= \(Timestamp.format(Date()))")
             let rows = try await slot.rows("SELECT id, time FROM transactions ORDER BY id LIMIT \(Int64(limit)) FOR UPDATE")
             let candidates = try rows.map { row in try row.decode((Int64, String).self) }
             let newest = try await slot.rows("SELECT coalesce(max(id), 0) FROM transactions").first?.decode(Int64.self) ?? 0

@@ -103,6 +103,24 @@ enum DeliveryLogSchema {
         migrator.registerMigration("v4: the Sieve outcome") { db in
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN sieve TEXT")
         }
+        // The vacation replies and redirects sent for recipients, until they expire
+        // (SieveResponse). `expires` is RFC 3339 text in UTC like every time here, so that
+        // text order is time order. And a recipient's other copies of its file (the folders
+        // its Sieve scripts filed it into besides the first), one Maildir per line.
+        migrator.registerMigration("v5: Sieve responses and copies") { db in
+            try db.execute(sql: """
+                ALTER TABLE deliveries ADD COLUMN copies TEXT;
+                CREATE TABLE sieve_responses (
+                    recipient TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    address TEXT NOT NULL,
+                    expires TEXT NOT NULL,
+                    PRIMARY KEY (recipient, kind, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX sieve_responses_expires ON sieve_responses(expires);
+                """)
+        }
         return migrator
     }
 }

@@ -54,6 +54,8 @@ public struct DeliveredFile: Sendable, Hashable {
     public var folder: String?
     /// The file's name as it was linked into `new/`.
     public var file: String
+    /// The other Maildirs holding the same file (its Sieve scripts stored it more than once).
+    public var copies: [String] = []
 
     /// The directory holding `new/` and `cur/` for this file.
     public var maildir: String { mailbox }

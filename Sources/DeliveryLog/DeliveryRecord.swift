@@ -33,6 +33,9 @@ public struct RecipientRecord: Sendable, Hashable {
     /// What the recipient's Sieve scripts did (`fileinto Lists.dev; discard; error: …`), when
     /// it has any.
     public var sieve: String?
+    /// The other Maildirs (folders) holding the same file, hard-linked, when its Sieve scripts
+    /// stored it more than once (`mailbox` and `file` name the first copy).
+    public var copies: [String] = []
 
     public init(recipient: String, originalRecipient: String? = nil, mailbox: String? = nil, folder: String? = nil,
                 file: String? = nil, status: DeliveryStatus, code: Int, enhancedCode: String, text: String, duration: Double = 0,

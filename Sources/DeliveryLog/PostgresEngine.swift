@@ -86,20 +86,23 @@ final class PostgresEngine: DeliveryLogEngine {
         }
         var records: [TransactionRecord] = []
         var amendments: [Amendment] = []
+        var responses: [SieveResponse] = []
         for operation in operations {
             switch operation {
             case .record(let record): records.append(record)
             case .amend(let amendment): amendments.append(amendment)
+            case .remember(let response): responses.append(response)
             }
         }
         try Self.migrate(on: writer, ready: schemaReady)
         var ids: [Int64] = []
-        if amendments.isEmpty {
+        if amendments.isEmpty && responses.isEmpty {
             ids = try insert(records)
         } else {
             try inTransaction {
                 ids = try insert(records)
                 try amendments.forEach(amend)
+                try responses.forEach(remember)
             }
         }
         var next = ids.makeIterator()
@@ -107,6 +110,7 @@ final class PostgresEngine: DeliveryLogEngine {
             switch operation {
             case .record: next.next()
             case .amend(let amendment): amendment.transaction
+            case .remember: 0
             }
         }
     }
@@ -138,6 +142,7 @@ final class PostgresEngine: DeliveryLogEngine {
         var recipientOrd: [Int64] = [], recipient: [String] = [], original: [String] = [], mailbox: [String] = []
         var folder: [String] = [], file: [String] = [], status: [String] = [], code: [Int64] = []
         var enhanced: [String] = [], text: [String] = [], duration: [Double] = [], sieve: [String] = []
+        var copies: [String] = []
         for (index, record) in records.enumerated() {
             ord.append(Int64(index))
             session.append(record.sessionID)
@@ -162,6 +167,7 @@ final class PostgresEngine: DeliveryLogEngine {
                 text.append(row.text)
                 duration.append(row.duration)
                 sieve.append(row.sieve ?? "")
+                copies.append(row.copies.joined(separator: "\n"))
             }
         }
         // The statement is prepared once per connection: each batch only binds its arrays.
@@ -175,7 +181,7 @@ final class PostgresEngine: DeliveryLogEngine {
                      texts(messageID), texts(hash), integers(recipientOrd), texts(recipient), texts(original), texts(mailbox),
                      texts(folder), texts(file), texts(status), integers(code), texts(enhanced), texts(text),
                      PostgresData(array: duration.map { PostgresData(double: $0) }, elementType: .float8), texts(host),
-                     texts(sieve)]
+                     texts(sieve), texts(copies)]
         let rows = try writer.preparedRows(Self.insertSQL, binds)
         return try rows.map { row in
             // The ids come back as text: a statement prepared through postgres-nio's
@@ -202,14 +208,14 @@ final class PostgresEngine: DeliveryLogEngine {
             FROM input ORDER BY ord
         ), new_deliveries AS (
             INSERT INTO deliveries (transaction_id, time, recipient, original_recipient, mailbox, folder, file,
-                                    status, code, enhanced_code, text, duration, sieve)
+                                    status, code, enhanced_code, text, duration, sieve, copies)
             SELECT input.id, input.time, r.recipient, NULLIF(r.original_recipient, ''), NULLIF(r.mailbox, ''),
                    NULLIF(r.folder, ''), NULLIF(r.file, ''), r.status, r.code, r.enhanced_code, r.text, r.duration,
-                   NULLIF(r.sieve, '')
+                   NULLIF(r.sieve, ''), NULLIF(r.copies, '')
             FROM unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-                        $17::bigint[], $18::text[], $19::text[], $20::float8[], $22::text[]) WITH ORDINALITY
+                        $17::bigint[], $18::text[], $19::text[], $20::float8[], $22::text[], $23::text[]) WITH ORDINALITY
                 AS r(ord, recipient, original_recipient, mailbox, folder, file, status, code, enhanced_code, text,
-                     duration, sieve, position)
+                     duration, sieve, copies, position)
             JOIN input ON input.ord = r.ord
             ORDER BY r.position
         )
@@ -221,10 +227,31 @@ final class PostgresEngine: DeliveryLogEngine {
         for recipient in amendment.recipients {
             _ = try writer.rows("""
                 UPDATE deliveries SET status = \(recipient.status.rawValue), code = \(Int64(recipient.code)),
-                    enhanced_code = \(recipient.enhancedCode), text = \(recipient.text), file = NULL, folder = NULL
+                    enhanced_code = \(recipient.enhancedCode), text = \(recipient.text), file = NULL, folder = NULL,
+                    copies = NULL
                 WHERE transaction_id = \(amendment.transaction) AND recipient = \(recipient.recipient)
                 """)
         }
+    }
+
+    /// Remembers a Sieve response, replacing an earlier one with the same key.
+    private func remember(_ response: SieveResponse) throws {
+        _ = try writer.rows("""
+            INSERT INTO sieve_responses (recipient, kind, key, address, expires)
+            VALUES (\(response.recipient), \(response.kind.rawValue), \(response.key), \(response.address),
+                    \(Timestamp.format(response.expires)))
+            ON CONFLICT (recipient, kind, key) DO UPDATE SET address = excluded.address, expires = excluded.expires
+            """)
+    }
+
+    func responded(recipient: String, kind: SieveResponse.Kind, key: String, now: Date) throws -> Bool {
+        try Self.migrate(on: reader, ready: schemaReady)
+        let rows = try reader.rows("""
+            SELECT EXISTS (SELECT 1 FROM sieve_responses
+                           WHERE recipient = \(recipient) AND kind = \(kind.rawValue) AND key = \(key)
+                             AND expires > \(Timestamp.format(now)))
+            """)
+        return try rows.first?.decode(Bool.self) ?? false
     }
 
     func deliveredCopies(messageID: String, bodySHA256: String, since: Date) throws -> DeliveredCopies {

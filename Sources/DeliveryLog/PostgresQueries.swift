@@ -78,11 +78,13 @@ struct PostgresQueries: DeliveryLogQueries {
 
     func deliveredFiles() async throws -> [DeliveredFile] {
         try await slot.rows("""
-            SELECT id, recipient, mailbox, folder, file FROM deliveries
+            SELECT id, recipient, mailbox, folder, file, copies FROM deliveries
             WHERE status = 'delivered' AND mailbox IS NOT NULL AND file IS NOT NULL ORDER BY id
             """).map { row in
-            let (id, recipient, mailbox, folder, file) = try row.decode((Int64, String, String, String?, String).self)
-            return DeliveredFile(id: id, recipient: recipient, mailbox: mailbox, folder: folder, file: file)
+            let (id, recipient, mailbox, folder, file, copies) = try row.decode((Int64, String, String, String?, String, String?).self)
+            var delivered = DeliveredFile(id: id, recipient: recipient, mailbox: mailbox, folder: folder, file: file)
+            delivered.copies = copies.map { $0.split(separator: "\n").map(String.init) } ?? []
+            return delivered
         }
     }
 

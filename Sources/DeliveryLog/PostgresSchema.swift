@@ -53,6 +53,20 @@ enum PostgresSchema {
         // SQLite's v2 remade its tables into what v1 is here; there is nothing for it to do.
         Migration(identifier: "v3: the agent's host", statements: ["ALTER TABLE transactions ADD COLUMN host TEXT"]),
         Migration(identifier: "v4: the Sieve outcome", statements: ["ALTER TABLE deliveries ADD COLUMN sieve TEXT"]),
+        Migration(identifier: "v5: Sieve responses and copies", statements: [
+            "ALTER TABLE deliveries ADD COLUMN copies TEXT",
+            """
+            CREATE TABLE sieve_responses (
+                recipient TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                address TEXT NOT NULL,
+                expires TEXT NOT NULL,
+                PRIMARY KEY (recipient, kind, key)
+            )
+            """,
+            "CREATE INDEX sieve_responses_expires ON sieve_responses(expires)",
+        ]),
     ]
 
     /// The advisory lock (`pg_advisory_lock`) that makes agents starting at once migrate one

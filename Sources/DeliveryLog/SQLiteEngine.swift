@@ -69,6 +69,7 @@ final class SQLiteEngine: DeliveryLogEngine {
                 switch operation {
                 case .record(let record): return try DeliveryStatements.insert(record, db)
                 case .amend(let amendment): try DeliveryStatements.amend(amendment, db); return amendment.transaction
+                case .remember(let response): try DeliveryStatements.remember(response, db); return 0
                 }
             }
         }
@@ -116,6 +117,14 @@ final class SQLiteEngine: DeliveryLogEngine {
         var byRecipient: [String: [DeliveredCopies.Copy]] = [:]
         for row in rows { byRecipient[row.recipient, default: []].append(.init(mailbox: row.mailbox, file: row.file)) }
         return DeliveredCopies(byRecipient: byRecipient)
+    }
+
+    func responded(recipient: String, kind: SieveResponse.Kind, key: String, now: Date) throws -> Bool {
+        try database.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM sieve_responses WHERE recipient = ? AND kind = ? AND key = ? AND expires > ?)
+                """, arguments: [recipient, kind.rawValue, key, Timestamp.format(now)]) ?? false
+        }
     }
 
     /// Whether `synchronous` is FULL or EXTRA on the connection that writes.

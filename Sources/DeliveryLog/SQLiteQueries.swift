@@ -74,9 +74,13 @@ struct SQLiteQueries: DeliveryLogQueries {
     func deliveredFiles() async throws -> [DeliveredFile] {
         try await database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, recipient, mailbox, folder, file FROM deliveries
+                SELECT id, recipient, mailbox, folder, file, copies FROM deliveries
                 WHERE status = 'delivered' AND mailbox IS NOT NULL AND file IS NOT NULL ORDER BY id
-                """).map { DeliveredFile(id: $0[0], recipient: $0[1], mailbox: $0[2], folder: $0[3], file: $0[4]) }
+                """).map { row in
+                var file = DeliveredFile(id: row[0], recipient: row[1], mailbox: row[2], folder: row[3], file: row[4])
+                file.copies = (row[5] as String?).map { $0.split(separator: "\n").map(String.init) } ?? []
+                return file
+            }
         }
     }
 

@@ -32,13 +32,13 @@ enum DeliveryReplies {
         record.text = "<\(address)> already delivered (duplicate suppressed)"
     }
 
-    /// Puts a message its Sieve scripts discarded into its record: 250 2.0.0 (the message was
-    /// taken, as the user asked), no file.
-    static func recordDiscarded(_ address: Address, in record: inout RecipientRecord) {
+    /// Puts a message its Sieve scripts stored nowhere (discarded, or only redirected) into its
+    /// record: 250 2.0.0 (the message was taken, as the user asked), no file; `what` says which.
+    static func recordNotStored(_ address: Address, _ what: String, in record: inout RecipientRecord) {
         record.status = .delivered
         record.code = 250
         record.enhancedCode = "2.0.0"
-        record.text = "<\(address)> discarded by Sieve"
+        record.text = "<\(address)> \(what) by Sieve"
         record.mailbox = nil
     }
 

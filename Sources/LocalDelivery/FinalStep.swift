@@ -35,11 +35,34 @@ struct FinalStep: Sendable {
         case notSpooled(TransactionDraft)
         /// Linked and logged (or taken back): every recipient's outcome is final.
         case finished(TransactionDraft)
+        /// Spooled and synced, duplicates found, but recipients' Sieve scripts have messages to
+        /// send first (``SieveSubmission``); ``link(_:gathers:)`` finishes it afterwards.
+        case sending(Spooled)
+    }
+
+    /// A delivery whose message is spooled and synced, its duplicates known, not yet linked.
+    struct Spooled: Sendable {
+        var draft: TransactionDraft
+        let message: SpooledMessage
     }
 
     func run(_ draft: TransactionDraft) -> Outcome {
-        var draft = draft
         defer { arrival.arrive() }
+        let spooled: Spooled
+        switch prepare(draft) {
+        case .sending(let ready) where !ready.draft.hasSends:
+            spooled = ready
+        case let outcome:
+            return outcome
+        }
+        return link(spooled, gathers: true)
+    }
+
+    /// Runs the recipients' Sieve scripts, writes and syncs the spool, and marks the
+    /// recipients that already have the message (the duplicate check, started before the
+    /// spool's sync so that a query to the log's server overlaps it).
+    func prepare(_ draft: TransactionDraft) -> Outcome {
+        var draft = draft
         // Here, on the thread pool: a script is found with stat(2) and read when it changed.
         if let sieve { draft.applySieve(sieve) }
         let lookup = Linker.startDuplicateCheck(log: log, configuration: configuration, messageID: messageID,
@@ -55,9 +78,25 @@ struct FinalStep: Sendable {
         draft.transaction.size = spooled.size
         draft.transaction.messageID = messageID
         draft.transaction.bodySHA256 = bodyHash
+        // The duplicate check read the log once for the message; it answers per recipient.
+        if let copies = try? lookup?.wait() {
+            for index in draft.recipients.indices where draft.recipients[index].isPending {
+                let recipient = draft.recipients[index].target.canonical
+                if copies.hasCopy(for: recipient, isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) }) {
+                    draft.recipients[index].outcome = .duplicate
+                }
+            }
+        }
+        return .sending(Spooled(draft: draft, message: spooled))
+    }
 
-        let linker = Linker(log: log, configuration: configuration, spooled: spooled, messageID: messageID, bodyHash: bodyHash)
-        linker.link(&draft.recipients, lookup: lookup)
+    /// Links the spooled message into every pending recipient's destinations, syncs them while
+    /// the log commits, and removes the spool. `gathers`: whether this delivery is still among
+    /// those on their way to their links (``LinkGathering``) and may wait for the others.
+    func link(_ spooled: Spooled, gathers mayGather: Bool) -> Outcome {
+        var draft = spooled.draft
+        let linker = Linker(log: log, configuration: configuration, spooled: spooled.message)
+        linker.link(&draft.recipients)
         // The row goes to the log before this delivery counts as linked, so that when the
         // last of a group links, every row of the group is with the log's writer. While
         // others are on their way it is staged: inserted while this delivery waits for them,
@@ -67,7 +106,7 @@ struct FinalStep: Sendable {
         // made while the group was still gathering, and the rest then needed one of their own.
         // Alone, the row is submitted with its request at once (staging would cost the
         // writer one more wake-up for nothing).
-        let gathers = configuration.fsync && !draft.copies.isEmpty
+        let gathers = mayGather && configuration.fsync && !draft.copies.isEmpty
         let staged = gathers && !gathering.isAlone
         let ticket = staged ? log.stage(draft.finished) : log.submit(draft.finished)
         arrival.arrive()

@@ -9,8 +9,6 @@ struct Linker: Sendable {
     let log: DeliveryLog
     let configuration: LocalDeliveryConfiguration
     let spooled: SpooledMessage
-    let messageID: String?
-    let bodyHash: String
 
     /// Whether `size` more octets stay within the target's quota (always, without one).
     static func fits(_ size: Int, _ target: DeliveryTarget) throws -> Bool {
@@ -19,18 +17,14 @@ struct Linker: Sendable {
         return used + size <= quota
     }
 
-    /// Checks and links every pending recipient: a duplicate, a quota it would exceed, a
-    /// failure or its copy in `new/`, with how long that took. No `new/` is synced yet (see
-    /// ``SpooledMessage/link(into:fsync:)``: every link is made before any sync, so that on a
-    /// journaled file system the first sync commits them all).
-    /// `lookup`: the duplicate check, started (``startDuplicateCheck(_:)``) before the spool
-    /// was synced; a check that fails suppresses nothing.
-    func link(_ recipients: inout [Recipient], lookup: CopiesLookup?) {
-        // The duplicate check read the log once for the message; it answers per recipient.
-        let copies = try? lookup?.wait()
+    /// Checks and links every pending recipient (the duplicates were found already): a quota
+    /// it would exceed, a failure or its copies, with how long that took. No `new/` is synced
+    /// yet (see ``SpooledMessage/link(into:flags:fsync:)``: every link is made before any sync,
+    /// so that on a journaled file system the first sync commits them all).
+    func link(_ recipients: inout [Recipient]) {
         for index in recipients.indices where recipients[index].isPending {
             let started = Date()
-            recipients[index].outcome = link(recipients[index].target, to: recipients[index].destinations, copies: copies)
+            recipients[index].outcome = link(recipients[index].target, to: recipients[index].destinations)
             recipients[index].duration = Date().timeIntervalSince(started)
         }
     }
@@ -83,13 +77,11 @@ struct Linker: Sendable {
         spooled.remove()
     }
 
-    /// The checks and the links of one recipient into each of its destinations (`copies`: the
-    /// message's earlier deliveries, when the duplicate check is on and could read them); no
-    /// directory is synced yet. One link that fails takes back those made before it.
-    private func link(_ target: DeliveryTarget, to destinations: [Recipient.Destination], copies: DeliveredCopies?) -> Recipient.Outcome {
-        if let copies, copies.hasCopy(for: target.canonical, isPresent: { mailbox, file in Maildir(path: mailbox).holds(file) }) {
-            return .duplicate
-        }
+    /// The quota check and the links of one recipient into each of its destinations; no
+    /// directory is synced yet. One link that fails takes back those made before it. A
+    /// recipient with no destination (its scripts only redirected the message) is redirected.
+    private func link(_ target: DeliveryTarget, to destinations: [Recipient.Destination]) -> Recipient.Outcome {
+        guard !destinations.isEmpty else { return .redirected }
         do {
             guard try Self.fits(spooled.size * destinations.count, target) else {
                 return .failed(DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail))

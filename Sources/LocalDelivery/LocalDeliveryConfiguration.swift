@@ -60,13 +60,35 @@ public struct LocalDeliveryConfiguration: Sendable {
         /// Whether `fileinto` makes a folder that does not exist (else only with `:create`;
         /// without, the copy goes to the inbox).
         public var createFolders: Bool
+        /// The SMTP server that `redirect` and `vacation` send through (`--sieve-relay`),
+        /// plain SMTP as Pigeonhole's `submission_host`; `nil`: neither is carried out, and a
+        /// script that takes them keeps the message in the inbox.
+        public var relay: Relay?
+        /// How long a redirect of one message to one address is remembered, so that the
+        /// message delivered again (after a 4xx) is not sent on twice: 12 hours, Pigeonhole's
+        /// `sieve_redirect_duplicate_period`.
+        public var redirectMemory: TimeInterval = 12 * 3600
+
+        /// A relay's address.
+        public struct Relay: Sendable, Hashable {
+            public var host: String
+            public var port: Int
+
+            /// A relay at `host`:`port`.
+            public init(host: String, port: Int) {
+                self.host = host
+                self.port = port
+            }
+        }
 
         /// A Sieve configuration.
-        public init(script: String?, before: [String] = [], after: [String] = [], createFolders: Bool = false) {
+        public init(script: String?, before: [String] = [], after: [String] = [], createFolders: Bool = false,
+                    relay: Relay? = nil) {
             self.script = script
             self.before = before
             self.after = after
             self.createFolders = createFolders
+            self.relay = relay
         }
     }
 

@@ -98,9 +98,21 @@ struct MessageDelivery {
                              gathering: backend.linkGathering, arrival: arrival, metrics: backend.metrics,
                              sieve: sieveInput(sieveCopy, size: receivedSize))
         let linking = draft
-        switch try await backend.pool.runIfActive({ step.run(linking) }) {
+        var outcome = try await backend.pool.runIfActive { step.run(linking) }
+        if case .sending(var spooled) = outcome {
+            // The scripts' messages go out first: a recipient whose redirect fails is not
+            // linked, and is told to retry. This delivery no longer gathers with others: it
+            // has left them (FinalStep.run) and links alone.
+            let submission = SieveSubmission(backend: backend, trace: header, messageID: scanner.messageID)
+            await submission.send(&spooled.draft, message: spooled.message)
+            let sent = spooled
+            outcome = try await backend.pool.runIfActive { step.link(sent, gathers: false) }
+        }
+        switch outcome {
         case .finished(let finished):
             return finished
+        case .sending:
+            preconditionFailure("linked above")
         case .notSpooled(let notSpooled):
             _ = try await backend.log.record(notSpooled.finished)
             return notSpooled
@@ -113,6 +125,7 @@ struct MessageDelivery {
     private func sieveInput(_ copy: [UInt8]?, size: Int) -> TransactionDraft.SieveInput? {
         guard let scripts = backend.sieveScripts, let copy, let settings = backend.configuration.sieve else { return nil }
         return TransactionDraft.SieveInput(scripts: scripts, message: copy, size: size, createFolders: settings.createFolders,
+                                           canSend: settings.relay != nil,
                                            now: Date().timeIntervalSince1970, localZone: TimeZone.current.secondsFromGMT() / 60)
     }
 

@@ -2,6 +2,7 @@ import DeliveryLog
 import Foundation
 import Maildir
 import SMTPCore
+import Sieve
 
 /// One distinct recipient of a transaction, from its RCPT commands to its reply: the commands
 /// it answers, where its copy goes, and what has become of it so far. The same user and
@@ -18,6 +19,9 @@ struct Recipient: Sendable {
     var duration: TimeInterval = 0
     /// What its Sieve scripts did (the log's `sieve`), when it has any.
     var sieve: String?
+    /// What its Sieve scripts send through the relay (`redirect`, `vacation`) before its copies
+    /// are linked.
+    var sends: [SieveAction] = []
 
     /// Where its copies go: its Maildir (the detail's folder or INBOX) unless a Sieve script
     /// decides otherwise — several folders, flags, or none at all (discard).
@@ -65,6 +69,8 @@ struct Recipient: Sendable {
         case duplicate
         /// Discarded by its Sieve scripts (RFC 5228 §4.4): nothing linked, a 250.
         case discarded
+        /// Sent on by its Sieve scripts (`redirect`, RFC 5228 §4.2) and kept nowhere: a 250.
+        case redirected
         /// Linked, but a directory of its could not be synced: its copies were taken back, the
         /// reply is the failure, and the row already handed to the log as delivered is amended.
         case unsynced([Copy], SMTPError)
@@ -99,7 +105,7 @@ struct Recipient: Sendable {
     /// not delivered, so it never gets a 250.
     var reply: SMTPError? {
         switch outcome {
-        case .linked, .duplicate, .discarded: nil
+        case .linked, .duplicate, .discarded, .redirected: nil
         case .failed(let reply), .unsynced(_, let reply): reply
         case .pending: DeliveryReplies.localError(target.address)
         }
@@ -120,10 +126,13 @@ struct Recipient: Sendable {
             record.file = copy.file
             record.folder = copy.maildir.folderName
             record.mailbox = copy.maildir.path
+            record.copies = copies.dropFirst().map(\.maildir.path)
         case .duplicate:
             DeliveryReplies.recordDuplicate(target.address, in: &record)
         case .discarded:
-            DeliveryReplies.recordDiscarded(target.address, in: &record)
+            DeliveryReplies.recordNotStored(target.address, "discarded", in: &record)
+        case .redirected:
+            DeliveryReplies.recordNotStored(target.address, "redirected", in: &record)
         }
         if let reply { DeliveryReplies.record(reply, in: &record) }
         return record

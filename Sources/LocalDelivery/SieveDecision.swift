@@ -16,13 +16,16 @@ struct SieveDecision: Sendable {
     var refusal: SMTPError?
     /// What the scripts did, for the log (`fileinto Lists.dev; keep flags \Seen`).
     var summary: [String] = []
+    /// The messages to send through the relay (`redirect`, `vacation`), in the scripts' order;
+    /// ``SieveSubmission`` sends them before the recipient's copies are linked.
+    var sends: [SieveAction] = []
 
     /// Whether the message is neither stored nor refused: the scripts discarded it.
     var isDiscard: Bool { destinations.isEmpty && refusal == nil }
 
     /// The decision of `scripts` (in order) for `target` on `message`.
     static func decide(_ scripts: [SieveScripts.Script], message: SieveMessage, target: DeliveryTarget,
-                       environment: SieveEnvironment, createFolders: Bool) -> SieveDecision {
+                       environment: SieveEnvironment, createFolders: Bool, canSend: Bool) -> SieveDecision {
         var actions: [SieveAction] = []
         var implicitKeep = true
         var keepFlags: [String] = []
@@ -53,12 +56,15 @@ struct SieveDecision: Sendable {
         }
         // Nothing of a failed sequence is carried out but the keep, as on a runtime error.
         if !errors.isEmpty { return kept(target, errors: errors) }
-        return decide(actions, implicitKeep: implicitKeep, keepFlags: keepFlags, target: target, createFolders: createFolders)
+        return decide(actions, implicitKeep: implicitKeep, keepFlags: keepFlags, target: target, createFolders: createFolders,
+                      canSend: canSend)
     }
 
-    /// The destinations and refusal of a sequence's actions.
+    /// The destinations, refusal and messages to send of a sequence's actions. Without a relay
+    /// (`canSend` false) a redirect or a vacation cannot be carried out: the message is kept in
+    /// the inbox and the log says why, as on a runtime error.
     static func decide(_ actions: [SieveAction], implicitKeep: Bool, keepFlags: [String], target: DeliveryTarget,
-                       createFolders: Bool) -> SieveDecision {
+                       createFolders: Bool, canSend: Bool) -> SieveDecision {
         var decision = SieveDecision()
         func fail(_ reason: String) -> SieveDecision { kept(target, errors: [reason]) }
         for action in actions {
@@ -95,16 +101,24 @@ struct SieveDecision: Sendable {
             case .discard:
                 decision.summary.append("discard")
             case .redirect(let address):
-                return fail("redirect to \(address) is not carried out by this agent")
+                guard canSend else { return fail("redirect to \(address): no --sieve-relay to send it through") }
+                guard Address(address) != nil else { return fail("redirect: \"\(address)\" is not an address") }
+                decision.sends.append(action)
             case .vacation(let reply):
-                return fail("vacation reply to \(reply.to) is not sent by this agent")
+                guard canSend else { return fail("vacation reply to \(reply.to): no --sieve-relay to send it through") }
+                decision.sends.append(action)
             }
         }
         if implicitKeep {
             decision.destinations.append(Recipient.Destination(maildir: target.inbox, flags: MaildirFlags(imapFlags: keepFlags)))
             decision.summary.append("keep (implicit)" + Self.flagsText(keepFlags))
         }
-        if decision.refusal != nil { decision.destinations = [] }
+        // A rejected message is neither stored nor sent on (RFC 5429 §2.1: reject is
+        // incompatible with redirect and vacation).
+        if decision.refusal != nil {
+            decision.destinations = []
+            decision.sends = []
+        }
         return decision
     }
 

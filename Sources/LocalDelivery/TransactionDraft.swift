@@ -90,11 +90,12 @@ struct TransactionDraft: Sendable {
                 folder.uppercased() == "INBOX" || ((try? MailboxName.component(folder)) != nil && inbox.folder(folder).exists)
             })
             let decision = SieveDecision.decide(found, message: parsed, target: target, environment: environment,
-                                                createFolders: input.createFolders)
+                                                createFolders: input.createFolders, canSend: input.canSend)
             recipients[index].sieve = decision.summary.joined(separator: "; ")
+            recipients[index].sends = decision.sends
             if let refusal = decision.refusal {
                 recipients[index].outcome = .failed(refusal)
-            } else if decision.isDiscard {
+            } else if decision.isDiscard && decision.sends.isEmpty {
                 recipients[index].outcome = .discarded
             } else {
                 recipients[index].destinations = decision.destinations
@@ -111,10 +112,15 @@ struct TransactionDraft: Sendable {
         let message: [UInt8]
         let size: Int
         let createFolders: Bool
+        /// Whether a relay is configured for redirect and vacation.
+        let canSend: Bool
         /// When the message arrived (currentdate), and the local zone in minutes east of UTC.
         let now: Double
         let localZone: Int
     }
+
+    /// Whether a pending recipient has messages to send for its Sieve scripts.
+    var hasSends: Bool { recipients.contains { $0.isPending && !$0.sends.isEmpty } }
 
     /// The paths of the copies linked so far.
     var copies: [String] { recipients.flatMap { $0.linkedCopies.map(\.path) } }

@@ -57,7 +57,7 @@ enum ConfigFile {
     /// How mail is delivered: `serve` and `deliver`.
     static let deliveryOptions: Set<String> = [
         "mail-root", "mailbox-template", "users", "users-query", "users-cache", "domain", "hostname", "fsync", "recipient-delimiter",
-        "detail-folders", "quota-tempfail", "duplicate-window", "sieve", "sieve-before", "sieve-after", "sieve-create-folders",
+        "detail-folders", "quota-tempfail", "duplicate-window", "sieve", "sieve-before", "sieve-after", "sieve-create-folders", "sieve-relay",
     ]
     /// The listener, its limits and its logging: `serve` only.
     static let serviceOptions: Set<String> = [

@@ -57,8 +57,8 @@ struct DeliveryOptions: ParsableArguments {
     @Option(name: .long, help: """
         Each user's Sieve script (RFC 5228): %d, %n, %u as in --mailbox-template, under the mail root unless \
         absolute (e.g. %d/%n/.dovecot.sieve); a user without one is delivered as without Sieve. keep, fileinto \
-        (flags into the file name), discard and reject are carried out; redirect and vacation are not: a script \
-        that takes them keeps the message in the inbox and the log says why.
+        (flags into the file name), discard and reject are carried out here; redirect and vacation through \
+        --sieve-relay.
         """)
     var sieve: String?
 
@@ -70,6 +70,13 @@ struct DeliveryOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Sieve's fileinto makes a folder that does not exist (else only with :create; without, the copy goes to the inbox).")
     var sieveCreateFolders = false
+
+    @Option(name: .long, help: """
+        host:port of the SMTP server (plain SMTP, e.g. the MTA on the loopback) that Sieve's redirect and vacation \
+        send through. A failed redirect answers that recipient 451 so the MTA retries. Without it, a script that \
+        redirects or answers keeps the message in the inbox and the log says why.
+        """)
+    var sieveRelay: String?
 
     /// Whether files, directories and the log are synced before an answer.
     var durable: Bool { fsync != .never }
@@ -99,7 +106,14 @@ struct DeliveryOptions: ParsableArguments {
     func sieveFiltering() throws -> LocalDeliveryConfiguration.SieveFiltering? {
         guard sieve != nil || !sieveBefore.isEmpty || !sieveAfter.isEmpty else {
             if sieveCreateFolders { throw CommandFailure("--sieve-create-folders needs --sieve, --sieve-before or --sieve-after", status: CommandExit.configuration) }
+            if sieveRelay != nil { throw CommandFailure("--sieve-relay needs --sieve, --sieve-before or --sieve-after", status: CommandExit.configuration) }
             return nil
+        }
+        let relay: LocalDeliveryConfiguration.SieveFiltering.Relay?
+        do {
+            relay = try sieveRelay.map { try HostPort($0, option: "--sieve-relay") }.map { .init(host: $0.host, port: $0.port) }
+        } catch {
+            throw CommandFailure("bad --sieve-relay: \(sieveRelay ?? ""): host:port", status: CommandExit.configuration)
         }
         if let sieve {
             do {
@@ -124,7 +138,7 @@ struct DeliveryOptions: ParsableArguments {
         }
         return LocalDeliveryConfiguration.SieveFiltering(script: sieve,
                                                         before: sieveBefore.map(absolutePath), after: sieveAfter.map(absolutePath),
-                                                        createFolders: sieveCreateFolders)
+                                                        createFolders: sieveCreateFolders, relay: relay)
     }
 
     /// The users, if given: the users file read and parsed, or the users table's lookup (not

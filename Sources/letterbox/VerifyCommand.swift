@@ -71,16 +71,18 @@ struct VerifyCommand: AsyncParsableCommand {
         var named: [MaildirKey: Set<String>] = [:]
         for (index, file) in files.enumerated() {
             progress.show(index + 1, every: 1_000) { "rows checked: \($0) of \(files.count)" }
-            let maildir = file.maildir
-            let key = MaildirKey(maildir)
-            if states[key] == nil { states[key] = Maildir(path: maildir).messageStates() }
             let base = MessageFileName(file.file).base
-            named[key, default: []].insert(base)
-            switch states[key]?[base] {
-            case nil: report.missing.append("\(file.id) \(file.recipient) \(maildir)/new/\(file.file)")
-            case .wrongSize(let expected, let actual)?:
-                report.damaged.append("\(file.id) \(file.recipient) \(maildir): \(base) has \(actual) octets, S=\(expected)")
-            case .intact?: break
+            // The file, and its other links when Sieve stored it in several folders.
+            for maildir in [file.maildir] + file.copies {
+                let key = MaildirKey(maildir)
+                if states[key] == nil { states[key] = Maildir(path: maildir).messageStates() }
+                named[key, default: []].insert(base)
+                switch states[key]?[base] {
+                case nil: report.missing.append("\(file.id) \(file.recipient) \(maildir)/new/\(file.file)")
+                case .wrongSize(let expected, let actual)?:
+                    report.damaged.append("\(file.id) \(file.recipient) \(maildir): \(base) has \(actual) octets, S=\(expected)")
+                case .intact?: break
+                }
             }
         }
         let root = mailRoot ?? data.resolvedDataDir + "/mail"

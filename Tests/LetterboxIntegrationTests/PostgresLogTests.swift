@@ -104,8 +104,8 @@ struct PostgresLogTests {
             let (a, b) = try await (first, second)
             defer { a.stop(); b.stop() }
             let migrations = try await server.psql("SELECT COUNT(*) FROM letterbox_migrations")
-            // Each migration once (v1, v3, v4: SQLite's v2 has no PostgreSQL counterpart).
-            #expect(migrations.output.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "\(migrations.output)")
+            // Each migration once (v1, v3, v4, v5: SQLite's v2 has no PostgreSQL counterpart).
+            #expect(migrations.output.trimmingCharacters(in: .whitespacesAndNewlines) == "4", "\(migrations.output)")
             #expect(try await a.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
             #expect(try await b.send(id: "shared@pg.test", to: ["bob@x.test"]).map(\.code) == [250])
             let rows = try await Self.listed(server.url, ["--message-id", "<shared@pg.test>"])
@@ -127,6 +127,33 @@ struct PostgresLogTests {
             #expect(!listed.output.contains("USAGE"), "\(listed.output)")
             let empty = try await runProcess(letterboxExecutable(), ["deliveries", "list", "--database", server.url])
             #expect(empty.status != 0 && empty.output.contains("is not a letterbox delivery log"), "\(empty.output)")
+        }
+    }
+
+    @Test("Sieve's vacation memory on PostgreSQL: letterbox deliver answers a sender once per :days, the row in sieve_responses")
+    func vacationMemory() async throws {
+        try await withServer { address, recorder, _ in
+            try await PostgresServer.with { server, directory in
+                try "require \"vacation\";\nvacation :days 3 \"Away.\";\n".write(toFile: directory + "/away.sieve", atomically: true,
+                                                                                     encoding: .utf8)
+                for id in ["v1", "v2"] {
+                    let delivered = try await runProcess(letterboxExecutable(), [
+                        "deliver", "--data-dir", directory + "/data", "--database", server.url, "--hostname", "mx.test",
+                        "--sender", "s@y.test", "--recipient", "c@x.test", "--sieve-before", directory + "/away.sieve",
+                        "--sieve-relay", "127.0.0.1:\(address.port!)",
+                    ], input: "To: c@x.test\nMessage-ID: <\(id)@pg.test>\nSubject: \(id)\n\nbody\n")
+                    #expect(delivered.status == 0, "\(delivered.output)")
+                }
+                #expect(recorder.messages.map(\.recipients) == [[Address("s@y.test")!]])
+                #expect(recorder.messages.first?.from == .null)
+                let rows = try await Self.listed(server.url, ["--recipient", "c@x.test"])
+                #expect(Set(rows.compactMap { $0["sieve"] as? String }) == [
+                    "keep (implicit); vacation to s@y.test",
+                    "keep (implicit); vacation to s@y.test not sent (answered within 3 days)",
+                ], "\(rows)")
+                let memory = try await server.psql("SELECT recipient || '|' || kind || '|' || address FROM sieve_responses")
+                #expect(memory.output.contains("c@x.test|vacation|s@y.test"), "\(memory.output)")
+            }
         }
     }
 }

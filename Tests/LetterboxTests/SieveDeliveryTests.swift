@@ -66,6 +66,13 @@ struct SieveDeliveryTests {
             let id = try #require(row("alice")?["id"] as? Int)
             let shown = try await agent.letterbox(["deliveries", "show", String(id)])
             #expect(shown.output.contains("sieve               fileinto Reports flags \\Seen; keep"))
+
+            // verify knows both of alice's links: nothing unlogged; one taken away is missing.
+            let verified = try await agent.letterbox(["deliveries", "verify", "--strict"])
+            #expect(verified.status == 0 && verified.output.contains("unlogged: 0") && verified.output.contains("missing: 0"), "\(verified.output)")
+            try FileManager.default.removeItem(atPath: mail + "/x.test/alice/.Reports/cur/" + reports[0])
+            let missing = try await agent.letterbox(["deliveries", "verify", "--json"])
+            #expect(missing.status != 0 && missing.output.contains("x.test/alice/.Reports"), "\(missing.output)")
         }
     }
 

@@ -5,8 +5,10 @@ import Synchronization
 /// Where a recipient's Sieve scripts are (`--sieve` with `%u`, `%d`, `%n`, relative to the mail
 /// root unless absolute; `--sieve-before` and `--sieve-after` for every user, as Pigeonhole's
 /// `sieve_before` and `sieve_after`), and their compiled programs: a script is compiled once and
-/// again only when its file changes (another inode, size or modification time), so a delivery
-/// costs one `stat` per script.
+/// again only when its file changes (another inode, size or modification time). Whether it
+/// changed (or appeared, or went) is looked at with `stat` at most once per
+/// ``Settings/recheckInterval`` (a second): a busy user's deliveries cost no system call, and a
+/// saved script takes effect within that second.
 final class SieveScripts: Sendable {
     /// Where the scripts are.
     struct Settings: Sendable, Hashable {
@@ -18,6 +20,8 @@ final class SieveScripts: Sendable {
         var after: [String] = []
         /// What a relative template is relative to.
         var mailRoot: String
+        /// How long a script's file is taken to be unchanged after it was looked at.
+        var recheckInterval: Duration = .seconds(1)
     }
 
     /// One script, as found.
@@ -46,8 +50,15 @@ final class SieveScripts: Sendable {
         var modifiedNanoseconds: Int
     }
 
+    /// What was found at a path, and when it was looked at.
+    private struct Entry {
+        /// The file's version and its program; `nil`: there was no file.
+        var found: (identity: Identity, loaded: Loaded)?
+        var checked: ContinuousClock.Instant
+    }
+
     let settings: Settings
-    private let cache = Mutex<[String: (identity: Identity, loaded: Loaded)]>([:])
+    private let cache = Mutex<[String: Entry]>([:])
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -75,15 +86,24 @@ final class SieveScripts: Sendable {
     /// The script at `path`, compiled (from the cache when the file has not changed); `nil` when
     /// there is no such file.
     func load(_ path: String) -> Script? {
+        let now = ContinuousClock.now
+        let cached = cache.withLock { $0[path] }
+        if let cached, now - cached.checked < settings.recheckInterval {
+            return cached.found.map { Script(path: path, loaded: $0.loaded) }
+        }
         var status = stat()
         guard stat(path, &status) == 0 else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == ENOENT || errno == ENOTDIR {
+                cache.withLock { $0[path] = Entry(found: nil, checked: now) }
+                return nil
+            }
             return Script(path: path, loaded: .unreadable(String(cString: strerror(errno))))
         }
         let identity = Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
                                 modified: Int(status.st_mtim.tv_sec), modifiedNanoseconds: Int(status.st_mtim.tv_nsec))
-        if let cached = cache.withLock({ $0[path] }), cached.identity == identity {
-            return Script(path: path, loaded: cached.loaded)
+        if let found = cached?.found, found.identity == identity {
+            cache.withLock { $0[path] = Entry(found: found, checked: now) }
+            return Script(path: path, loaded: found.loaded)
         }
         let loaded: Loaded
         if let data = FileManager.default.contents(atPath: path) {
@@ -97,7 +117,7 @@ final class SieveScripts: Sendable {
         }
         // An unreadable file is looked at again next time rather than remembered.
         if case .unreadable = loaded { return Script(path: path, loaded: loaded) }
-        cache.withLock { $0[path] = (identity, loaded) }
+        cache.withLock { $0[path] = Entry(found: (identity, loaded), checked: now) }
         return Script(path: path, loaded: loaded)
     }
 }

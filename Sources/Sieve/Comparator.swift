@@ -86,23 +86,41 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
         let needle = self.key(key)
         if needle.isEmpty { return true }
         guard folded.count >= needle.count else { return false }
-        // Boyer–Moore–Horspool: on a mismatch, skip by how far the octet under the needle's
-        // last position is from the needle's end (most of a body is passed over in strides).
-        var skip = [Int](repeating: needle.count, count: 256)
-        for index in 0..<(needle.count - 1) { skip[Int(needle[index])] = needle.count - 1 - index }
+        // The needle's rarest octet is looked for with memchr(3), which scans many octets at
+        // once; each place it is found is a candidate, compared whole. In text the rarest
+        // letter of a word seldom occurs, so few candidates are compared.
+        let anchor = Self.rarestPosition(needle)
+        let octet = Int32(needle[anchor])
         return folded.withUnsafeBufferPointer { haystack in
             needle.withUnsafeBufferPointer { needle in
-                let last = needle.count - 1
+                let base = haystack.baseAddress!
+                let lastStart = haystack.count - needle.count
                 var start = 0
-                while start <= haystack.count - needle.count {
-                    let octet = haystack[start + last]
-                    if octet == needle[last], memcmp(haystack.baseAddress! + start, needle.baseAddress!, last) == 0 { return true }
-                    start += skip[Int(octet)]
+                while start <= lastStart {
+                    // The anchor of a match starting anywhere from `start` to `lastStart`.
+                    guard let found = memchr(base + start + anchor, octet, lastStart - start + 1) else { return false }
+                    let candidate = base.distance(to: found.assumingMemoryBound(to: UInt8.self)) - anchor
+                    if memcmp(base + candidate, needle.baseAddress!, needle.count) == 0 { return true }
+                    start = candidate + 1
                 }
                 return false
             }
         }
     }
+
+    /// Where in `needle` its least common octet is, by how often octets occur in English text
+    /// (letters from the rarest up; anything else counts as rarer than every letter).
+    static func rarestPosition(_ needle: [UInt8]) -> Int {
+        var best = 0, bestRank = Int.max
+        for (index, octet) in needle.enumerated() {
+            let rank = letterFrequency.firstIndex(of: fold(octet)).map { $0 + 1 } ?? 0
+            if rank < bestRank { best = index; bestRank = rank }
+        }
+        return best
+    }
+
+    /// Lower-case letters from the rarest to the most common in English text.
+    private static let letterFrequency = Array("zqxjkvbpygfwmucldrhsnioate ".utf8)
 
     /// Whether `value` contains `key` (RFC 5228 §2.7.1 `:contains`).
     func contains(_ value: String, _ key: String) -> Bool {
@@ -132,6 +150,8 @@ public enum Comparator: String, Hashable, Sendable, CaseIterable {
     /// quoting the next; RFC 5228 §2.7.1 `:matches`), and what each wildcard matched (for the
     /// match variables of RFC 5229 §3.2).
     func matches(_ value: String, pattern: String) -> [String]? {
+        // "*" matches anything, whole (the usual pattern of a test that only captures).
+        if pattern == "*" { return [value] }
         // Characters, not octets: `?` is one character (RFC 5228 §2.7.1).
         let text = Array(value.unicodeScalars)
         enum Piece { case literal(Unicode.Scalar), any, one }

@@ -34,6 +34,16 @@ extension Interpreter {
         case .address(let part, let match, let headers, let keys, let index):
             var values: [String] = []
             for name in fieldNames(headers) {
+                // Without :index, one field name's part values are the same for every test.
+                if index == nil, let cached = addressPartCache[AddressPartKey(name: name, part: part)] {
+                    values += cached
+                    continue
+                }
+                var found: [String] = []
+                defer {
+                    if index == nil { addressPartCache[AddressPartKey(name: name, part: part)] = found }
+                    values += found
+                }
                 let parsed: [(field: String, addresses: [String])]
                 if let cached = addressCache[name] {
                     parsed = cached
@@ -47,9 +57,9 @@ extension Interpreter {
                 for (field, addresses) in Self.select(parsed, index) {
                     // A field left with no address at all (an empty group, or not an address
                     // list) is compared whole by :all, as Pigeonhole does, and has no other part.
-                    if addresses.isEmpty && part == .all && !field.isEmpty { values.append(field); continue }
+                    if addresses.isEmpty && part == .all && !field.isEmpty { found.append(field); continue }
                     for address in addresses {
-                        if let value = Addresses.part(part, of: address, separator: environment.subaddressSeparator) { values.append(value) }
+                        if let value = Addresses.part(part, of: address, separator: environment.subaddressSeparator) { found.append(value) }
                     }
                 }
             }

@@ -36,6 +36,14 @@ struct Interpreter {
     /// Each field's raw value and addresses (valid ones only), by lower-cased field name, made
     /// once.
     var addressCache: [String: [(field: String, addresses: [String])]] = [:]
+    /// The values of one address part of the fields with one name, made once.
+    var addressPartCache: [AddressPartKey: [String]] = [:]
+
+    /// A field name and an address part.
+    struct AddressPartKey: Hashable {
+        var name: String
+        var part: AddressPart
+    }
 
     /// Pigeonhole's limits: sieve_max_actions 32, sieve_max_redirects 4; values of variables at
     /// most 4,000 octets.

@@ -26,46 +26,70 @@ public struct SieveMessage: Sendable {
     /// Splits `octets` into header fields and body; header lines end with CRLF or LF.
     public init(_ octets: [UInt8], envelopeFrom: String, envelopeTo: String) {
         var fields: [Field] = []
-        var index = 0
         var bodyStart = octets.count
-        var current: (name: String, value: [UInt8])?
-        func finish() {
-            guard let field = current else { return }
-            var value = field.value
-            while let last = value.last, last == 0x20 || last == 0x09 { value.removeLast() }
-            var start = 0
-            while start < value.count, value[start] == 0x20 || value[start] == 0x09 { start += 1 }
-            fields.append(Field(name: field.name, value: String(decoding: value[start...], as: UTF8.self), key: field.name.lowercased()))
-            current = nil
-        }
-        while index < octets.count {
-            var end = index
-            while end < octets.count, octets[end] != 0x0A { end += 1 }
-            var line = octets[index..<end]
-            if line.last == 0x0D { line = line.dropLast() }
-            let next = min(end + 1, octets.count)
-            if line.isEmpty {
-                bodyStart = next
-                break
+        octets.withUnsafeBufferPointer { octets in
+            // The field being read: its name, key, and its value as the range of its first line,
+            // plus the octets of continuation lines when it is folded (rare).
+            var current: (name: String, key: String, first: Range<Int>, folded: [UInt8]?)?
+            func isBlank(_ octet: UInt8) -> Bool { octet == 0x20 || octet == 0x09 }
+            func finish() {
+                guard let field = current else { return }
+                current = nil
+                let value: String
+                if var folded = field.folded {
+                    while let last = folded.last, isBlank(last) { folded.removeLast() }
+                    let start = folded.firstIndex { !isBlank($0) } ?? folded.count
+                    value = String(decoding: folded[start...], as: UTF8.self)
+                } else {
+                    var lower = field.first.lowerBound, upper = field.first.upperBound
+                    while lower < upper, isBlank(octets[lower]) { lower += 1 }
+                    while upper > lower, isBlank(octets[upper - 1]) { upper -= 1 }
+                    value = String(decoding: UnsafeBufferPointer(rebasing: octets[lower..<upper]), as: UTF8.self)
+                }
+                fields.append(Field(name: field.name, value: value, key: field.key))
             }
-            if line.first == 0x20 || line.first == 0x09 {
-                // Unfolding: the CRLF goes, the white space stays (RFC 5322 §2.2.3).
-                current?.value += line
-            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                finish()
-                var name = Array(line[line.startIndex..<colon])
-                while let last = name.last, last == 0x20 || last == 0x09 { name.removeLast() }
-                current = (String(decoding: name, as: UTF8.self), Array(line[(colon + 1)...]))
-            } else {
-                // Not a header line: the header ends here, and this line starts the body.
-                finish()
-                bodyStart = index
-                break
+            var index = 0
+            while index < octets.count {
+                var end = index
+                while end < octets.count, octets[end] != 0x0A { end += 1 }
+                var lineEnd = end
+                if lineEnd > index, octets[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                let next = min(end + 1, octets.count)
+                if lineEnd == index {
+                    bodyStart = next
+                    break
+                }
+                if isBlank(octets[index]) {
+                    // Unfolding: the CRLF goes, the white space stays (RFC 5322 §2.2.3).
+                    if let field = current {
+                        var folded = field.folded ?? Array(octets[field.first])
+                        folded += octets[index..<lineEnd]
+                        current?.folded = folded
+                    }
+                } else if let colon = octets[index..<lineEnd].firstIndex(of: UInt8(ascii: ":")) {
+                    finish()
+                    var nameEnd = colon
+                    while nameEnd > index, isBlank(octets[nameEnd - 1]) { nameEnd -= 1 }
+                    let name = UnsafeBufferPointer(rebasing: octets[index..<nameEnd])
+                    // The key: ASCII letters lower-cased (a field name is printable ASCII).
+                    let key = String(unsafeUninitializedCapacity: name.count) { buffer in
+                        for (offset, octet) in name.enumerated() {
+                            buffer[offset] = octet >= 0x41 && octet <= 0x5A ? octet | 0x20 : octet
+                        }
+                        return name.count
+                    }
+                    current = (String(decoding: name, as: UTF8.self), key, (colon + 1)..<lineEnd, nil)
+                } else {
+                    // Not a header line: the header ends here, and this line starts the body.
+                    finish()
+                    bodyStart = index
+                    break
+                }
+                index = next
+                if index == octets.count { bodyStart = octets.count }
             }
-            index = next
-            if index == octets.count { bodyStart = octets.count }
+            finish()
         }
-        finish()
         self.fields = fields
         self.body = bodyStart < octets.count ? Array(octets[bodyStart...]) : []
         self.size = octets.count

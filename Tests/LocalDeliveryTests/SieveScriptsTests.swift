@@ -40,7 +40,7 @@ struct SieveScriptsTests {
     func cache() async throws {
         try await withTemporaryDirectory { root in
             let path = root + "/user.sieve"
-            let scripts = SieveScripts(SieveScripts.Settings(template: path, mailRoot: root))
+            let scripts = SieveScripts(SieveScripts.Settings(template: path, mailRoot: root, recheckInterval: .zero))
             try "require \"fileinto\"; fileinto \"One\";".write(toFile: path, atomically: false, encoding: .utf8)
             #expect(Self.folders(scripts.load(path)) == ["One"])
             #expect(Self.folders(scripts.load(path)) == ["One"])
@@ -52,6 +52,23 @@ struct SieveScriptsTests {
             guard case .broken(let errors)? = scripts.load(path)?.loaded else { Issue.record("not broken"); return }
             #expect(errors.errors.first?.position.line == 2)
             #expect(scripts.load(root + "/none.sieve") == nil)
+        }
+    }
+
+    @Test("a file is looked at again only after the recheck interval: a script saved within it, or one that appears, waits for it")
+    func recheckInterval() async throws {
+        try await withTemporaryDirectory { root in
+            let path = root + "/user.sieve"
+            let scripts = SieveScripts(SieveScripts.Settings(template: path, mailRoot: root, recheckInterval: .seconds(1)))
+            #expect(scripts.load(path) == nil)
+            try "require \"fileinto\"; fileinto \"One\";".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(scripts.load(path) == nil)   // absent a moment ago
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(Self.folders(scripts.load(path)) == ["One"])
+            try "require \"fileinto\"; fileinto \"Two\";".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(Self.folders(scripts.load(path)) == ["One"])
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(Self.folders(scripts.load(path)) == ["Two"])
         }
     }
 }

@@ -48,8 +48,16 @@ public enum SyncOrder: String, Sendable, Hashable, CaseIterable {
 /// ordered journal commit the argument above rests on, so a file system with it gets the
 /// portable order: it is read from the superblock when the block device is readable (root),
 /// and otherwise seen in the kernel's fast-commit statistics (`/proc/fs/ext4/<device>/fc_info`)
-/// as soon as any sync on that file system used or tried one. Anything else (no journal, XFS,
-/// btrfs, tmpfs, NFS, FUSE, an unreadable `/proc`) is taken as not ordering.
+/// as soon as any sync on that file system used or tried one.
+///
+/// XFS with its internal log orders them too: the write-back allocates the file's extents in a
+/// transaction and sets its on-disk size in another at I/O completion, before the pages leave
+/// writeback; the link is a later transaction; `new/`'s fsync forces the log up to it, and a
+/// log force writes the whole checkpoint holding it, earlier transactions first, starting with
+/// a cache flush and ending with a FUA commit record, so the data the device acknowledged
+/// before the link is durable with it and recovery never replays the link without the size.
+/// An external log (`logdev=`) or `nobarrier` gets the portable order. Anything else (no
+/// journal, btrfs, tmpfs, NFS, FUSE, an unreadable `/proc`) is taken as not ordering.
 ///
 /// A finding belongs to one mount (its unique id, from `statx`, Linux 6.8 and later): a file
 /// system unmounted and mounted again — without its journal, with other options — is looked
@@ -130,6 +138,7 @@ public enum FileSystemOrdering {
             return Finding(ordersDataBeforeLinks: false, type: "unknown", reason: "device \(number) not in /proc/self/mountinfo")
         }
         let type = String(fields[dash + 1])
+        if type == "xfs" { return inspectXFS(options: fields[dash + 3].split(separator: ",").map(String.init)) }
         guard type == "ext4" || type == "ext3" else {
             return Finding(ordersDataBeforeLinks: false, type: type, reason: "not known to order data before links")
         }
@@ -152,6 +161,18 @@ public enum FileSystemOrdering {
         }
         let mode = options.contains("data=journal") ? "data=journal" : "data=ordered"
         return Finding(ordersDataBeforeLinks: true, type: type, reason: "journal on \(name), \(mode)")
+    }
+
+    /// XFS orders data before links when its log is internal (no `logdev=`) and it is mounted
+    /// with barriers (Linux removed `nobarrier` in 4.19; older kernels show it here).
+    static func inspectXFS(options: [String]) -> Finding {
+        if let external = options.first(where: { $0.hasPrefix("logdev=") }) {
+            return Finding(ordersDataBeforeLinks: false, type: "xfs", reason: "external log (\(external))")
+        }
+        if options.contains("nobarrier") {
+            return Finding(ordersDataBeforeLinks: false, type: "xfs", reason: "mounted with nobarrier")
+        }
+        return Finding(ordersDataBeforeLinks: true, type: "xfs", reason: "internal log")
     }
 
     /// Whether the ext4 file system on the block device `name` has the `fast_commit` feature:

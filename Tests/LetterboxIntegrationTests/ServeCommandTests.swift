@@ -588,9 +588,10 @@ struct DurabilityOrderTests {
         }
     }
 
-    @Test("on ext4 with a journal: the spool's data written back before its link, then both recipients' new/ synced at once, then the 250; the file not synced (strace)")
-    func writeBackBeforeLink() async throws {
-        try await ScratchFileSystem.with { mountPoint in
+    @Test("on ext4 with a journal, and on XFS: the spool's data written back before its link, then both recipients' new/ synced at once, then the 250; the file not synced (strace)",
+          arguments: ["ext4", "xfs"])
+    func writeBackBeforeLink(type: String) async throws {
+        try await ScratchFileSystem.with(type: type) { mountPoint in
             let events = try await Self.trace(in: mountPoint, [])
             let replies = Self.perReply(events)
             #expect(replies.count == 6)

@@ -2,9 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// What `serve` says about the mail root's file system, on ext4 file systems of the test's own
-/// (root, loop devices).
-@Suite("letterbox serve on a scratch ext4", .timeLimit(.minutes(2)))
+/// What `serve` says about the mail root's file system, on ext4 and XFS file systems of the
+/// test's own (root, loop devices).
+@Suite("letterbox serve on a scratch ext4 or XFS", .timeLimit(.minutes(2)))
 struct SyncOrderAnnouncementTests {
     @Test("--fsync: the order of syncs the mail root's file system allows is announced; portable forces the file's fsync first; a bad value is refused")
     func fsyncOrder() async throws {
@@ -22,6 +22,14 @@ struct SyncOrderAnnouncementTests {
             let agent = try await AgentProcess.start(in: mountPoint + "/data")
             let line = try await agent.waitForOutput("mail root")
             #expect(line.contains("no internal journal running: file fsynced before the link"), "\(line)")
+            _ = await agent.stopAndWait()
+        }
+        // XFS with its internal log orders data before links as well (see FileSystemOrdering).
+        try await ScratchFileSystem.with(type: "xfs") { mountPoint in
+            let agent = try await AgentProcess.start(in: mountPoint + "/data")
+            let line = try await agent.waitForOutput("mail root")
+            #expect(line.contains("xfs: internal log") && line.contains("data written back before the link, durable with new/"), "\(line)")
+            #expect(try await agent.rcptCodes(["bob@x.test"]) == [250])
             _ = await agent.stopAndWait()
         }
         try await withTemporaryDirectory { directory in

@@ -78,6 +78,39 @@ struct SyncOrderTests {
         }
     }
 
+    @Test("XFS with its internal log: ordered; with an external log (logdev=): not")
+    func xfs() async throws {
+        try await ScratchFileSystem.with(type: "xfs") { mountPoint in
+            let finding = FileSystemOrdering.finding(forPath: mountPoint)
+            #expect(finding.ordersDataBeforeLinks, "\(finding)")
+            #expect(finding.type == "xfs" && finding.reason == "internal log")
+        }
+        // The log on a device of its own: a second image behind a loop device.
+        try await withTemporaryDirectory { directory in
+            let losetup = try External.require("losetup")
+            let logImage = directory + "/log.img"
+            guard FileManager.default.createFile(atPath: logImage, contents: nil), truncate(logImage, 80 << 20) == 0 else {
+                Issue.record("could not make \(logImage)")
+                return
+            }
+            let attached = try await runProcess(losetup, ["--find", "--show", logImage])
+            guard attached.status == 0 else { try External.unavailable("losetup failed: \(attached.output)") }
+            let logDevice = attached.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            do {
+                try await ScratchFileSystem.with(type: "xfs", mkfsOptions: ["-l", "logdev=\(logDevice),size=64m"],
+                                                 mountOptions: ["logdev=\(logDevice)"]) { mountPoint in
+                    let finding = FileSystemOrdering.finding(forPath: mountPoint)
+                    #expect(!finding.ordersDataBeforeLinks, "\(finding)")
+                    #expect(finding.reason.hasPrefix("external log"), "\(finding)")
+                }
+            } catch {
+                _ = try? await runProcess(losetup, ["-d", logDevice])
+                throw error
+            }
+            _ = try await runProcess(losetup, ["-d", logDevice])
+        }
+    }
+
     @Test("tmpfs and a path that does not exist: not ordered")
     func otherFileSystems() throws {
         if FileManager.default.fileExists(atPath: "/dev/shm") {

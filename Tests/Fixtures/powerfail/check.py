@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Power-failure check: every 250 is durable at the disk flush that came after it.
 
-    check.py LETTERBOX WORKDIR [MESSAGES] [SESSIONS] [log-elsewhere] [operator]
+    check.py LETTERBOX WORKDIR [MESSAGES] [SESSIONS] [log-elsewhere] [operator] [xfs]
 
-Runs `LETTERBOX serve` on a fresh ext4 (the default format, with its journal) over a loop
+Runs `LETTERBOX serve` on a fresh ext4 (the default format, with its journal) — or, with `xfs`,
+a fresh XFS (its default format: an internal log) — over a loop
 device whose backing file is served by recorder.py (FUSE), which records every write and every
 cache flush the file system sends, in the order it serves them. A client delivers MESSAGES
 (each to two recipients) over SESSIONS connections and, on every 250, reads how many flushes
 the disk has had by then. Afterwards the disk is rebuilt from zeros, write by write, and at
 every flush count a 250 was answered with, a copy of the disk as it was then — what a power
-failure right after that flush would have left — is mounted (ext4 replays its journal) and
+failure right after that flush would have left — is mounted (ext4 replays its journal, XFS its
+log) and
 checked: every delivery acknowledged by then is in its recipient's new/ and whole; no file in
 any new/ is partial or damaged; the log has a delivered row for each (unless `log-elsewhere`:
 the log then goes to a tmpfs, so that its syncs commit nothing on the recorded disk and what
@@ -219,7 +221,9 @@ def main():
     # on the recorded disk, and what makes the Maildirs durable is checked alone.
     log_elsewhere = "log-elsewhere" in sys.argv[5:]
     with_operator = "operator" in sys.argv[5:]
-    size = 64 << 20
+    xfs = "xfs" in sys.argv[5:]
+    # XFS takes nothing under 300 MB; the image is sparse, and only what is written is recorded.
+    size = (320 if xfs else 64) << 20
     os.makedirs(work, exist_ok=True)
     image, log, fuse_mount, fs = (os.path.join(work, name) for name in ("backing.img", "writes.log", "fuse", "fs"))
     for directory in (fuse_mount, fs):
@@ -234,7 +238,10 @@ def main():
     try:
         wait_for(lambda: os.path.exists(os.path.join(fuse_mount, "disk")), 10, "the recording file system")
         loop = run("losetup", "--find", "--show", os.path.join(fuse_mount, "disk"))
-        run("mkfs.ext4", "-q", "-F", loop)
+        if xfs:
+            run("mkfs.xfs", "-q", "-f", loop)
+        else:
+            run("mkfs.ext4", "-q", "-F", loop)
         run("mount", loop, fs)
         socket_path = os.path.join(work, "lmtp.sock")
         agent = subprocess.Popen([letterbox, "serve", "--data-dir", os.path.join(fs, "data"), "--socket", socket_path,

@@ -24,6 +24,13 @@ struct Linker: Sendable {
     func link(_ recipients: inout [Recipient]) {
         for index in recipients.indices where recipients[index].isPending {
             let started = Date()
+            // Nothing to store: the scripts discarded it, and only sent something (a redirect,
+            // or a vacation reply).
+            guard !recipients[index].destinations.isEmpty else {
+                let redirected = recipients[index].sends.contains { if case .redirect = $0 { true } else { false } }
+                recipients[index].outcome = redirected ? .redirected : .discarded
+                continue
+            }
             recipients[index].outcome = link(recipients[index].target, to: recipients[index].destinations)
             recipients[index].duration = Date().timeIntervalSince(started)
         }
@@ -78,10 +85,8 @@ struct Linker: Sendable {
     }
 
     /// The quota check and the links of one recipient into each of its destinations; no
-    /// directory is synced yet. One link that fails takes back those made before it. A
-    /// recipient with no destination (its scripts only redirected the message) is redirected.
+    /// directory is synced yet. One link that fails takes back those made before it.
     private func link(_ target: DeliveryTarget, to destinations: [Recipient.Destination]) -> Recipient.Outcome {
-        guard !destinations.isEmpty else { return .redirected }
         do {
             guard try Self.fits(spooled.size * destinations.count, target) else {
                 return .failed(DeliveryReplies.overQuota(target.address, quotaTempfail: configuration.quotaTempfail))

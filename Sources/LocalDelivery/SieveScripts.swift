@@ -59,6 +59,9 @@ final class SieveScripts: Sendable {
 
     let settings: Settings
     private let cache = Mutex<[String: Entry]>([:])
+    /// Past this many paths, those found missing longer ago than the recheck interval are
+    /// forgotten when another is added (a site with many users without a script).
+    static let forgetMissingAbove = 4096
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -94,7 +97,13 @@ final class SieveScripts: Sendable {
         var status = stat()
         guard stat(path, &status) == 0 else {
             if errno == ENOENT || errno == ENOTDIR {
-                cache.withLock { $0[path] = Entry(found: nil, checked: now) }
+                let interval = settings.recheckInterval
+                cache.withLock { cache in
+                    if cache[path] == nil, cache.count >= Self.forgetMissingAbove {
+                        cache = cache.filter { $0.value.found != nil || now - $0.value.checked < interval }
+                    }
+                    cache[path] = Entry(found: nil, checked: now)
+                }
                 return nil
             }
             return Script(path: path, loaded: .unreadable(String(cString: strerror(errno))))

@@ -29,6 +29,14 @@ struct SieveSubmission {
     /// How much of the spooled file is read and sent at a time.
     static let chunkSize = 256 * 1024
 
+    /// The client's settings for the relay: a local MTA answers at once, so each step may take
+    /// 30 seconds (connecting 10), as Pigeonhole's `submission_timeout`, well within the time
+    /// the MTA waits for this delivery's replies (Postfix's `lmtp_data_done_timeout`, 600 s).
+    var relayConfiguration: Client.Configuration {
+        Client.Configuration(localName: backend.configuration.hostname, connectTimeout: .seconds(10),
+                             commandTimeout: .seconds(30), submissionTimeout: .seconds(30))
+    }
+
     /// Sends every pending recipient's messages, in its scripts' order, and notes each in its
     /// log summary.
     func send(_ draft: inout TransactionDraft, message: SpooledMessage) async {
@@ -75,8 +83,7 @@ struct SieveSubmission {
         }) {
             return "redirect to \(address) (sent before)"
         }
-        let client = try await Client.connect(to: .tcp(host: relay.host, port: relay.port),
-                                              configuration: Client.Configuration(localName: backend.configuration.hostname))
+        let client = try await Client.connect(to: .tcp(host: relay.host, port: relay.port), configuration: relayConfiguration)
         do {
             let (writer, _) = try await client.beginMessage(from: sender, to: [to], transfer: .data)
             try await writer.write(redirectHeader(for: target))
@@ -136,8 +143,7 @@ struct SieveSubmission {
             }
             let octets = VacationMessage(reply: reply, recipient: target.address, inReplyTo: messageID,
                                          hostname: backend.configuration.hostname).encoded()
-            try await Client.sendMail(to: .tcp(host: relay.host, port: relay.port),
-                                      configuration: Client.Configuration(localName: backend.configuration.hostname),
+            try await Client.sendMail(to: .tcp(host: relay.host, port: relay.port), configuration: relayConfiguration,
                                       tls: .disabled, from: .null, to: [to], message: ByteBuffer(bytes: octets))
         } catch {
             backend.logger.error("Sieve vacation reply not sent: \(Self.describe(error))",

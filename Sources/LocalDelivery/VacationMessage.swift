@@ -23,14 +23,16 @@ struct VacationMessage {
         func field(_ name: String, _ value: String) {
             octets.append(contentsOf: "\(name): \(value)\r\n".utf8)
         }
-        field("From", reply.from ?? "<\(recipient)>")
+        // The script's :from only when it is one printable line (no field can be slipped in).
+        let from = reply.from.flatMap { $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? $0 : nil }
+        field("From", from ?? "<\(recipient)>")
         field("To", "<\(reply.to)>")
         field("Subject", Self.encodedWord(reply.subject))
         octets.append(contentsOf: "Date: ".utf8)
         Timestamp.appendRFC5322(date, to: &octets)
         octets.append(contentsOf: "\r\n".utf8)
         field("Message-ID", "<vacation.\(UUID().uuidString.lowercased())@\(hostname)>")
-        if let inReplyTo {
+        if let inReplyTo, inReplyTo.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) {
             field("In-Reply-To", inReplyTo)
             field("References", inReplyTo)
         }

@@ -120,6 +120,15 @@ struct SieveRelayTests {
                                                                        "SELECT recipient, kind, address FROM sieve_responses ORDER BY kind"])
                 #expect(memory.status == 0)
                 #expect(memory.output == "alice@x.test|redirect|fwd@elsewhere.test\nbob@x.test|redirect|b2@elsewhere.test\ncarol@x.test|vacation|s@y.test\n")
+
+                // Discarded, with a vacation reply: nothing stored, the reply sent, the row says both.
+                try Self.script(mail, "erin", "require \"vacation\";\nvacation \"Gone.\";\ndiscard;\n")
+                #expect(try await Self.send(agent, id: "m3", to: ["erin"]).map(\.code) == [250])
+                #expect(recorder.messages.filter { $0.recipients == [Address("s@y.test")!] && $0.body.contains("Gone.") }.count == 1)
+                #expect(agent.newFiles("x.test/erin").isEmpty)
+                let erin = try await Self.rows(agent).first { $0["recipient"] as? String == "erin@x.test" }
+                #expect(erin?["sieve"] as? String == "discard; vacation to s@y.test", "\(String(describing: erin))")
+                #expect((erin?["text"] as? String)?.hasSuffix("discarded by Sieve") == true)
             }
         }
     }

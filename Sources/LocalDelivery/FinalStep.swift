@@ -35,8 +35,9 @@ struct FinalStep: Sendable {
         case notSpooled(TransactionDraft)
         /// Linked and logged (or taken back): every recipient's outcome is final.
         case finished(TransactionDraft)
-        /// Spooled and synced, duplicates found, but recipients' Sieve scripts have messages to
-        /// send first (``SieveSubmission``); ``link(_:gathers:)`` finishes it afterwards.
+        /// Spooled and synced, duplicates found, not linked yet: what ``prepare(_:)`` gives;
+        /// ``run(_:)`` gives it only when recipients' Sieve scripts have messages to send first
+        /// (``SieveSubmission``), and ``link(_:gathers:)`` finishes it afterwards.
         case sending(Spooled)
     }
 

@@ -103,7 +103,8 @@ struct MessageDelivery {
             // The scripts' messages go out first: a recipient whose redirect fails is not
             // linked, and is told to retry. This delivery no longer gathers with others: it
             // has left them (FinalStep.run) and links alone.
-            let submission = SieveSubmission(backend: backend, trace: header, messageID: scanner.messageID)
+            let submission = SieveSubmission(backend: backend, trace: header, messageID: scanner.messageID,
+                                             references: scanner.values(of: "references", first: true).first)
             await submission.send(&spooled.draft, message: spooled.message)
             let sent = spooled
             outcome = try await backend.pool.runIfActive { step.link(sent, gathers: false) }

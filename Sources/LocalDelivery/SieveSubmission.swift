@@ -25,6 +25,9 @@ struct SieveSubmission {
     let trace: [UInt8]
     /// The message's Message-ID, when it has one.
     let messageID: String?
+    /// The message's References field, when it has one (a vacation reply's References go on
+    /// from it, RFC 3834 §3.1.5).
+    let references: String?
 
     /// How much of the spooled file is read and sent at a time.
     static let chunkSize = 256 * 1024
@@ -141,7 +144,7 @@ struct SieveSubmission {
             }) {
                 return "vacation to \(reply.to) not sent (answered within \(Self.period(reply.seconds)))"
             }
-            let octets = VacationMessage(reply: reply, recipient: target.address, inReplyTo: messageID,
+            let octets = VacationMessage(reply: reply, recipient: target.address, inReplyTo: messageID, references: references,
                                          hostname: backend.configuration.hostname).encoded()
             try await Client.sendMail(to: .tcp(host: relay.host, port: relay.port), configuration: relayConfiguration,
                                       tls: .disabled, from: .null, to: [to], message: ByteBuffer(bytes: octets))

@@ -5,7 +5,8 @@ import Sieve
 
 /// A vacation reply as sent (RFC 5230 §5): `From:` the recipient (or the script's `:from`),
 /// `To:` the sender, the script's subject (RFC 2047-encoded when it is not ASCII), `In-Reply-To:`
-/// and `References:` naming the message answered, `Auto-Submitted: auto-replied` (RFC 3834
+/// naming the message answered and `References:` its own references and it (RFC 3834 §3.1.5),
+/// `Auto-Submitted: auto-replied` (RFC 3834
 /// §5), and the reason as a UTF-8 text body — or, with `:mime`, as the MIME entity the script
 /// wrote. Its envelope sender is the null path (RFC 3834 §3.3), so it is never answered.
 struct VacationMessage {
@@ -14,6 +15,8 @@ struct VacationMessage {
     let recipient: Address
     /// The answered message's Message-ID, when it has one.
     let inReplyTo: String?
+    /// The answered message's References, when it has them.
+    var references: String? = nil
     /// The agent's host name, for the reply's Message-ID.
     let hostname: String
 
@@ -24,7 +27,7 @@ struct VacationMessage {
             octets.append(contentsOf: "\(name): \(value)\r\n".utf8)
         }
         // The script's :from only when it is one printable line (no field can be slipped in).
-        let from = reply.from.flatMap { $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? $0 : nil }
+        let from = reply.from.flatMap { Self.isOneLine($0) ? $0 : nil }
         field("From", from ?? "<\(recipient)>")
         field("To", "<\(reply.to)>")
         field("Subject", Self.encodedWord(reply.subject))
@@ -32,9 +35,12 @@ struct VacationMessage {
         Timestamp.appendRFC5322(date, to: &octets)
         octets.append(contentsOf: "\r\n".utf8)
         field("Message-ID", "<vacation.\(UUID().uuidString.lowercased())@\(hostname)>")
-        if let inReplyTo, inReplyTo.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) {
+        if let inReplyTo, Self.isOneLine(inReplyTo) {
             field("In-Reply-To", inReplyTo)
-            field("References", inReplyTo)
+            // The thread so far and the answered message: the last 20 identifiers at most, one
+            // per line, so that no line grows past RFC 5322's limits.
+            let earlier = (references ?? "").split { $0 == " " || $0 == "\t" }.map(String.init).filter(Self.isOneLine)
+            field("References", (earlier.suffix(19) + [inReplyTo]).joined(separator: "\r\n "))
         }
         field("Auto-Submitted", "auto-replied (vacation)")
         field("Precedence", "bulk")
@@ -50,6 +56,11 @@ struct VacationMessage {
         }
         if octets.last != UInt8(ascii: "\n") { octets.append(contentsOf: "\r\n".utf8) }
         return octets
+    }
+
+    /// Whether `text` holds no control character (no line break): it may stand in a field as it is.
+    static func isOneLine(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
     }
 
     /// `text` with every line ending CRLF.

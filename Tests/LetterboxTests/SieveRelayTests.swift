@@ -28,6 +28,8 @@ struct SieveRelayTests {
             From: Sender <s@y.test>\r
             To: \(recipients.map(\.description).joined(separator: ", "))\r
             Message-ID: <\(id)@y.test>\r
+            References: <root@y.test>\r
+            \t<parent@y.test>\r
             Subject: news \(id)\r
             \r
             body of \(id)\r
@@ -84,7 +86,8 @@ struct SieveRelayTests {
                 if let reply = replies.first {
                     #expect(reply.from == .null)
                     for field in ["From: <carol@x.test>\r\n", "To: <s@y.test>\r\n", "Subject: Away until Monday\r\n",
-                                  "In-Reply-To: <m1@y.test>\r\n", "Auto-Submitted: auto-replied (vacation)\r\n",
+                                  "In-Reply-To: <m1@y.test>\r\n", "References: <root@y.test>\r\n <parent@y.test>\r\n <m1@y.test>\r\n",
+                                  "Auto-Submitted: auto-replied (vacation)\r\n",
                                   "\r\n\r\nI am away; back on Monday.\r\n"] {
                         #expect(reply.body.contains(field), "\(field)")
                     }

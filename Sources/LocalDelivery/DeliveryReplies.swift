@@ -105,6 +105,12 @@ enum DeliveryReplies {
     }
 
     /// The delivery log could not record the outcome: nothing was kept, the client retries.
+    /// A Sieve redirect the relay did not take (down, or refusing the address): 451 4.3.0, so
+    /// that the MTA delivers the message again later.
+    static func redirectFailed(_ address: Address, to target: String) -> SMTPError {
+        SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Sieve redirect to <\(target)> failed, try again later")
+    }
+
     static func logUnavailable(_ address: Address) -> SMTPError {
         SMTPError(code: 451, enhancedCode: EnhancedCode(4, 3, 0), message: "<\(address)> Delivery log unavailable; try again later")
     }

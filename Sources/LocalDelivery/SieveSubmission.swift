@@ -1,4 +1,3 @@
-import Crypto
 import DeliveryLog
 import Foundation
 import Maildir
@@ -57,9 +56,7 @@ struct SieveSubmission {
                         notes.append("redirect to \(address) failed: \(Self.describe(error))")
                         backend.logger.error("Sieve redirect failed: \(Self.describe(error))",
                                              metadata: ["letterbox.to": "<\(recipient.target.address)>", "letterbox.redirect": "<\(address)>"])
-                        draft.recipients[index].outcome = .failed(SMTPError(
-                            code: 451, enhancedCode: EnhancedCode(4, 3, 0),
-                            message: "<\(recipient.target.address)> Sieve redirect to <\(address)> failed, try again later"))
+                        draft.recipients[index].outcome = .failed(DeliveryReplies.redirectFailed(recipient.target.address, to: address))
                     }
                 case .vacation(let reply):
                     notes.append(await vacation(reply, for: recipient.target, relay: relay))
@@ -112,13 +109,8 @@ struct SieveSubmission {
             throw error
         }
         if let key {
-            let response = SieveResponse(recipient: target.canonical, kind: .redirect, address: address, key: key,
-                                         expires: Date(timeIntervalSinceNow: backend.configuration.sieve?.redirectMemory ?? 0))
-            do {
-                try await backend.pool.runIfActive { try log.remember(response) }
-            } catch {
-                backend.logger.error("Sieve redirect sent but not remembered: \(error)", metadata: ["letterbox.redirect": "<\(address)>"])
-            }
+            await remember(SieveResponse(recipient: target.canonical, kind: .redirect, address: address, key: key,
+                                         expires: Date(timeIntervalSinceNow: backend.configuration.sieve?.redirectMemory ?? 0)))
         }
         backend.logger.info("Sieve redirect sent", metadata: ["letterbox.to": "<\(target.address)>", "letterbox.redirect": "<\(address)>"])
         return "redirect to \(address)"
@@ -154,17 +146,23 @@ struct SieveSubmission {
             return "vacation to \(reply.to) failed: \(Self.describe(error))"
         }
         if reply.seconds > 0 {
-            let response = SieveResponse(recipient: target.canonical, kind: .vacation, address: reply.to, key: key,
-                                         expires: Date(timeIntervalSinceNow: TimeInterval(reply.seconds)))
-            do {
-                try await backend.pool.runIfActive { try log.remember(response) }
-            } catch {
-                backend.logger.error("Sieve vacation reply sent but not remembered: \(error)",
-                                     metadata: ["letterbox.vacation": "<\(reply.to)>"])
-            }
+            await remember(SieveResponse(recipient: target.canonical, kind: .vacation, address: reply.to, key: key,
+                                         expires: Date(timeIntervalSinceNow: TimeInterval(reply.seconds))))
         }
         backend.logger.info("Sieve vacation reply sent", metadata: ["letterbox.to": "<\(target.address)>", "letterbox.vacation": "<\(reply.to)>"])
         return "vacation to \(reply.to)"
+    }
+
+    /// Records in the log that `response` was sent; a failure to record it is logged (the
+    /// message went out, and may go out once more on a redelivery).
+    private func remember(_ response: SieveResponse) async {
+        let log = backend.log
+        do {
+            try await backend.pool.runIfActive { try log.remember(response) }
+        } catch {
+            backend.logger.error("Sieve \(response.kind.rawValue) sent but not remembered: \(error)",
+                                 metadata: ["letterbox.\(response.kind.rawValue)": "<\(response.address)>"])
+        }
     }
 
     /// Up to `count` octets of the file at `path` from `offset`.
@@ -183,7 +181,9 @@ struct SieveSubmission {
 
     /// The hex SHA-256 of `parts` joined by NUL: a key of bounded length for any text.
     static func digest(_ parts: [String]) -> String {
-        SHA256.hash(data: Array(parts.joined(separator: "\u{0}").utf8)).map { String(format: "%02x", $0) }.joined()
+        var hash = BodyHash()
+        hash.update(Array(parts.joined(separator: "\u{0}").utf8))
+        return hash.finalize()
     }
 
     /// A period in words (`7 days`, `3600 seconds`).
